@@ -1,0 +1,59 @@
+"""The ``libra`` command: a thin typer layer that turns library errors into one sentence and an exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from .. import __version__
+from ..errors import ExitCode, LibraError
+from . import hashcmd, hashlist, keys, scan
+
+app = typer.Typer(
+    name="libra",
+    help=(
+        "Find known child-sexual-abuse material on your own storage by hash, without copying or "
+        "viewing it. libra reads bytes, hashes them in memory and keeps only hashes, locations and "
+        "metadata.\n\nExit codes: 0 nothing found, 1 something matched, 2 the run could not do its job."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("scan", no_args_is_help=True)(scan.scan)
+app.command("hash", no_args_is_help=True)(hashcmd.hash_files)
+app.command("keygen", no_args_is_help=True)(keys.keygen)
+app.add_typer(hashlist.app, name="hashlist")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"libra {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """libra: hash-based detection of known abuse material that never copies media."""
+
+
+def main() -> None:
+    """Console entry point: run the app; a ``LibraError`` becomes one plain sentence and exit code 2."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        app(standalone_mode=True)
+    except LibraError as err:
+        typer.echo(f"libra: {err}", err=True)
+        sys.exit(int(err.exit_code))
+    except KeyboardInterrupt:
+        typer.echo("libra: interrupted.", err=True)
+        sys.exit(int(ExitCode.ERROR))

@@ -1,0 +1,62 @@
+"""Helpers shared by the command modules: error translation, stderr console, size parsing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import ConfigError, ExitCode, LibraError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: People read stderr; stdout carries data only (so ``libra scan ... --format ndjson | jq`` works).
+stderr = Console(stderr=True, highlight=False)
+log = logging.getLogger("libra")
+
+
+def guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ``LibraError`` into one plain sentence on stderr and its exit code (2), never a traceback.
+
+    Applied to every command, so the CLI behaves the same under ``CliRunner`` and a real process.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LibraError as err:
+            typer.echo(f"libra: {err}", err=True)
+            raise typer.Exit(int(err.exit_code)) from None
+        except KeyboardInterrupt:
+            typer.echo("libra: interrupted.", err=True)
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+    return wrapper
+
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
+          "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """``"512M"`` -> 536870912. Units are binary (K = 1024); a bare number is bytes.
+
+    >>> parse_size("2G")
+    2147483648
+    """
+    raw = text.strip().upper().replace(" ", "")
+    number = raw.rstrip("KMGTIB")
+    unit = raw[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a size (try 512M or 2G)") from None
+    if unit not in _UNITS or value < 0:
+        raise ConfigError(f"{text!r} is not a size (try 512M or 2G)")
+    return int(value * _UNITS[unit])

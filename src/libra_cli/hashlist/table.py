@@ -1,0 +1,189 @@
+"""The in-memory hash list: columnar, lean, built once and then only read.
+
+A list of millions of entries must load in seconds and in memory close to its raw size, so values
+live in one ``uint8`` array per hash type, ids in one UTF-8 blob with offsets, and the few distinct
+labels, categories and sources as small integer codes into a string table. ``Entry`` objects are
+made only for the few rows that matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..models import UNSUPPORTED_TYPES, Entry, hash_nbytes
+
+U8 = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """What a list says about itself, plus what loading it established."""
+
+    name: str
+    publisher: str = ""
+    created: str = ""
+    description: str = ""
+    format_version: int = 1
+    signer: str | None = None  #: fingerprint of the publisher key that verified the signature, if any
+    sha256: str = ""  #: digest of the list file as stored
+    path: str = ""
+
+
+class VarStrings:
+    """A column of optional strings stored as one UTF-8 blob plus offsets (``None`` is a -1 length)."""
+
+    __slots__ = ("blob", "offsets")
+
+    def __init__(self, blob: bytes, offsets: npt.NDArray[np.int64]) -> None:
+        self.blob = blob
+        self.offsets = offsets  # n + 1 entries; a negative start marks None
+
+    @classmethod
+    def from_list(cls, items: Sequence[str | None]) -> VarStrings:
+        parts: list[bytes] = []
+        offsets = np.empty(len(items) + 1, dtype=np.int64)
+        pos = 0
+        offsets[0] = 0
+        for i, item in enumerate(items):
+            if item is None:
+                offsets[i + 1] = -(pos + 1)
+                continue
+            data = item.encode("utf-8")
+            parts.append(data)
+            pos += len(data)
+            offsets[i + 1] = pos
+        return cls(b"".join(parts), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> str | None:
+        end = int(self.offsets[index + 1])
+        if end < 0:
+            return None
+        start = int(self.offsets[index])
+        start = -start - 1 if start < 0 else start
+        return self.blob[start:end].decode("utf-8")
+
+
+class Codes:
+    """A column of optional strings with few distinct values: ``int32`` codes into a table."""
+
+    __slots__ = ("codes", "table")
+
+    def __init__(self, codes: npt.NDArray[np.int32], table: Sequence[str]) -> None:
+        self.codes = codes  # -1 means None
+        self.table = tuple(table)
+
+    @classmethod
+    def from_list(cls, items: Sequence[str | None]) -> Codes:
+        index: dict[str, int] = {}
+        codes = np.empty(len(items), dtype=np.int32)
+        for i, item in enumerate(items):
+            codes[i] = -1 if item is None else index.setdefault(item, len(index))
+        return cls(codes, list(index))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> str | None:
+        code = int(self.codes[index])
+        return None if code < 0 else self.table[code]
+
+
+@dataclass(frozen=True)
+class HashColumn:
+    """All entries of one hash type. ``values`` is ``(n, nbytes)`` uint8 for supported types;
+    unsupported types (PhotoDNA) keep their raw text in ``raw_values`` instead."""
+
+    hash_type: str
+    values: U8
+    allow: npt.NDArray[np.bool_]
+    ids: VarStrings
+    labels: Codes
+    categories: Codes
+    sources: Codes
+    raw_values: VarStrings | None = None
+
+    def __len__(self) -> int:
+        return len(self.allow)
+
+    def value_hex(self, index: int) -> str:
+        if self.raw_values is not None:
+            return self.raw_values[index] or ""
+        return bytes(self.values[index]).hex()
+
+    def entry(self, index: int) -> Entry:
+        """The full entry at ``index`` (made on demand: only matched rows ever become objects)."""
+        return Entry(
+            hash_type=self.hash_type,
+            value=self.value_hex(index),
+            id=self.ids[index],
+            label=self.labels[index],
+            category=self.categories[index],
+            source=self.sources[index],
+            allow=bool(self.allow[index]),
+        )
+
+    @classmethod
+    def from_entries(cls, hash_type: str, entries: Sequence[Entry]) -> HashColumn:
+        n = len(entries)
+        raw: VarStrings | None = None
+        if hash_type in UNSUPPORTED_TYPES:
+            values = np.zeros((n, 0), dtype=np.uint8)
+            raw = VarStrings.from_list([e.value for e in entries])
+        else:
+            width = hash_nbytes(hash_type)
+            joined = bytes.fromhex("".join(e.value for e in entries))
+            values = np.frombuffer(joined, dtype=np.uint8).reshape(n, width).copy()
+        return cls(
+            hash_type=hash_type,
+            values=values,
+            allow=np.fromiter((e.allow for e in entries), dtype=np.bool_, count=n),
+            ids=VarStrings.from_list([e.id for e in entries]),
+            labels=Codes.from_list([e.label for e in entries]),
+            categories=Codes.from_list([e.category for e in entries]),
+            sources=Codes.from_list([e.source for e in entries]),
+            raw_values=raw,
+        )
+
+
+@dataclass(frozen=True)
+class HashList:
+    """A decrypted, verified hash list: metadata plus one column per hash type."""
+
+    info: ListInfo
+    columns: Mapping[str, HashColumn] = field(default_factory=dict)
+
+    @classmethod
+    def from_entries(cls, info: ListInfo, entries: Iterable[Entry]) -> HashList:
+        """Group entries by hash type (order kept). Deduplication is the builder's job."""
+        groups: dict[str, list[Entry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.hash_type, []).append(entry)
+        return cls(info, {t: HashColumn.from_entries(t, es) for t, es in sorted(groups.items())})
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.columns.values())
+
+    def hash_types(self) -> frozenset[str]:
+        return frozenset(self.columns)
+
+    def entries(self) -> Iterator[Entry]:
+        for column in self.columns.values():
+            for i in range(len(column)):
+                yield column.entry(i)
+
+    def counts(self) -> dict[tuple[str, str | None], int]:
+        """Entry counts per ``(hash_type, category)``: what ``hashlist info`` shows."""
+        out: dict[tuple[str, str | None], int] = {}
+        for hash_type, column in self.columns.items():
+            codes, numbers = np.unique(column.categories.codes, return_counts=True)
+            for code, number in zip(codes.tolist(), numbers.tolist(), strict=True):
+                category = None if code < 0 else column.categories.table[code]
+                out[(hash_type, category)] = int(number)
+        return out
