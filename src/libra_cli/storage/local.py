@@ -1,0 +1,85 @@
+"""Local filesystem backend: walks directories with ``os.scandir``, reads files into memory."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Iterator
+
+from ..errors import StorageError
+from ..models import MediaRef
+from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, register
+
+
+def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
+
+
+class LocalStorage(Storage):
+    """Plain paths. Symlinks are not followed unless asked; each real file is yielded once."""
+
+    scheme = "file"
+
+    def walk(self, target: str, options: WalkOptions) -> Iterator[WalkItem]:
+        root = os.path.abspath(target)
+        try:
+            st = os.stat(root) if options.follow_symlinks else os.lstat(root)
+        except OSError as err:
+            yield WalkError(root, err.strerror or str(err))
+            return
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._walk_dir(root, st.st_dev, options, {(st.st_dev, st.st_ino)})
+        else:
+            yield self._item(root, st, options)
+
+    def _item(self, path: str, st: os.stat_result, options: WalkOptions) -> WalkItem:
+        if not stat.S_ISREG(st.st_mode):
+            kind = "symlink" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+            return Skipped(path, kind)
+        if options.max_file_size is not None and st.st_size > options.max_file_size:
+            return Skipped(path, f"larger than --max-file-size ({st.st_size} bytes)")
+        return MediaRef(uri=path, size=st.st_size, mtime=st.st_mtime, inode=st.st_ino, device=st.st_dev)
+
+    def _walk_dir(
+        self, directory: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]
+    ) -> Iterator[WalkItem]:
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            yield WalkError(directory, err.strerror or str(err))
+            return
+        for entry in entries:
+            path = entry.path
+            if _excluded(path, entry.name, options.exclude):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=options.follow_symlinks)
+            except OSError as err:
+                yield WalkError(path, err.strerror or str(err))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if options.one_file_system and st.st_dev != device:
+                    yield Skipped(path, "on another filesystem (--one-file-system)")
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in seen:  # a symlink loop
+                    continue
+                seen.add(key)
+                yield from self._walk_dir(path, device, options, seen)
+            else:
+                yield self._item(path, st, options)
+
+    def read(self, ref: MediaRef, limit: int) -> bytes:
+        try:
+            with open(ref.uri, "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as err:
+            raise StorageError(f"{ref.uri}: {err.strerror or err}") from None
+        if len(data) > limit:
+            raise StorageError(f"{ref.uri}: larger than the {limit}-byte limit")
+        return data
+
+
+register("file", LocalStorage)
