@@ -48,7 +48,7 @@ class HashConfig:
     digests: tuple[str, ...] = ("md5", "sha256")
     perceptual: tuple[str, ...] = ("pdq", "phash", "dhash")
     dihedral: bool = True  #: also compute the 7 mirrored/rotated PDQ variants (query side)
-    robust: bool = False  #: also compute the list-side robust variants (crops etc.), for ``libra hash --robust``
+    robust: bool = False  #: list-side robust variants (``libra hash --robust``)
     max_file_size: int = 512 * 1024 * 1024
     max_pixels: int = 64_000_000  #: decompression-bomb guard
 
@@ -102,3 +102,29 @@ class Match:
     frame_time: float | None = None
     variant: str = "original"
     quality: int | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One location that matched (or is suspected): what a findings file records. Never media."""
+
+    location: str
+    size: int
+    mtime: float | None
+    media_type: str | None
+    digests: Mapping[str, str]
+    matches: tuple[Match, ...]
+    suspected: bool = False
+
+
+@dataclass(frozen=True)
+class ScanError:
+    """A location the scan could not fully cover, and why (one plain sentence).
+
+    ``fatal`` errors (unreadable, unreachable) mean the file was not covered at all and make the
+    exit code 2; non-fatal ones (undecodable image) still had their exact digests matched.
+    """
+
+    location: str
+    reason: str
+    fatal: bool = True

@@ -5,4 +5,13 @@ from __future__ import annotations
 from . import local as _local  # noqa: F401  (registers the ``file`` backend)
 from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, read_ref, register, storage_for
 
-__all__ = ["Skipped", "Storage", "WalkError", "WalkItem", "WalkOptions", "read_ref", "register", "storage_for"]
+__all__ = [
+    "Skipped",
+    "Storage",
+    "WalkError",
+    "WalkItem",
+    "WalkOptions",
+    "read_ref",
+    "register",
+    "storage_for",
+]

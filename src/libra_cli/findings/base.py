@@ -1,0 +1,133 @@
+"""Findings writers: a registry by format name, streaming, atomic on disk.
+
+A writer gets the scan header, then findings and errors as they come, then the summary. Files are
+written under a temporary name beside the target and renamed at the end, so a crashed or interrupted
+scan never leaves a half-written findings file where a reader expects a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from ..models import Finding, Match, ScanError
+
+
+@dataclass(frozen=True)
+class ScanHeader:
+    """What the findings file says about the run before any finding."""
+
+    libra_version: str
+    started: str
+    targets: Sequence[str]
+    lists: Sequence[Mapping[str, Any]]  #: ``{"name", "entries", "sha256"}`` per list
+
+
+class FindingsWriter(ABC):
+    """Streams one scan's findings to a text stream. Must not hold all findings in memory."""
+
+    format: str = ""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    @abstractmethod
+    def begin(self, header: ScanHeader) -> None: ...
+
+    @abstractmethod
+    def finding(self, finding: Finding) -> None: ...
+
+    @abstractmethod
+    def error(self, error: ScanError) -> None: ...
+
+    @abstractmethod
+    def end(self, summary: Mapping[str, int], finished: str) -> None: ...
+
+
+_REGISTRY: dict[str, Callable[[TextIO], FindingsWriter]] = {}
+
+
+def register(name: str, factory: Callable[[TextIO], FindingsWriter]) -> None:
+    """Add an output format (one module plus this one line per format)."""
+    if name in _REGISTRY:
+        raise ValueError(f"findings format {name!r} is registered twice")
+    _REGISTRY[name] = factory
+
+
+def formats() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def make_writer(name: str, stream: TextIO) -> FindingsWriter:
+    try:
+        return _REGISTRY[name](stream)
+    except KeyError:
+        raise ConfigError(f"{name!r} is not a findings format (choose from {', '.join(formats())})") from None
+
+
+@contextlib.contextmanager
+def open_output(path: str | None) -> Iterator[TextIO]:
+    """stdout for ``None``/``-``; else a temp file beside ``path``, renamed onto it on success.
+
+    On failure the temp file is removed and the target is left as it was.
+    """
+    if path in (None, "-"):
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    assert path is not None
+    target = os.path.abspath(path)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise ConfigError(f"cannot write findings to {path!r}: folder {directory!r} does not exist")
+    temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.part")
+    try:
+        handle = open(temp, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed below)
+    except OSError as err:
+        raise ConfigError(f"cannot write findings to {path!r}: {err.strerror or err}") from None
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def match_to_dict(match: Match) -> dict[str, Any]:
+    """A match as the findings schema shows it: the entry's id/label/category, never its hash."""
+    return {
+        "method": match.method,
+        "hash_type": match.hash_type,
+        "distance": match.distance,
+        "list": match.list,
+        "entry": {"id": match.entry.id, "label": match.entry.label, "category": match.entry.category},
+        "frame_time": match.frame_time,
+        "variant": match.variant,
+    }
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    """One finding in the JSON/NDJSON schema (``docs/findings-format.md``)."""
+    return {
+        "location": finding.location,
+        "size": finding.size,
+        "mtime": finding.mtime,
+        "media_type": finding.media_type,
+        "digests": dict(finding.digests),
+        "suspected": finding.suspected,
+        "matches": [match_to_dict(m) for m in finding.matches],
+    }
+
+
+def error_to_dict(error: ScanError) -> dict[str, Any]:
+    return {"location": error.location, "reason": error.reason, "fatal": error.fatal}
