@@ -1,10 +1,175 @@
-"""Placeholder until the command lands."""
+"""``libra scan``: walk targets, hash in workers, match against lists, write findings."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
 import typer
 
+from ..config import load_config
+from ..errors import ConfigError, ExitCode
+from ..findings import formats, make_writer, open_output
+from ..hashlist.table import HashList
+from ..matcher import Matcher
+from ..models import HashConfig
+from ..scan import ScanOptions
+from ..scan import scan as run_scan
+from ..storage import WalkOptions
+from ..workers import default_workers
+from .common import guarded, parse_size, stderr
+from .lists import load_lists
+from .progress import ScanBar
 
-def scan() -> None:
-    """Placeholder."""
-    raise typer.Exit(2)
+log = logging.getLogger("libra.cli")
+
+_SUFFIX_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
+
+
+def _pick(cli: Any, config: dict[str, Any], key: str, default: Any) -> Any:
+    """Command line beats config file beats built-in default."""
+    if cli not in (None, [], ()):
+        return cli
+    return config.get(key, default)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def setup_logging(level: str, log_file: str | None) -> None:
+    """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins."""
+    try:
+        numeric = getattr(logging, level.upper())
+    except AttributeError:
+        raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)") from None
+    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s libra %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("libra")
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    root.propagate = False
+
+
+@guarded
+def scan(
+    targets: list[str] = typer.Argument(..., help="Folders or files to scan (walked recursively)."),
+    lists: list[str] = typer.Option(
+        [], "--list", "-l", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
+    ),
+    identity: list[str] = typer.Option(
+        [],
+        "--identity",
+        "-i",
+        help="age identity file to decrypt lists (default: $LIBRA_IDENTITY). Repeatable.",
+    ),
+    passphrase_env: str | None = typer.Option(
+        None, "--passphrase-env", help="Name of an environment variable holding a list passphrase."
+    ),
+    publisher_keys: list[str] = typer.Option(
+        [], "--publisher-key", help="Require lists to be signed by this publisher key (*.pub). Repeatable."
+    ),
+    output: str | None = typer.Option(None, "--output", "-o", help="Findings file (default: stdout)."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help=f"Findings format: {', '.join(formats())} (default: from -o suffix, else json).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", help="Worker processes (default: all cores)."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Skip paths or names matching this glob. Repeatable."
+    ),
+    max_file_size: str | None = typer.Option(
+        None, "--max-file-size", help="Skip files larger than this (e.g. 512M, 4G). Default 512M."
+    ),
+    one_file_system: bool = typer.Option(
+        False, "--one-file-system", help="Do not cross filesystem boundaries."
+    ),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
+    pdq_threshold: int | None = typer.Option(
+        None, "--pdq-threshold", help="Max PDQ Hamming distance for a perceptual match (default 31)."
+    ),
+    min_quality: int | None = typer.Option(
+        None, "--min-quality", help="Ignore PDQ hashes of lower quality (default 50)."
+    ),
+    no_dihedral: bool = typer.Option(
+        False, "--no-dihedral", help="Do not also match mirrored/rotated images."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary (for cron)."),
+    log_level: str | None = typer.Option(None, "--log-level", help="debug, info, warning (default), error."),
+    log_file: str | None = typer.Option(
+        None, "--log-file", help="Append logs to this file instead of stderr."
+    ),
+    config_file: str | None = typer.Option(
+        None, "--config", help="Config file (default: $LIBRA_CONFIG, ...)."
+    ),
+) -> None:
+    """Scan folders and files for known material, by hash, and write findings.
+
+    Media are recognised by content (magic bytes), never by file name. Each file is read once,
+    hashed in memory (MD5, SHA-1, SHA-256 and whatever the lists use; PDQ, pHash, dHash of images)
+    and matched against the decrypted lists. No media is ever copied, cached or written.
+
+    Examples:
+
+      libra scan /srv/uploads --list ncmec.libra --identity /etc/libra/host.key -o findings.json
+
+      libra scan /srv/uploads -l hotline.libra --publisher-key hotline.pub -f ndjson -q | jq .
+
+    Exit codes: 0 nothing found, 1 something matched, 2 the scan could not cover what it was
+    asked to (unreadable files, bad list or key).
+    """
+    config = load_config(config_file)
+    setup_logging(_pick(log_level, config, "log_level", "warning"), log_file)
+    quiet = quiet or bool(config.get("quiet", False))
+    list_paths = _pick(lists, config, "lists", [])
+    if not list_paths:
+        raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
+    output = _pick(output, config, "output", None)
+    fmt = _pick(fmt, config, "format", None) or _SUFFIX_FORMATS.get(Path(output or "").suffix.lower(), "json")
+    size_text = _pick(max_file_size, config, "max_file_size", "512M")
+    size_limit = parse_size(str(size_text))
+    n_workers = int(_pick(workers, config, "workers", 0)) or default_workers()
+    if n_workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {n_workers}")
+    thresholds = {"pdq": int(_pick(pdq_threshold, config, "pdq_threshold", 31))}
+    thresholds["vpdq"] = thresholds["pdq"]
+
+    loaded: list[HashList] = load_lists(
+        list_paths,
+        identities=_as_list(_pick(identity, config, "identity", [])),
+        passphrase_env=_pick(passphrase_env, config, "passphrase_env", None),
+        publisher_keys=_as_list(_pick(publisher_keys, config, "publisher_keys", [])),
+    )
+    matcher = Matcher.build(
+        loaded, thresholds=thresholds, min_quality=int(_pick(min_quality, config, "min_quality", 50))
+    )
+    options = ScanOptions(
+        walk=WalkOptions(
+            exclude=tuple(_pick(exclude, config, "exclude", [])),
+            max_file_size=size_limit,
+            one_file_system=one_file_system or bool(config.get("one_file_system", False)),
+            follow_symlinks=follow_symlinks or bool(config.get("follow_symlinks", False)),
+        ),
+        workers=n_workers,
+        hash_config=HashConfig(
+            dihedral=not no_dihedral and bool(config.get("dihedral", True)), max_file_size=size_limit
+        ),
+    )
+    with open_output(output) as stream, ScanBar(enabled=not quiet) as bar:
+        writer = make_writer(fmt, stream)
+        report = run_scan(targets, matcher, writer, options, lists=loaded, listener=bar.update)
+    if not quiet:
+        where = f" -> {output}" if output not in (None, "-") else ""
+        stderr.print(
+            f"libra: scanned {report.files} files ({report.media} media, {report.skipped} skipped): "
+            f"{report.matched} matched, {report.errors} errors{where}"
+        )
+    if report.exit_code != ExitCode.CLEAN:
+        raise typer.Exit(int(report.exit_code))

@@ -1,0 +1,81 @@
+"""The config file: defaults for ``libra scan`` that a sysadmin sets once (YAML).
+
+Looked up in this order: ``--config FILE``, ``$LIBRA_CONFIG``, ``~/.config/libra/config.yaml``,
+``/etc/libra/config.yaml``. Command-line options always win over the file. Keys are the long
+option names with ``_`` for ``-`` (see ``docs/config.md``); an unknown key is an error, so a typo
+never silently does nothing. Keys and passphrases never go in the file: only paths to them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+#: Key -> accepted Python types.
+SCHEMA: Mapping[str, tuple[type, ...]] = {
+    "lists": (list,),
+    "identity": (list, str),
+    "publisher_keys": (list,),
+    "passphrase_env": (str,),
+    "format": (str,),
+    "output": (str,),
+    "workers": (int,),
+    "exclude": (list,),
+    "max_file_size": (str, int),
+    "one_file_system": (bool,),
+    "follow_symlinks": (bool,),
+    "pdq_threshold": (int,),
+    "min_quality": (int,),
+    "dihedral": (bool,),
+    "quiet": (bool,),
+    "log_level": (str,),
+}
+
+
+def default_paths() -> list[Path]:
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return [home / "libra" / "config.yaml", Path("/etc/libra/config.yaml")]
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """The config file to use, or ``None``. An explicit or ``$LIBRA_CONFIG`` path must exist."""
+    chosen = explicit or os.environ.get("LIBRA_CONFIG")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise ConfigError(f"config file {chosen!r} does not exist")
+        return path
+    return next((p for p in default_paths() if p.is_file()), None)
+
+
+def load_config(explicit: str | None = None) -> dict[str, Any]:
+    """Read and validate the config file; ``{}`` when there is none."""
+    path = find_config(explicit)
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must be a mapping of option: value")
+    scan = data.get("scan", data)
+    if not isinstance(scan, dict):
+        raise ConfigError(f"config file {str(path)!r}: 'scan' must be a mapping")
+    for key, value in scan.items():
+        if key not in SCHEMA:
+            raise ConfigError(f"config file {str(path)!r}: unknown key {key!r} (see docs/config.md)")
+        if not isinstance(value, SCHEMA[key]) or (isinstance(value, bool) and bool not in SCHEMA[key]):
+            kinds = " or ".join(t.__name__ for t in SCHEMA[key])
+            raise ConfigError(f"config file {str(path)!r}: {key!r} must be a {kinds}, not {value!r}")
+    return dict(scan)

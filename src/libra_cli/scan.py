@@ -1,0 +1,188 @@
+"""The scan orchestrator: walk -> workers -> match -> write -> report.
+
+The parent walks storage, hands references to worker processes, matches the hashes they send back
+against the (decrypted, in-memory) lists, and streams findings to the writer. Nothing here reads
+media bytes itself, and nothing is held per file once it has been written.
+
+>>> report = scan(["/srv/uploads"], matcher, writer, ScanOptions())  # doctest: +SKIP
+>>> report.exit_code
+<ExitCode.CLEAN: 0>
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from . import __version__
+from .findings import FindingsWriter, ScanHeader
+from .hashlist.table import HashList
+from .matcher import Matcher
+from .models import Finding, HashConfig, HashResult, MediaRef, ScanError
+from .report import Report
+from .storage import Skipped, WalkError, WalkOptions, storage_for
+from .workers import default_workers, hash_many
+
+log = logging.getLogger("libra.scan")
+
+#: Digests every finding reports, whatever the lists use: what hotlines and reports ask for.
+REPORTED_DIGESTS = ("md5", "sha1", "sha256")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan: walking rules, worker count and what to hash (beyond what the lists need)."""
+
+    walk: WalkOptions = field(default_factory=WalkOptions)
+    workers: int = 0  #: 0 means all cores
+    hash_config: HashConfig = field(default_factory=HashConfig)
+    report_digests: tuple[str, ...] = REPORTED_DIGESTS
+
+
+@dataclass
+class Progress:
+    """What a progress display needs; the scan updates it and calls the listener after each file."""
+
+    discovered: int = 0
+    discovered_bytes: int = 0
+    walk_done: bool = False
+    report: Report = field(default_factory=Report)
+
+
+Listener = Callable[[Progress], None]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def list_header(lists: Sequence[HashList]) -> list[dict[str, object]]:
+    """The findings file's ``lists`` array: which lists, how big, which exact file."""
+    return [{"name": hl.info.name, "entries": len(hl), "sha256": hl.info.sha256} for hl in lists]
+
+
+def hash_config_for(matcher: Matcher, options: ScanOptions) -> HashConfig:
+    """Compute only what the lists can match plus the digests findings report."""
+    digests = tuple(sorted(set(options.report_digests) | set(matcher.needed_digests())))
+    perceptual = tuple(sorted(matcher.needed_perceptual()))
+    return replace(
+        options.hash_config,
+        digests=digests,
+        perceptual=perceptual,
+        dihedral=options.hash_config.dihedral and "pdq" in perceptual,
+        max_file_size=options.walk.max_file_size or options.hash_config.max_file_size,
+    )
+
+
+class _Walker:
+    """Walks all targets lazily; errors and skips go to a queue the main loop drains.
+
+    The pool consumes ``refs()`` from its feeder, so the walk never has to finish (or be held in
+    memory) before hashing starts.
+    """
+
+    def __init__(self, targets: Sequence[str], options: WalkOptions, progress: Progress) -> None:
+        self.targets = targets
+        self.options = options
+        self.progress = progress
+        self.errors: deque[ScanError] = deque()
+        self.skipped: deque[Skipped] = deque()
+
+    def refs(self) -> Iterator[MediaRef]:
+        for target in self.targets:
+            for item in storage_for(target).walk(target, self.options):
+                if isinstance(item, MediaRef):
+                    self.progress.discovered += 1
+                    self.progress.discovered_bytes += item.size
+                    yield item
+                elif isinstance(item, WalkError):
+                    self.errors.append(ScanError(item.location, item.reason, fatal=True))
+                else:
+                    self.skipped.append(item)
+        self.progress.walk_done = True
+
+
+def scan(
+    targets: Sequence[str],
+    matcher: Matcher,
+    writer: FindingsWriter,
+    options: ScanOptions | None = None,
+    *,
+    lists: Sequence[HashList] = (),
+    listener: Listener | None = None,
+) -> Report:
+    """Scan ``targets`` and stream findings to ``writer``; return the report (which owns the exit code)."""
+    options = options or ScanOptions()
+    progress = Progress()
+    report = progress.report
+    config = hash_config_for(matcher, options)
+    walker = _Walker(targets, options.walk, progress)
+    workers = options.workers or default_workers()
+    writer.begin(ScanHeader(__version__, now_iso(), list(targets), list_header(lists)))
+    log.info("scan started targets=%d workers=%d lists=%d", len(targets), workers, len(lists))
+
+    def drain() -> None:
+        while walker.errors:
+            error = walker.errors.popleft()
+            report.errors += 1
+            report.fatal_errors += 1
+            writer.error(error)
+            log.warning("unreadable location=%s reason=%s", error.location, error.reason)
+        while walker.skipped:
+            skip = walker.skipped.popleft()
+            report.skipped += 1
+            log.info("skipped location=%s reason=%s", skip.location, skip.reason)
+
+    for result in hash_many(walker.refs(), config, workers):
+        drain()
+        _record(result, matcher, writer, report)
+        if listener is not None:
+            listener(progress)
+    drain()
+    progress.walk_done = True
+    if listener is not None:
+        listener(progress)
+    writer.end(report.summary(), now_iso())
+    log.info(
+        "scan finished files=%d matched=%d errors=%d exit=%d",
+        report.files,
+        report.matched,
+        report.errors,
+        int(report.exit_code),
+    )
+    return report
+
+
+def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report: Report) -> None:
+    """Count one file, match it, and write its finding and/or error."""
+    ref = result.ref
+    report.files += 1
+    report.bytes += ref.size
+    if result.media_type:
+        report.media += 1
+    if result.error:
+        fatal = not result.digests  # no digests: the file was not covered at all
+        report.errors += 1
+        report.fatal_errors += int(fatal)
+        writer.error(ScanError(ref.uri, result.error, fatal=fatal))
+        log.warning(
+            "%s location=%s reason=%s", "unreadable" if fatal else "undecodable", ref.uri, result.error
+        )
+    matches = matcher.match(result)
+    if not matches:
+        return
+    report.matched += 1
+    writer.finding(
+        Finding(
+            location=ref.uri,
+            size=ref.size,
+            mtime=ref.mtime,
+            media_type=result.media_type,
+            digests=dict(result.digests),
+            matches=tuple(matches),
+        )
+    )
+    log.warning("match location=%s matches=%d", ref.uri, len(matches))
