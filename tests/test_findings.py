@@ -1,0 +1,87 @@
+"""Findings writers: schema, streaming, atomic output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from libra_cli.errors import ConfigError
+from libra_cli.findings import ScanHeader, formats, make_writer, open_output
+from libra_cli.models import Entry, Finding, Match, ScanError
+
+HEADER = ScanHeader("0.1.0", "2026-11-25T08:00:00+00:00", ["/srv"], [{"name": "demo", "entries": 3, "sha256": "ab"}])
+
+
+def finding(location: str = "/srv/a.jpg") -> Finding:
+    entry = Entry("md5", "00" * 16, id="e1", label="series", category="A")
+    match = Match("exact", "md5", 0, "demo", entry)
+    return Finding(location, 10, 1.5, "image/jpeg", {"md5": "00" * 16}, (match,))
+
+
+def run(fmt: str, findings: int = 2, errors: int = 1) -> str:
+    stream = io.StringIO()
+    writer = make_writer(fmt, stream)
+    writer.begin(HEADER)
+    for i in range(findings):
+        writer.finding(finding(f"/srv/{i}.jpg"))
+    for i in range(errors):
+        writer.error(ScanError(f"/srv/bad{i}", "cannot read", fatal=True))
+    writer.end({"files": 5, "matched": findings}, "2026-11-25T08:01:00+00:00")
+    return stream.getvalue()
+
+
+def test_registry_names_are_unique_and_known() -> None:
+    assert formats() == ("csv", "json", "ndjson")
+    with pytest.raises(ConfigError, match="'xml' is not a findings format"):
+        make_writer("xml", io.StringIO())
+
+
+@pytest.mark.parametrize(("findings", "errors"), [(0, 0), (1, 0), (2, 3), (0, 2)])
+def test_json_document_is_valid_and_complete(findings: int, errors: int) -> None:
+    doc = json.loads(run("json", findings, errors))
+    assert doc["libra_version"] == "0.1.0"
+    assert doc["lists"] == [{"name": "demo", "entries": 3, "sha256": "ab"}]
+    assert len(doc["findings"]) == findings
+    assert len(doc["errors"]) == errors
+    assert doc["summary"]["matched"] == findings
+    if findings:
+        match = doc["findings"][0]["matches"][0]
+        assert match["entry"] == {"id": "e1", "label": "series", "category": "A"}
+        assert "value" not in match["entry"]  # the list's hash values are not repeated in findings
+
+
+def test_ndjson_lines_are_typed() -> None:
+    lines = [json.loads(x) for x in run("ndjson", 2, 1).splitlines()]
+    assert [x["type"] for x in lines] == ["scan", "finding", "finding", "error", "summary"]
+    assert lines[1]["location"] == "/srv/0.jpg"
+
+
+def test_csv_one_row_per_match_and_error() -> None:
+    rows = list(csv.DictReader(io.StringIO(run("csv", 2, 1))))
+    assert [r["status"] for r in rows] == ["match", "match", "error"]
+    assert rows[0]["entry_id"] == "e1" and rows[0]["md5"] == "00" * 16
+    assert rows[2]["reason"] == "cannot read"
+
+
+def test_open_output_is_atomic(tmp_path: Path) -> None:
+    target = tmp_path / "findings.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), open_output(str(target)) as stream:
+        stream.write("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"  # the old file is untouched
+    assert os.listdir(tmp_path) == ["findings.json"]  # and no temp file is left behind
+    with open_output(str(target)) as stream:
+        stream.write("new")
+        assert target.read_text() == "old"  # not visible until the end
+    assert target.read_text() == "new"
+
+
+def test_open_output_missing_folder_is_a_plain_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"), open_output(str(tmp_path / "no" / "f.json")):
+        pass

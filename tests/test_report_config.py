@@ -1,0 +1,59 @@
+"""Exit codes (clamscan's convention), size parsing and the config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from libra_cli.cli.common import parse_size
+from libra_cli.config import load_config
+from libra_cli.errors import ConfigError, ExitCode
+from libra_cli.report import Report
+
+
+@pytest.mark.parametrize(
+    ("matched", "fatal", "errors", "code"),
+    [(0, 0, 0, ExitCode.CLEAN), (1, 0, 0, ExitCode.FOUND), (0, 1, 1, ExitCode.ERROR), (2, 1, 1, ExitCode.FOUND),
+     (0, 0, 3, ExitCode.CLEAN)],
+)  # fmt: skip
+def test_exit_code(matched: int, fatal: int, errors: int, code: ExitCode) -> None:
+    assert Report(matched=matched, fatal_errors=fatal, errors=errors).exit_code == code
+
+
+@pytest.mark.parametrize(("text", "value"), [("10", 10), ("1K", 1024), ("512M", 512 * 2**20), ("2g", 2 * 2**30),
+                                             ("1.5KiB", 1536)])  # fmt: skip
+def test_parse_size(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "lots", "5Q", "-1K"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="is not a size"):
+        parse_size(text)
+
+
+def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    path = tmp_path / "c.yaml"
+    path.write_text("scan:\n  workers: 3\n  exclude: ['*.tmp']\n  quiet: true\n")
+    assert load_config(str(path)) == {"workers": 3, "exclude": ["*.tmp"], "quiet": True}
+    monkeypatch.setenv("LIBRA_CONFIG", str(path))
+    assert load_config(None)["workers"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("workers: many\n", "'workers' must be a int"), ("wrokers: 2\n", "unknown key 'wrokers'"),
+     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be a bool")],
+)  # fmt: skip
+def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(path))
+
+
+def test_missing_explicit_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "nope.yaml"))

@@ -1,0 +1,78 @@
+"""Local storage walking: references not bytes, exclusions, limits, symlinks, unreadable places."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from libra_cli.errors import StorageError
+from libra_cli.models import MediaRef
+from libra_cli.storage import Skipped, WalkError, WalkOptions, read_ref, storage_for
+
+
+def walk(target: Path, **options: object) -> list[object]:
+    return list(storage_for(str(target)).walk(str(target), WalkOptions(**options)))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one.jpg").write_bytes(b"1" * 10)
+    (tmp_path / "a" / "b" / "two.bin").write_bytes(b"2" * 100)
+    (tmp_path / "three.tmp").write_bytes(b"3")
+    return tmp_path
+
+
+def test_walk_yields_refs_in_order(tree: Path) -> None:
+    refs = walk(tree)
+    assert all(isinstance(r, MediaRef) for r in refs)
+    assert [os.path.relpath(r.uri, tree) for r in refs] == ["a/b/two.bin", "a/one.jpg", "three.tmp"]  # type: ignore[attr-defined]
+    assert {r.size for r in refs} == {10, 100, 1}  # type: ignore[attr-defined]
+
+
+def test_exclude_and_size_limit(tree: Path) -> None:
+    items = walk(tree, exclude=("*.tmp",), max_file_size=50)
+    assert [type(i).__name__ for i in items] == ["Skipped", "MediaRef"]
+    assert "larger than" in items[0].reason  # type: ignore[attr-defined]
+
+
+def test_single_file_target(tree: Path) -> None:
+    (ref,) = walk(tree / "a" / "one.jpg")
+    assert isinstance(ref, MediaRef) and ref.size == 10
+    assert read_ref(ref, 100) == b"1" * 10
+
+
+def test_missing_target_is_a_walk_error(tmp_path: Path) -> None:
+    (item,) = walk(tmp_path / "missing")
+    assert isinstance(item, WalkError) and "No such file" in item.reason
+
+
+def test_symlinks_skipped_unless_followed_and_loops_end(tree: Path) -> None:
+    os.symlink(tree / "a", tree / "a" / "b" / "loop")
+    os.symlink(tree / "three.tmp", tree / "link.tmp")
+    plain = walk(tree)
+    assert sum(isinstance(i, Skipped) for i in plain) == 2
+    followed = [i for i in walk(tree, follow_symlinks=True) if isinstance(i, MediaRef)]
+    assert len(followed) == 4  # the loop is entered once, never forever
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_folder(tree: Path) -> None:  # pragma: no cover - CI runs as root
+    os.chmod(tree / "a", 0)
+    try:
+        assert any(isinstance(i, WalkError) for i in walk(tree))
+    finally:
+        os.chmod(tree / "a", 0o755)
+
+
+def test_read_limit(tree: Path) -> None:
+    (ref,) = walk(tree / "a" / "b" / "two.bin")
+    with pytest.raises(StorageError, match="larger than the 50-byte limit"):
+        read_ref(ref, 50)  # type: ignore[arg-type]
+
+
+def test_unknown_scheme() -> None:
+    with pytest.raises(StorageError, match="no storage backend for scheme 'gopher'"):
+        storage_for("gopher://x/y")
