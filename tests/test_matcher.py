@@ -154,8 +154,9 @@ def test_perceptual_allow_suppresses_only_its_family_and_frame() -> None:
     matches = m.match(result({"md5": MD5}, pdq(P1), near_allow, PerceptualHash("phash", ph)))
     assert sorted((x.method, x.hash_type) for x in matches) == [("exact", "md5"), ("perceptual", "phash")]
     # a video: the allow-listed frame does not hide another frame's match
-    frames = [pdq(allow, t=1.0), pdq(P1, t=2.0)]
-    assert [x.frame_time for x in m.match(result(None, *frames))] == [2.0]
+    # (frame 1.0 is nearer to P1, but it is allow-listed, so the entry is reported from frame 2.0)
+    frames = [pdq(allow, t=1.0), pdq(P1, t=1.0, variant="mirror"), pdq(flip(P1, 4), t=2.0)]
+    assert [(x.frame_time, x.distance) for x in m.match(result(None, *frames))] == [(2.0, 4)]
     # a low-quality hash cannot trigger the allow list
     assert len(m.match(result(None, pdq(P1), pdq(allow, quality=10)))) == 1
 

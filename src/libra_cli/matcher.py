@@ -396,30 +396,32 @@ class Matcher:
             qis, gids, dists = index.search(packed)
             segs, rows = index.segments.locate(gids)
             ok = dists <= index.seg_threshold[segs]
-            # (result, frame) pairs that touched an allow entry: their matches in this family go.
-            suppressed: set[tuple[int, float | None]] = set()
-            best: dict[tuple[int, int], tuple[int, int]] = {}  # (result, gid) -> (dist, query)
-            hits = zip(
-                qis[ok].tolist(),
-                gids[ok].tolist(),
-                dists[ok].tolist(),
-                segs[ok].tolist(),
-                rows[ok].tolist(),
-                strict=True,
+            hits = list(
+                zip(
+                    qis[ok].tolist(),
+                    gids[ok].tolist(),
+                    dists[ok].tolist(),
+                    segs[ok].tolist(),
+                    rows[ok].tolist(),
+                    strict=True,
+                )
             )
+            # (result, frame) pairs that touched an allow entry: their matches in this family go.
+            suppressed = {
+                (queries[qi].result, queries[qi].hash.frame_time)
+                for qi, _, _, seg, row in hits
+                if index.segments.columns[seg].allow[row]
+            }
+            best: dict[tuple[int, int], tuple[int, int]] = {}  # (result, gid) -> (dist, query)
             for qi, gid, dist, seg, row in hits:
                 query = queries[qi]
-                if index.segments.columns[seg].allow[row]:
-                    suppressed.add((query.result, query.hash.frame_time))
+                if index.segments.columns[seg].allow[row] or (query.result, query.hash.frame_time) in suppressed:
                     continue
-                key = (query.result, gid)
                 # smallest distance wins; ties go to the earlier query (the worker lists "original" first)
+                key = (query.result, gid)
                 best[key] = min(best.get(key, (dist, qi)), (dist, qi))
-            found: list[tuple[int, int, int, int]] = []
-            for (ri, gid), (dist, qi) in best.items():
-                if (ri, queries[qi].hash.frame_time) not in suppressed:
-                    found.append((ri, dist, gid, qi))
-            for ri, dist, gid, qi in sorted(found):
+            found = sorted((ri, dist, gid, qi) for (ri, gid), (dist, qi) in best.items())
+            for ri, dist, gid, qi in found:
                 seg_arr, row_arr = index.segments.locate(np.array([gid], dtype=np.int64))
                 seg, row = int(seg_arr[0]), int(row_arr[0])
                 column = index.segments.columns[seg]
