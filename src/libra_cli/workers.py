@@ -15,7 +15,7 @@ import logging
 import multiprocessing as mp
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -66,20 +66,27 @@ def _crashed(ref: MediaRef) -> HashResult:
     )
 
 
-def hash_many(refs: Iterable[MediaRef], config: HashConfig, workers: int) -> Iterator[HashResult]:
+Task = Callable[[tuple[MediaRef, ...], HashConfig], list[HashResult]]
+
+
+def hash_many(
+    refs: Iterable[MediaRef], config: HashConfig, workers: int, task: Task = hash_batch
+) -> Iterator[HashResult]:
     """Yield one ``HashResult`` per reference, in completion order.
 
-    ``workers <= 1`` hashes in this process (no pool), which is also what tests and small runs use.
+    ``workers <= 1`` hashes in this process (no pool), which is also what small runs use. ``task`` must
+    be a top-level function (it is pickled by name); tests pass one that crashes on purpose.
     """
     if workers <= 1:
         for ref in refs:
-            yield hash_ref(ref, config)
+            yield from task((ref,), config)
         return
-    yield from _PoolRun(refs, config, workers).results()
+    yield from _PoolRun(refs, config, workers, task).results()
 
 
 class _PoolRun:
-    def __init__(self, refs: Iterable[MediaRef], config: HashConfig, workers: int) -> None:
+    def __init__(self, refs: Iterable[MediaRef], config: HashConfig, workers: int, task: Task) -> None:
+        self.task = task
         self.source = iter(refs)
         self.config = config
         self.workers = workers
@@ -110,7 +117,7 @@ class _PoolRun:
                     task = self._next_task()
                     if task is None:
                         break
-                    pending[executor.submit(hash_batch, task.refs, self.config)] = task
+                    pending[executor.submit(self.task, task.refs, self.config)] = task
                 if not pending:
                     return
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)

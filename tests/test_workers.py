@@ -1,0 +1,34 @@
+"""The worker pool: every reference comes back once, even when a worker process dies."""
+
+from __future__ import annotations
+
+from crashy import crash_batch
+from libra_cli.models import HashConfig, MediaRef
+from libra_cli.workers import BATCH, hash_many
+
+
+def refs(names: list[str]) -> list[MediaRef]:
+    return [MediaRef(uri=f"/x/{name}", size=1) for name in names]
+
+
+def test_pool_returns_every_ref_once() -> None:
+    names = [f"f{i}" for i in range(BATCH * 5 + 3)]
+    results = list(hash_many(refs(names), HashConfig(), workers=2, task=crash_batch))
+    assert sorted(r.ref.uri for r in results) == sorted(f"/x/{n}" for n in names)
+    assert not any(r.error for r in results)
+
+
+def test_a_crashing_file_is_named_and_the_rest_is_hashed() -> None:
+    names = [f"f{i}" for i in range(BATCH * 4)]
+    names[5] = "crash-me.jpg"
+    names[21] = "crash-too.png"
+    results = list(hash_many(refs(names), HashConfig(), workers=2, task=crash_batch))
+    assert sorted(r.ref.uri for r in results) == sorted(f"/x/{n}" for n in names)
+    failed = sorted(r.ref.uri for r in results if r.error)
+    assert failed == ["/x/crash-me.jpg", "/x/crash-too.png"]
+    assert all("worker process died" in (r.error or "") for r in results if r.error)
+
+
+def test_single_process_fallback() -> None:
+    results = list(hash_many(refs(["a", "b"]), HashConfig(), workers=1, task=crash_batch))
+    assert [r.ref.uri for r in results] == ["/x/a", "/x/b"]
