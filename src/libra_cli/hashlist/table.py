@@ -31,6 +31,9 @@ class ListInfo:
     signer: str | None = None  #: fingerprint of the publisher key that verified the signature, if any
     sha256: str = ""  #: digest of the list file as stored
     path: str = ""
+    #: ``verified`` (signed by a given ``--publisher-key``), ``unverified`` (validly signed by ``signer``,
+    #: but no publisher key was given to trust), or ``unsigned``.
+    signature_status: str = "unsigned"
 
 
 class VarStrings:

@@ -1,0 +1,170 @@
+"""Make lists: import sources, deduplicate, encrypt with age, sign with Ed25519, write atomically.
+
+>>> hashlist, report = build_hashlist(["ncmec.csv"], name="ncmec")              # doctest: +SKIP
+>>> write_hashlist(hashlist, "ncmec.libra", recipients=[r], sign_key=key)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+import pyrage
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..errors import HashListError, KeyFileError
+from ..models import Entry
+from . import container, payload
+from .importers import ImportReport, import_source
+from .keys import Recipient
+from .table import HashList, ListInfo
+
+
+@dataclass
+class BuildReport:
+    """What a build or merge did: per-source formats and counts, skipped lines, duplicates, conflicts."""
+
+    imports: ImportReport = field(default_factory=ImportReport)
+    duplicates: int = 0
+    allow_conflicts: int = 0
+
+
+def now_utc() -> str:
+    """Creation time as ISO 8601 UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def dedupe(entries: Iterable[Entry], report: BuildReport | None = None) -> list[Entry]:
+    """One entry per ``(hash_type, value)``, first seen first.
+
+    A duplicate fills fields the first one left empty. If duplicates disagree on ``allow``, the entry
+    blocks (allow = False): a conflict must never hide a match.
+    """
+    report = report if report is not None else BuildReport()
+    kept: list[Entry] = []
+    index: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        key = (entry.hash_type, entry.value)
+        at = index.get(key)
+        if at is None:
+            index[key] = len(kept)
+            kept.append(entry)
+            continue
+        report.duplicates += 1
+        first = kept[at]
+        allow = first.allow and entry.allow
+        if first.allow != entry.allow:
+            report.allow_conflicts += 1
+        kept[at] = replace(
+            first,
+            id=first.id or entry.id,
+            label=first.label or entry.label,
+            category=first.category or entry.category,
+            source=first.source or entry.source,
+            allow=allow,
+        )
+    return kept
+
+
+def build_hashlist(
+    sources: Sequence[str],
+    *,
+    name: str,
+    publisher: str = "",
+    description: str = "",
+    skip_invalid: bool = False,
+    created: str | None = None,
+) -> tuple[HashList, BuildReport]:
+    """Import ``sources`` (formats detected by content), validate and deduplicate them into a ``HashList``."""
+    if not sources:
+        raise HashListError("no sources given: name at least one file to import")
+    report = BuildReport()
+
+    def entries() -> Iterable[Entry]:
+        for path in sources:
+            yield from import_source(path, skip_invalid=skip_invalid, report=report.imports)
+
+    kept = dedupe(entries(), report)
+    if not kept:
+        raise HashListError(f"the sources ({', '.join(os.path.basename(s) for s in sources)}) hold no valid entries")
+    info = ListInfo(name=name, publisher=publisher, created=created or now_utc(), description=description)
+    return HashList.from_entries(info, kept), report
+
+
+def merge_hashlists(
+    lists: Sequence[HashList], *, name: str, publisher: str = "", description: str = ""
+) -> tuple[HashList, BuildReport]:
+    """Union of ``lists``; an entry without a source is marked with the name of the list it came from."""
+    report = BuildReport()
+
+    def entries() -> Iterable[Entry]:
+        for hashlist in lists:
+            for entry in hashlist.entries():
+                yield entry if entry.source else replace(entry, source=hashlist.info.name or None)
+
+    info = ListInfo(name=name, publisher=publisher, created=now_utc(), description=description)
+    return HashList.from_entries(info, dedupe(entries(), report)), report
+
+
+def encrypt(data: bytes, recipients: Sequence[Recipient], passphrase: str | None) -> bytes:
+    """age-encrypt ``data`` to recipients or to a passphrase (age allows one or the other, not both)."""
+    if recipients and passphrase:
+        raise KeyFileError("choose --recipient or --passphrase-env, not both (age cannot mix them)")
+    if not recipients and not passphrase:
+        raise KeyFileError(
+            "no recipient: give --recipient age1… (or --recipients-file, or --passphrase-env VAR); "
+            "libra never writes an unencrypted list"
+        )
+    try:
+        if passphrase:
+            return bytes(pyrage.passphrase.encrypt(data, passphrase))
+        return bytes(pyrage.encrypt(data, list(recipients)))
+    except pyrage.EncryptError as err:
+        raise KeyFileError(f"age could not encrypt the list ({err})") from None
+
+
+def pack_hashlist(
+    hashlist: HashList,
+    *,
+    recipients: Sequence[Recipient] = (),
+    passphrase: str | None = None,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> bytes:
+    """The complete ``.libra`` file bytes for ``hashlist``."""
+    header = container.public_header(hashlist.info.created or now_utc(), sign_key)
+    ciphertext = encrypt(payload.encode(hashlist, header), recipients, passphrase)
+    return container.pack(ciphertext, header, sign_key)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write beside the target under a temporary name, then rename: readers never see half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as err:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise HashListError(f"hashlist {path}: cannot be written ({err.strerror})") from None
+
+
+def write_hashlist(
+    hashlist: HashList,
+    path: str,
+    *,
+    recipients: Sequence[Recipient] = (),
+    passphrase: str | None = None,
+    sign_key: Ed25519PrivateKey | None = None,
+) -> str:
+    """Encrypt, sign and atomically write ``hashlist`` to ``path``; return the file's SHA-256."""
+    data = pack_hashlist(hashlist, recipients=recipients, passphrase=passphrase, sign_key=sign_key)
+    write_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()

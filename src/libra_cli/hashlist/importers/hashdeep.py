@@ -1,0 +1,45 @@
+"""hashdeep / md5deep audit files: ``%%%% HASHDEEP-1.0``, a ``%%%%`` column line, then CSV rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from .base import Bad, Importer, Row
+
+#: hashdeep column names libra can use; tiger and whirlpool are skipped.
+_USABLE = {"md5": "md5", "sha1": "sha1", "sha256": "sha256"}
+
+
+class Hashdeep(Importer):
+    name: ClassVar[str] = "hashdeep"
+    description: ClassVar[str] = "hashdeep audit file (%%%% HASHDEEP-1.0)"
+
+    @classmethod
+    def detect(cls, text: str, first_line: str) -> bool:
+        return first_line.upper().startswith("%%%% HASHDEEP-")
+
+    def rows(self, text: str) -> Iterator[Row | Bad]:
+        columns: list[str] | None = None
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            where = f"line {number}"
+            if not line or line.startswith("##"):
+                continue
+            if line.startswith("%%%%"):
+                body = line[4:].strip()
+                if not body.upper().startswith("HASHDEEP"):
+                    columns = [c.strip().lower() for c in body.split(",")]
+                continue
+            if columns is None:
+                yield Bad(where, "comes before the %%%% column line (size,md5,...,filename)")
+                return
+            fields = line.split(",", len(columns) - 1)
+            if len(fields) != len(columns):
+                yield Bad(where, f"has {len(fields)} fields but the column line names {len(columns)}")
+                continue
+            record = dict(zip(columns, fields, strict=True))
+            label = record.get("filename") or None
+            for column, hash_type in _USABLE.items():
+                if column in record:
+                    yield Row(where, hash_type, record[column], label=label)

@@ -1,0 +1,164 @@
+"""The decrypted payload: a numpy ``.npz`` archive holding the columns of a ``HashList`` as they live in memory.
+
+Loading is a handful of array reads (no per-entry Python objects), so millions of entries load in seconds
+and in memory close to their raw size. ``allow_pickle=False`` always: a payload is data, never code.
+The payload is only ever built and read in memory; it never touches disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import HashListError
+from ..models import HASH_TYPES, UNSUPPORTED_TYPES, hash_nbytes
+from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
+
+#: Version of the payload layout, independent of the container's format version.
+PAYLOAD_VERSION = 1
+_META = "meta"
+
+
+def _blob(strings: VarStrings) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(strings.blob, dtype=np.uint8)
+
+
+def encode(hashlist: HashList, header: Mapping[str, Any] | None = None) -> bytes:
+    """Serialise ``hashlist`` (and the public header it will travel under, to bind the two)."""
+    info = hashlist.info
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    columns: dict[str, Any] = {}
+    for hash_type, column in hashlist.columns.items():
+        columns[hash_type] = {
+            "count": len(column),
+            "labels": list(column.labels.table),
+            "categories": list(column.categories.table),
+            "sources": list(column.sources.table),
+            "raw": column.raw_values is not None,
+        }
+        arrays[f"{hash_type}.values"] = np.ascontiguousarray(column.values, dtype=np.uint8)
+        arrays[f"{hash_type}.allow"] = np.ascontiguousarray(column.allow, dtype=np.bool_)
+        arrays[f"{hash_type}.ids_blob"] = _blob(column.ids)
+        arrays[f"{hash_type}.ids_offsets"] = column.ids.offsets.astype(np.int64, copy=False)
+        arrays[f"{hash_type}.labels"] = column.labels.codes.astype(np.int32, copy=False)
+        arrays[f"{hash_type}.categories"] = column.categories.codes.astype(np.int32, copy=False)
+        arrays[f"{hash_type}.sources"] = column.sources.codes.astype(np.int32, copy=False)
+        if column.raw_values is not None:
+            arrays[f"{hash_type}.raw_blob"] = _blob(column.raw_values)
+            arrays[f"{hash_type}.raw_offsets"] = column.raw_values.offsets.astype(np.int64, copy=False)
+    meta = {
+        "libra_payload": PAYLOAD_VERSION,
+        "name": info.name,
+        "publisher": info.publisher,
+        "created": info.created,
+        "description": info.description,
+        "header": dict(header or {}),
+        "columns": columns,
+    }
+    arrays[_META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez(out, allow_pickle=False, **arrays)
+    return out.getvalue()
+
+
+def is_payload(data: bytes) -> bool:
+    """Whether decrypted ``data`` is libra's own payload (else it is a plain source for the importers)."""
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return f"{_META}.npy" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+class _Reader:
+    """Typed, checked access to the arrays of one payload; every mismatch is one ``HashListError``."""
+
+    def __init__(self, archive: Any, origin: str) -> None:
+        self.archive = archive
+        self.origin = origin
+
+    def fail(self, what: str) -> HashListError:
+        return HashListError(f"hashlist {self.origin}: its contents are malformed ({what})")
+
+    def array(self, key: str, dtype: Any, shape: tuple[int, ...]) -> Any:
+        try:
+            value = self.archive[key]
+        except KeyError:
+            raise self.fail(f"missing {key}") from None
+        except ValueError:
+            raise self.fail(f"{key} is not a plain array") from None
+        if value.dtype != np.dtype(dtype) or (shape and value.shape != shape):
+            raise self.fail(f"{key} has shape {value.shape} {value.dtype}")
+        return value
+
+    def strings(self, prefix: str, count: int) -> VarStrings:
+        blob = self.array(f"{prefix}_blob", np.uint8, ())
+        offsets = self.array(f"{prefix}_offsets", np.int64, (count + 1,))
+        ends = np.abs(offsets)
+        if count and int(ends.max()) > len(blob) + 1:
+            raise self.fail(f"{prefix} offsets point past the end")
+        return VarStrings(blob.tobytes(), offsets)
+
+    def codes(self, key: str, count: int, table: list[str]) -> Codes:
+        codes = self.array(key, np.int32, (count,))
+        if count and (int(codes.max()) >= len(table) or int(codes.min()) < -1):
+            raise self.fail(f"{key} codes point outside their table")
+        return Codes(codes, [str(t) for t in table])
+
+
+def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
+    """Rebuild the ``HashList`` from payload bytes; also return the header the payload was bound to.
+
+    ``ListInfo`` carries only what the payload says (name, publisher, …); the loader adds the rest.
+    """
+    try:
+        archive = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile):
+        raise HashListError(f"hashlist {origin}: its contents are not a libra payload") from None
+    with archive:
+        reader = _Reader(archive, origin)
+        try:
+            meta = json.loads(reader.array(_META, np.uint8, ()).tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise reader.fail("metadata is not JSON") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("columns"), dict):
+            raise reader.fail("metadata has no columns")
+        version = meta.get("libra_payload")
+        if version != PAYLOAD_VERSION:
+            raise HashListError(
+                f"hashlist {origin}: its contents use payload version {version!r}; "
+                f"this libra reads version {PAYLOAD_VERSION} (upgrade libra)"
+            )
+        columns: dict[str, HashColumn] = {}
+        for hash_type, spec in sorted(meta["columns"].items()):
+            if hash_type not in HASH_TYPES or not isinstance(spec, dict):
+                raise reader.fail(f"unknown hash type {hash_type!r}")
+            count = int(spec.get("count", -1))
+            raw = hash_type in UNSUPPORTED_TYPES
+            width = 0 if raw else hash_nbytes(hash_type)
+            columns[hash_type] = HashColumn(
+                hash_type=hash_type,
+                values=reader.array(f"{hash_type}.values", np.uint8, (count, width)),
+                allow=reader.array(f"{hash_type}.allow", np.bool_, (count,)),
+                ids=reader.strings(f"{hash_type}.ids", count),
+                labels=reader.codes(f"{hash_type}.labels", count, spec.get("labels", [])),
+                categories=reader.codes(f"{hash_type}.categories", count, spec.get("categories", [])),
+                sources=reader.codes(f"{hash_type}.sources", count, spec.get("sources", [])),
+                raw_values=reader.strings(f"{hash_type}.raw", count) if raw else None,
+            )
+    info = ListInfo(
+        name=str(meta.get("name", "")),
+        publisher=str(meta.get("publisher", "")),
+        created=str(meta.get("created", "")),
+        description=str(meta.get("description", "")),
+    )
+    header = meta.get("header")
+    return HashList(info, columns), header if isinstance(header, dict) else {}
