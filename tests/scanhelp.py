@@ -1,0 +1,40 @@
+"""Helpers for end-to-end tests: run the CLI, build real encrypted lists from benign photos."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from libra_cli.cli.app import app
+
+runner = CliRunner()
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run ``libra ARGS`` in-process; return (exit code, stdout, stderr)."""
+    result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def make_identity(path: Path) -> str:
+    """A real age identity file; returns its public recipient."""
+    code, out, err = cli("keygen", "-o", str(path))
+    assert code == 0, err
+    match = re.search(r"age1[0-9a-z]+", out + err)
+    assert match, out + err
+    return match.group(0)
+
+
+def make_list(tmp: Path, images: list[Path], recipient: str, *, robust: bool = False, name: str = "test list") -> Path:
+    """Hash ``images`` into a list source with ``libra hash``, then build an encrypted list from it."""
+    args = ["hash", *map(str, images), "--format", "csv", "--workers", "1", "--label", "known", "--category", "A"]
+    code, out, err = cli(*args, *(["--robust"] if robust else []))
+    assert code == 0, err
+    source = tmp / f"{name.replace(' ', '_')}.csv"
+    source.write_text(out)
+    target = tmp / f"{name.replace(' ', '_')}.libra"
+    code, out, err = cli("hashlist", "build", str(source), "-o", str(target), "--recipient", recipient, "--name", name)
+    assert code == 0, err
+    return target
