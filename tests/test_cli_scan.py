@@ -93,7 +93,7 @@ def test_clean_tree_exits_zero(tmp_path: Path, photos: Path, keyed_list: tuple[P
 
 
 def test_exclude_and_size_limit(tree: Path, keyed_list: tuple[Path, Path]) -> None:
-    code, doc, _ = scan_json(tree, keyed_list, "--exclude", "a", "--max-file-size", "20K")
+    _, doc, _ = scan_json(tree, keyed_list, "--exclude", "a", "--max-file-size", "20K")
     found = by_name(doc)
     assert "cat.jpg" not in found and "mirror.png" not in found  # excluded folder
     assert doc["summary"]["skipped"] > 0  # type: ignore[index]
