@@ -1,0 +1,139 @@
+"""Decode an image from bytes in memory, as little as the hashes need, and never write anything.
+
+Every perceptual hash libra computes works on luminance, so images are decoded straight to 8-bit
+grey (``L``): for JPEG that lets libjpeg skip the colour planes and scale the DCT down
+(``Image.draft``), which is most of libra's speed. Awkward inputs are normalised here, once:
+EXIF orientation is applied as ``ImageOps.exif_transpose`` would (a rotated photo hashes like its
+upright original), 16-bit and float images are scaled rather than clipped, palettes with
+transparency go through RGBA, animated files give their first frame. Decompression bombs are
+refused from the header, before any pixel is decoded.
+
+>>> img = decode(jpeg_bytes, max_pixels=64_000_000)  # doctest: +SKIP
+>>> img.image.mode, img.width, img.height  # doctest: +SKIP
+('L', 1632, 1224)
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from ..errors import MediaError
+
+#: Decode at least this many pixels on the short side: PDQ's reference size.
+DEFAULT_MIN_SIDE = 512
+
+# EXIF orientation -> the transpose that makes the picture upright (the table ``ImageOps.exif_transpose``
+# uses). Applied after the grey reduction, so it moves a few hundred thousand pixels, not millions.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+# Pillow's own bomb check runs in ``Image.open``; libra applies ``max_pixels`` itself, so Pillow's
+# global limit is only a backstop for callers that pass something larger.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture."""
+
+    image: Image.Image
+    width: int
+    height: int
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise MediaError("the image is too large to decode safely (decompression bomb guard)") from None
+        except UnidentifiedImageError:
+            raise MediaError("the image format is not supported or the header is damaged") from None
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise MediaError("the image has no pixels")
+    if width * height > max_pixels:
+        raise MediaError(
+            f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit"
+            " (decompression bomb guard)"
+        )
+    return img
+
+
+def _to_grey(img: Image.Image) -> Image.Image:
+    """8-bit luminance, scaling high-bit-depth images instead of clipping them."""
+    mode = img.mode
+    if mode == "L":
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            scaled = arr / 257.0
+        else:
+            low, high = float(arr.min()), float(arr.max())
+            # 8-bit data stored as "I" stays as is; wider ranges are stretched into 0..255.
+            scaled = arr if low >= 0 and high <= 255 else (arr - low) * (255.0 / max(high - low, 1e-12))
+        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    elif mode not in ("RGB", "RGBA", "1", "LA", "La", "RGBa"):
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, PA, ...
+    return img.convert("L")
+
+
+def _reduce_to(img: Image.Image, min_side: int) -> Image.Image:
+    """Box-reduce by an integer factor keeping the short side >= ``min_side`` (what DCT scaling does)."""
+    factor = min(img.size) // min_side
+    return img.reduce(factor) if factor >= 2 else img
+
+
+def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) -> Decoded:
+    """Decode ``data`` to an upright grey image whose short side is about ``min_side`` or more.
+
+    Raises ``MediaError`` (one plain sentence) for anything that cannot be decoded safely.
+    """
+    img = _open(data, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # palette/transparency and EXIF chatter
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            width, height = img.size
+            if orientation in _SWAPPING_ORIENTATIONS:
+                width, height = height, width
+            if img.format == "JPEG":
+                # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
+                img.draft("L", (min_side, min_side))
+            img.load()
+            grey = _to_grey(img)
+            grey = _reduce_to(grey, min_side)
+            transpose = _UPRIGHT.get(orientation)
+            upright = grey.transpose(transpose) if transpose is not None else grey
+    except MediaError:
+        raise
+    except MemoryError:
+        raise MediaError("the image is too large to decode in memory") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as err:
+        raise MediaError(_plain(err)) from None
+    return Decoded(upright, width, height)
+
+
+def _plain(err: BaseException) -> str:
+    text = str(err).strip().rstrip(".")
+    if "truncated" in text:
+        return "the image file is truncated"
+    return f"the image cannot be decoded: {text}" if text else "the image cannot be decoded"
