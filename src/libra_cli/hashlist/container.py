@@ -36,6 +36,7 @@ SIG_LEN = len(SIG_PREFIX) + 88 + 1  # base64 of 64 bytes, then a newline
 MAX_HEADER = 64 * 1024
 AGE_MAGICS = (b"age-encryption.org/", b"-----BEGIN AGE ENCRYPTED FILE-----")
 _CHUNK = 1 << 20
+REQUIRED_FIELDS = frozenset({"format", "encryption", "payload_bytes", "signature", "signer", "signer_key"})
 
 
 def list_name(path: str) -> str:
@@ -133,6 +134,9 @@ def _check_header(header: Any, name: str) -> dict[str, Any]:
 
     if not isinstance(header, dict):
         raise bad("not a JSON object")
+    missing = sorted(REQUIRED_FIELDS - set(header))
+    if missing:
+        raise bad(f"missing {', '.join(missing)}")
     if header.get("format") != FORMAT_VERSION:
         raise bad(f"format {header.get('format')!r} does not match the magic line")
     if header.get("encryption") != "age":
