@@ -1,0 +1,174 @@
+"""``libra keygen`` and ``libra hashlist …`` through typer's CliRunner: output streams and exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from libra_cli.cli.app import app
+
+SOURCES = Path(__file__).parent / "data" / "sources"
+runner = CliRunner()
+
+
+class Setup:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.host = str(root / "host.key")
+        self.other = str(root / "other.key")
+        self.sign = str(root / "pub.key")
+        self.other_sign = str(root / "other-pub.key")
+        self.recipient = run("keygen", "-o", self.host).stdout.strip()
+        run("keygen", "-o", self.other)
+        self.fingerprint = run("hashlist", "keygen", "-o", self.sign).stdout.strip()
+        run("hashlist", "keygen", "-o", self.other_sign)
+        self.list = str(root / "ncmec.libra")
+        result = run(
+            "hashlist", "build", str(SOURCES / "sample.csv"), str(SOURCES / "sample-vics.json"),
+            "-o", self.list, "-r", self.recipient, "--sign-key", self.sign,
+            "--publisher", "Example Hotline", "--description", "made-up values",
+        )
+        self.build_result = result
+
+
+def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> object:
+    result = runner.invoke(app, list(args), env=env)
+    assert result.exit_code == code, (args, result.stdout, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def s(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+    return Setup(tmp_path_factory.mktemp("cli"))
+
+
+def test_keygen_prints_recipient_on_stdout_and_refuses_overwrite(s: Setup) -> None:
+    assert s.recipient.startswith("age1") and "\n" not in s.recipient
+    result = run("keygen", "-o", s.host, code=2)
+    assert result.stdout == ""
+    assert result.stderr.startswith("libra: ") and "already exists" in result.stderr
+
+
+def test_hashlist_keygen_writes_pair(s: Setup) -> None:
+    assert len(s.fingerprint) == 16
+    assert os.path.exists(s.sign + ".pub")
+
+
+def test_build_prints_checksum_and_reports_on_stderr(s: Setup) -> None:
+    digest, path = s.build_result.stdout.split()
+    assert path == s.list and digest == hashlib.sha256(Path(s.list).read_bytes()).hexdigest()
+    err = s.build_result.stderr
+    assert "read sample.csv as libra-csv: 5 entries" in err
+    assert "read sample-vics.json as vics: 6 entries" in err
+    assert f"signed by {s.fingerprint}" in err
+    assert "photodna" in err and "cannot compute" in err
+
+
+def test_info_shows_counts_but_never_hashes(s: Setup) -> None:
+    out = run("hashlist", "info", s.list, "-i", s.host, "--publisher-key", s.sign + ".pub").stdout
+    assert "name:       ncmec" in out and "publisher:  Example Hotline" in out
+    assert f"signature:  verified (publisher key {s.fingerprint})" in out
+    assert "entries:    11" in out
+    assert "photodna  category 1" in out and "unsupported" in out
+    md5 = hashlib.md5(b"libra sample one").hexdigest()
+    assert md5 not in out
+
+
+def test_info_entries_exports_csv_that_rebuilds(s: Setup, tmp_path: Path) -> None:
+    result = run("hashlist", "info", s.list, "--entries", env={"LIBRA_IDENTITY": s.host})
+    assert result.stdout.startswith("hash_type,hash,id,label,category,allow,source\n")
+    assert hashlib.md5(b"libra sample one").hexdigest() in result.stdout
+    assert "entries:    11" in result.stderr  # the summary moved to stderr
+    export = tmp_path / "export.csv"
+    export.write_text(result.stdout)
+    run("hashlist", "build", str(export), "-o", str(tmp_path / "again.libra"), "-r", s.recipient)
+    diff = run("hashlist", "diff", s.list, str(tmp_path / "again.libra"), "-i", s.host).stdout
+    assert diff.startswith("added 0, removed 0, changed 0")
+
+
+def test_info_without_key_shows_public_header_only(s: Setup) -> None:
+    result = run("hashlist", "info", s.list, env={"LIBRA_IDENTITY": ""})
+    assert "format:     1" in result.stdout and s.fingerprint in result.stdout
+    assert "name:" not in result.stdout
+    assert "give --identity" in result.stderr
+
+
+def test_verify_without_decrypting(s: Setup) -> None:
+    out = run("hashlist", "verify", s.list, "--publisher-key", s.sign + ".pub").stdout
+    assert out.startswith(f"{s.list}: signature OK, by publisher key {s.fingerprint}")
+    result = run("hashlist", "verify", s.list, "--publisher-key", s.other_sign + ".pub", code=2)
+    assert result.stderr.startswith("libra: hashlist ncmec.libra: signature does not match publisher key ")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_wrong_identity_is_one_sentence_and_exit_2(s: Setup) -> None:
+    result = run("hashlist", "info", s.list, "-i", s.other, code=2)
+    assert result.stderr == (
+        "libra: hashlist ncmec.libra: none of the given identities can decrypt it "
+        "(it was encrypted to other recipients)\n"
+    )
+
+
+def test_build_stops_at_a_bad_line_unless_skip_invalid(s: Setup, tmp_path: Path) -> None:
+    out = str(tmp_path / "bad.libra")
+    result = run("hashlist", "build", str(SOURCES / "bad.csv"), "-o", out, "-r", s.recipient, code=2)
+    assert result.stderr == "libra: bad.csv line 4: 'xyz' is not a valid md5 digest\n"
+    assert not os.path.exists(out)
+    result = run("hashlist", "build", str(SOURCES / "bad.csv"), "-o", out, "-r", s.recipient, "--skip-invalid")
+    assert "skipped 3 invalid lines" in result.stderr and "bad.csv line 6:" in result.stderr
+    assert "UNSIGNED" in result.stderr
+
+
+def test_build_requires_encryption(s: Setup, tmp_path: Path) -> None:
+    result = run("hashlist", "build", str(SOURCES / "sample.hdb"), "-o", str(tmp_path / "x.libra"), code=2)
+    assert "libra never writes an unencrypted list" in result.stderr
+
+
+def test_merge_and_diff(s: Setup, tmp_path: Path) -> None:
+    second = str(tmp_path / "clam.libra")
+    run("hashlist", "build", str(SOURCES / "sample.hdb"), "-o", second, "-r", s.recipient, "--sign-key", s.sign)
+    merged = str(tmp_path / "all.libra")
+    run(
+        "hashlist", "merge", s.list, second, "-o", merged, "-i", s.host, "-r", s.recipient,
+        "--publisher-key", s.sign + ".pub", "--sign-key", s.sign,
+    )
+    info = run("hashlist", "info", merged, "-i", s.host).stdout
+    assert "entries:    13" in info and "name:       all" in info
+    diff = run("hashlist", "diff", s.list, merged, "-i", s.host).stdout
+    # merge marks each entry with the list it came from: the 11 old entries changed only their source
+    assert diff.splitlines()[0] == "added 2, removed 0, changed 11"
+    assert hashlib.md5(b"libra clam a").hexdigest() not in diff
+    detailed = run("hashlist", "diff", s.list, merged, "-i", s.host, "--entries").stdout
+    assert f"+ md5 {hashlib.md5(b'libra clam a').hexdigest()}" in detailed
+
+
+def test_passphrase_is_read_from_the_named_variable(s: Setup, tmp_path: Path) -> None:
+    result = run(
+        "hashlist", "build", str(SOURCES / "sample.md5"), "-o", str(tmp_path / "p.libra"),
+        "--passphrase-env", "LIST_PASS", code=2, env={"LIST_PASS": ""},
+    )
+    assert "environment variable LIST_PASS (from --passphrase-env) is not set or empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["keygen"], ["hashlist"], ["hashlist", "keygen"], ["hashlist", "build"], ["hashlist", "info"],
+     ["hashlist", "verify"], ["hashlist", "merge"], ["hashlist", "diff"]],
+)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "libra" in result.stdout
+    if command != ["hashlist"]:
+        assert "Example" in result.stdout
+
+
+@pytest.mark.parametrize("page", ["keygen", "hashlist"])
+def test_command_docs_exist(page: str) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "commands" / f"{page}.md").read_text()
+    assert f"libra {page}" in text
