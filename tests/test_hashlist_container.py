@@ -289,3 +289,21 @@ def test_write_is_atomic_and_leaves_no_temp_files(keys: Keys, sample: HashList, 
     with pytest.raises(KeyFileError, match=r"no recipient"):
         write_hashlist(sample, str(tmp_path / "b.libra"))
     assert os.listdir(tmp_path) == ["a.libra"]
+
+
+def test_payload_arrays_are_zero_copy_views_and_compressed_payloads_still_load() -> None:
+    import io
+
+    entries = [Entry("pdq", f"{i:02x}" * 32, id=str(i), category="A") for i in range(5)]
+    original = HashList.from_entries(ListInfo(name="z"), entries)
+    data = payload.encode(original)
+    restored, _ = payload.decode(data, "z")
+    values = restored.columns["pdq"].values
+    assert not values.flags.writeable and values.base is not None  # a view into the decrypted bytes
+    # a payload written with np.savez_compressed (another producer) takes the np.load path
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    packed = io.BytesIO()
+    np.savez_compressed(packed, **arrays)
+    again, _ = payload.decode(packed.getvalue(), "z")
+    assert list(again.entries()) == list(original.entries())

@@ -114,15 +114,70 @@ class _Reader:
         return Codes(codes, [str(t) for t in table])
 
 
+class _Views:
+    """Zero-copy access to the stored (uncompressed) ``.npy`` members of an in-memory ``.npz``.
+
+    Each array is a read-only ``np.frombuffer`` view into the decrypted bytes, so loading needs no second
+    copy of the list: peak memory stays near the payload's size. Anything unusual (a compressed member,
+    Fortran order, an object dtype) makes ``__init__`` raise ``ValueError`` and the caller uses ``np.load``.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.arrays: dict[str, Any] = {}
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.infolist():
+                if member.compress_type != zipfile.ZIP_STORED or not member.filename.endswith(".npy"):
+                    raise ValueError(member.filename)
+                local = data[member.header_offset : member.header_offset + 30]
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    raise ValueError(member.filename)
+                start = member.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                start += int.from_bytes(local[28:30], "little")
+                head = io.BytesIO(data[start : start + 4096])
+                version = np.lib.format.read_magic(head)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+                else:
+                    raise ValueError(member.filename)
+                if fortran or dtype.hasobject:
+                    raise ValueError(member.filename)
+                count = int(np.prod(shape, dtype=np.int64))
+                offset = start + head.tell()
+                if head.tell() + count * dtype.itemsize != member.file_size:
+                    raise ValueError(member.filename)
+                view = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+                self.arrays[member.filename[: -len(".npy")]] = view
+
+    def __getitem__(self, key: str) -> Any:
+        return self.arrays[key]
+
+    def __enter__(self) -> _Views:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _open(data: bytes, origin: str) -> Any:
+    try:
+        return _Views(data)
+    except (ValueError, zipfile.BadZipFile):
+        pass
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile):
+        raise HashListError(f"hashlist {origin}: its contents are not a libra payload") from None
+
+
 def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
     """Rebuild the ``HashList`` from payload bytes; also return the header the payload was bound to.
 
-    ``ListInfo`` carries only what the payload says (name, publisher, …); the loader adds the rest.
+    Arrays are read-only views into ``data`` where possible (see ``_Views``). ``ListInfo`` carries only
+    what the payload says (name, publisher, …); the loader adds the rest.
     """
-    try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile):
-        raise HashListError(f"hashlist {origin}: its contents are not a libra payload") from None
+    archive = _open(data, origin)
     with archive:
         reader = _Reader(archive, origin)
         try:
