@@ -1,28 +1,97 @@
-"""List-side robust PDQ variants (``libra hash --robust``): extra hashes that catch common edits.
+"""List-side robust PDQ hashes (``libra hash --robust``): extra hashes of each listed image that catch
+common edits plain PDQ misses at distance 31.
 
-Placeholder; the design is measured in bench/bench_recall.py.
+PDQ survives re-encoding, resizing and colour changes, but a 5% crop moves every DCT basis against
+the picture and lands ~60 bits away, and PDQ's sampling grid is not symmetric, so on fine textures
+the query side's dihedral variants drift 30-80 bits from a real mirror or rotation. A scan only
+computes plain PDQ + dihedral of each file, so the list has to anticipate the edit: it carries the
+PDQ of the listed image already cropped, mirrored, rotated, scaled or marked the common ways. See
+docs/hashes.md for the family and bench/bench_recall.py for what it buys.
+
+>>> [name for name, _ in variants(Image.new("L", (600, 400)))][:3]
+['real-rot90', 'real-rot180', 'real-rot270']
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 from PIL import Image
 
 from ..models import PerceptualHash
 from .pdq import pdq_hex
 
+#: Real transforms, named like the dihedral variants they stand in for.
+_TRANSFORMS: tuple[tuple[str, Image.Transpose], ...] = (
+    ("rot90", Image.Transpose.ROTATE_90),
+    ("rot180", Image.Transpose.ROTATE_180),
+    ("rot270", Image.Transpose.ROTATE_270),
+    ("flip", Image.Transpose.FLIP_TOP_BOTTOM),
+    ("mirror", Image.Transpose.FLIP_LEFT_RIGHT),
+    ("transpose", Image.Transpose.TRANSPOSE),
+    ("transverse", Image.Transpose.TRANSVERSE),
+)
+#: Fraction cut from every side by the centre crops (PDQ tolerates about +-1.5% around each).
+_CENTRE_CROPS = (0.025, 0.05, 0.075, 0.10)
+#: Fraction cut from one side, or from two adjacent sides (a corner), by the edge crops.
+_EDGE_CROPS = (0.05, 0.10)
+#: Downscales, and thumbnails to common sizes (WordPress's 150 and 300 px among them): PDQ's box
+#: filter aliases fine textures differently at every size, so a thumbnail can drift far from the original.
+_SCALES = (0.5, 0.25)
+_THUMBNAILS = (300, 150)
+#: Watermark stand-in: a light band this share of the width and height, blended this much to white.
+_MARK_SIZE = (0.30, 0.06)
+_MARK_ALPHA = 0.4
+
+
+def _crop(img: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = img.size
+    return img.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
+
+
+def _mark(img: Image.Image, corner: str) -> Image.Image:
+    w, h = img.size
+    bw, bh = max(1, round(w * _MARK_SIZE[0])), max(1, round(h * _MARK_SIZE[1]))
+    margin = round(w * 0.02)
+    x0 = margin if "left" in corner else w - bw - margin
+    y0 = margin if "top" in corner else h - bh - margin
+    pixels = np.array(img, dtype=np.float32)
+    region = pixels[y0 : y0 + bh, x0 : x0 + bw]
+    pixels[y0 : y0 + bh, x0 : x0 + bw] = region * (1 - _MARK_ALPHA) + 255 * _MARK_ALPHA
+    return Image.fromarray(pixels.astype(np.uint8), "L")
+
 
 def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
-    """(variant name, image) pairs, the original excluded."""
-    w, h = img.size
-    for pct in (5,):
-        dx, dy = w * pct // 100, h * pct // 100
-        yield f"crop{pct}-center", img.crop((dx, dy, w - dx, h - dy))
+    """(variant name, grey image) pairs for every robust variant of ``img`` (the original excluded)."""
+    for name, method in _TRANSFORMS:
+        yield f"real-{name}", img.transpose(method)
+    for cut in _CENTRE_CROPS:
+        yield f"crop{cut * 100:g}-center", _crop(img, cut, cut, cut, cut)
+    for cut in _EDGE_CROPS:
+        pct = f"{cut * 100:g}"
+        yield f"crop{pct}-left", _crop(img, cut, 0, 0, 0)
+        yield f"crop{pct}-top", _crop(img, 0, cut, 0, 0)
+        yield f"crop{pct}-right", _crop(img, 0, 0, cut, 0)
+        yield f"crop{pct}-bottom", _crop(img, 0, 0, 0, cut)
+        yield f"crop{pct}-topleft", _crop(img, cut, cut, 0, 0)
+        yield f"crop{pct}-topright", _crop(img, 0, cut, cut, 0)
+        yield f"crop{pct}-bottomleft", _crop(img, cut, 0, 0, cut)
+        yield f"crop{pct}-bottomright", _crop(img, 0, 0, cut, cut)
+    for scale in _SCALES:
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        yield f"scale{scale * 100:g}", img.resize(size, Image.Resampling.LANCZOS)
+    for side in _THUMBNAILS:
+        if max(img.size) > side:
+            thumb = img.copy()
+            thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+            yield f"thumb{side}", thumb
+    for corner in ("topleft", "topright", "bottomleft", "bottomright"):
+        yield f"mark-{corner}", _mark(img, corner)
 
 
 def robust_hashes(img: Image.Image) -> list[PerceptualHash]:
-    """PDQ of every robust variant of ``img``."""
+    """PDQ (with quality) of every robust variant of the grey image ``img``."""
     out = []
     for name, variant in variants(img):
         value, quality = pdq_hex(variant)
