@@ -123,9 +123,10 @@ def main() -> None:
         print(f"raw column size    {raw:8.1f} MiB")
         print(f"list file size     {size:8.1f} MiB  (built in {made:.1f} s, encrypted+signed+written in {wrote:.1f} s)")
         print(f"load time          {result['seconds']:8.2f} s    (verify signature + decrypt + rebuild columns)")
-        print(f"RSS before load    {result['baseline_mib']:8.1f} MiB")
-        print(f"RSS after load     {result['after_mib']:8.1f} MiB  (+{result['after_mib'] - result['baseline_mib']:.1f})")
-        print(f"peak RSS           {result['peak_mib']:8.1f} MiB  (+{result['peak_mib'] - result['baseline_mib']:.1f})")
+        base = result["baseline_mib"]
+        print(f"RSS before load    {base:8.1f} MiB")
+        print(f"RSS after load     {result['after_mib']:8.1f} MiB  (+{result['after_mib'] - base:.1f})")
+        print(f"peak RSS           {result['peak_mib']:8.1f} MiB  (+{result['peak_mib'] - base:.1f})")
 
 
 if __name__ == "__main__":
