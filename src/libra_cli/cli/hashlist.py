@@ -100,8 +100,7 @@ def _write(
     digest = write_hashlist(hashlist, output, recipients=recipients, passphrase=passphrase, sign_key=key)
     how = f"{len(recipients)} recipient(s)" if recipients else "a passphrase"
     signed = f"signed by {fingerprint(key.public_key())}" if key else "UNSIGNED (hosts cannot verify who published it)"
-    _say(f"libra: wrote {output}: {len(hashlist)} entries ({_counts_line(hashlist)}), encrypted to {how}, "
-         f"{signed}")
+    _say(f"libra: wrote {output}: {len(hashlist)} entries ({_counts_line(hashlist)}), encrypted to {how}, {signed}")
     unsupported = sorted(t for t in hashlist.columns if t in UNSUPPORTED_TYPES)
     if unsupported:
         _say(f"libra: kept {', '.join(unsupported)} entries, which libra cannot compute (unsupported type)")
@@ -111,7 +110,9 @@ def _write(
 @app.command("keygen", no_args_is_help=True)
 @guarded
 def keygen(
-    output: str = typer.Option(..., "-o", "--output", help="Private key file to write (public key: OUTPUT.pub)."),
+    output: str = typer.Option(
+        ..., "-o", "--output", metavar="FILE", help="Private key file to write (public key: OUTPUT.pub)."
+    ),
 ) -> None:
     """Make a publisher's Ed25519 signing key pair: SIGNING_KEY (secret, 0600) and SIGNING_KEY.pub.
 
@@ -130,16 +131,28 @@ def keygen(
 @app.command("build", no_args_is_help=True)
 @guarded
 def build(
-    sources: list[str] = typer.Argument(..., help="Source files: libra CSV, *sum output, hashdeep, ClamAV, "
-                                        "threatexchange text or VICS JSON (detected by content)."),
-    output: str = typer.Option(..., "-o", "--output", help="The list file to write (written atomically)."),
-    recipient: list[str] = typer.Option([], "--recipient", "-r", help="A host's age recipient (age1…). Repeatable."),
-    recipients_file: list[str] = typer.Option(
-        [], "--recipients-file", "-R", help="File of age recipients, one per line (# comments allowed). Repeatable."
+    sources: list[str] = typer.Argument(
+        ...,
+        metavar="SOURCE",
+        help="Source files: libra CSV, *sum output, hashdeep, ClamAV, "
+        "threatexchange text or VICS JSON (detected by content).",
     ),
-    passphrase_env: str | None = typer.Option(None, "--passphrase-env", help=_PASS_HELP),
+    output: str = typer.Option(
+        ..., "-o", "--output", metavar="FILE", help="The list file to write (written atomically)."
+    ),
+    recipient: list[str] = typer.Option(
+        [], "--recipient", "-r", metavar="AGE1…", help="A host's age recipient (age1…). Repeatable."
+    ),
+    recipients_file: list[str] = typer.Option(
+        [],
+        "--recipients-file",
+        "-R",
+        metavar="FILE",
+        help="File of age recipients, one per line (# comments allowed). Repeatable.",
+    ),
+    passphrase_env: str | None = typer.Option(None, "--passphrase-env", metavar="VAR", help=_PASS_HELP),
     sign_key: str | None = typer.Option(
-        None, "--sign-key", help="Publisher signing key (from 'libra hashlist keygen')."
+        None, "--sign-key", metavar="KEY", help="Publisher signing key (from 'libra hashlist keygen')."
     ),
     name: str | None = typer.Option(None, "--name", help="List name (default: output file name without .libra)."),
     publisher: str = typer.Option("", "--publisher", help="Who publishes the list, e.g. 'Example Hotline'."),
@@ -185,10 +198,10 @@ def _signature_text(status: str, signer: str | None) -> str:
 @app.command("info", no_args_is_help=True)
 @guarded
 def info(
-    path: str = typer.Argument(..., help="The list (*.libra or a plain age file)."),
-    identity: list[str] = typer.Option([], "--identity", "-i", help=_IDENTITY_HELP),
-    passphrase_env: str | None = typer.Option(None, "--passphrase-env", help=_PASS_HELP),
-    publisher_key: list[str] = typer.Option([], "--publisher-key", help=_PUB_HELP),
+    path: str = typer.Argument(..., metavar="LIST", help="The list (*.libra or a plain age file)."),
+    identity: list[str] = typer.Option([], "--identity", "-i", metavar="FILE", help=_IDENTITY_HELP),
+    passphrase_env: str | None = typer.Option(None, "--passphrase-env", metavar="VAR", help=_PASS_HELP),
+    publisher_key: list[str] = typer.Option([], "--publisher-key", metavar="PUB", help=_PUB_HELP),
     entries: bool = typer.Option(
         False, "--entries", help="Also print every entry as libra CSV on stdout (the summary moves to stderr)."
     ),
@@ -244,8 +257,8 @@ def info(
 @app.command("verify", no_args_is_help=True)
 @guarded
 def verify(
-    path: str = typer.Argument(..., help="The list (*.libra)."),
-    publisher_key: list[str] = typer.Option(..., "--publisher-key", help=_PUB_HELP),
+    path: str = typer.Argument(..., metavar="LIST", help="The list (*.libra)."),
+    publisher_key: list[str] = typer.Option(..., "--publisher-key", metavar="PUB", help=_PUB_HELP),
 ) -> None:
     """Check a list's publisher signature without decrypting it (no identity needed).
 
@@ -266,16 +279,27 @@ def verify(
 @app.command("merge", no_args_is_help=True)
 @guarded
 def merge(
-    lists: list[str] = typer.Argument(..., help="Lists to merge (*.libra or plain age files)."),
-    output: str = typer.Option(..., "-o", "--output", help="The merged list to write (written atomically)."),
-    identity: list[str] = typer.Option([], "--identity", "-i", help=_IDENTITY_HELP),
-    passphrase_env: str | None = typer.Option(
-        None, "--passphrase-env", help=_PASS_HELP + " Decrypts the inputs; encrypts the output if no -r is given."
+    lists: list[str] = typer.Argument(..., metavar="LIST", help="Lists to merge (*.libra or plain age files)."),
+    output: str = typer.Option(
+        ..., "-o", "--output", metavar="FILE", help="The merged list to write (written atomically)."
     ),
-    publisher_key: list[str] = typer.Option([], "--publisher-key", help=_PUB_HELP + " Applies to every input."),
-    recipient: list[str] = typer.Option([], "--recipient", "-r", help="age recipient of the output. Repeatable."),
-    recipients_file: list[str] = typer.Option([], "--recipients-file", "-R", help="File of output recipients."),
-    sign_key: str | None = typer.Option(None, "--sign-key", help="Signing key for the merged list."),
+    identity: list[str] = typer.Option([], "--identity", "-i", metavar="FILE", help=_IDENTITY_HELP),
+    passphrase_env: str | None = typer.Option(
+        None,
+        "--passphrase-env",
+        metavar="VAR",
+        help=_PASS_HELP + " Decrypts the inputs; encrypts the output if no -r is given.",
+    ),
+    publisher_key: list[str] = typer.Option(
+        [], "--publisher-key", metavar="PUB", help=_PUB_HELP + " Applies to every input."
+    ),
+    recipient: list[str] = typer.Option(
+        [], "--recipient", "-r", metavar="AGE1…", help="age recipient of the output. Repeatable."
+    ),
+    recipients_file: list[str] = typer.Option(
+        [], "--recipients-file", "-R", metavar="FILE", help="File of output recipients."
+    ),
+    sign_key: str | None = typer.Option(None, "--sign-key", metavar="KEY", help="Signing key for the merged list."),
     name: str | None = typer.Option(None, "--name", help="Name of the merged list (default: output file name)."),
     publisher: str = typer.Option("", "--publisher", help="Who publishes the merged list."),
     description: str = typer.Option("", "--description", help="One line on what the merged list holds."),
@@ -296,11 +320,11 @@ def merge(
 @app.command("diff", no_args_is_help=True)
 @guarded
 def diff(
-    old: str = typer.Argument(..., help="The older version of the list."),
-    new: str = typer.Argument(..., help="The newer version of the list."),
-    identity: list[str] = typer.Option([], "--identity", "-i", help=_IDENTITY_HELP),
-    passphrase_env: str | None = typer.Option(None, "--passphrase-env", help=_PASS_HELP),
-    publisher_key: list[str] = typer.Option([], "--publisher-key", help=_PUB_HELP),
+    old: str = typer.Argument(..., metavar="OLD", help="The older version of the list."),
+    new: str = typer.Argument(..., metavar="NEW", help="The newer version of the list."),
+    identity: list[str] = typer.Option([], "--identity", "-i", metavar="FILE", help=_IDENTITY_HELP),
+    passphrase_env: str | None = typer.Option(None, "--passphrase-env", metavar="VAR", help=_PASS_HELP),
+    publisher_key: list[str] = typer.Option([], "--publisher-key", metavar="PUB", help=_PUB_HELP),
     entries: bool = typer.Option(False, "--entries", help="Also print each added (+), removed (-), changed (~) entry."),
 ) -> None:
     """Show entries added, removed and changed (same hash, new metadata) between two versions of a list.
