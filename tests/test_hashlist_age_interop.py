@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from libra_cli.errors import SignatureError
+from libra_cli.errors import KeyFileError, SignatureError
 from libra_cli.hashlist import (
     generate_identity,
     generate_signing_key,
@@ -85,3 +85,26 @@ def test_plain_age_file_is_refused_when_a_signature_is_required(host: tuple[str,
             identities=load_identities([key]),
             publisher_keys=load_publisher_keys([str(tmp_path / "pub.key.pub")]),
         )
+
+
+def test_passphrase_age_file_armored_or_not_loads(tmp_path: Path) -> None:
+    """What ``age -p`` writes (made here with pyrage, the same format: the binary insists on a terminal)."""
+    import base64
+
+    import pyrage
+
+    binary = pyrage.passphrase.encrypt((SOURCES / "sample.hsb").read_bytes(), "correct horse")
+    body = base64.b64encode(binary).decode()
+    armored = "-----BEGIN AGE ENCRYPTED FILE-----\n"
+    armored += "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    armored += "\n-----END AGE ENCRYPTED FILE-----\n"
+    (tmp_path / "list.age").write_text(armored)
+    assert len(load_hashlist(str(tmp_path / "list.age"), passphrase="correct horse")) == 2
+    with pytest.raises(KeyFileError, match="is passphrase-encrypted; give --passphrase-env"):
+        load_hashlist(str(tmp_path / "list.age"), identities=load_identities([generate_identity_at(tmp_path)]))
+
+
+def generate_identity_at(root: Path) -> str:
+    path = str(root / "some.key")
+    generate_identity(path)
+    return path

@@ -9,6 +9,7 @@ after decryption its content is recognised by the importers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from collections.abc import Sequence
@@ -28,7 +29,17 @@ _NEED_KEY = "give --identity FILE (or set LIBRA_IDENTITY), or --passphrase-env V
 
 
 def _stanza_kind(head: bytes) -> str:
-    """``'scrypt'`` for a passphrase-encrypted age file, else ``'recipients'`` (from the age header)."""
+    """``'scrypt'`` for a passphrase-encrypted age file, else ``'recipients'`` (from the age header).
+
+    An armored file (``age -a``) is base64 inside PEM-style lines: its first lines are decoded to look.
+    """
+    if head.lstrip().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----"):
+        lines = head.lstrip().split(b"\n")[1:-1]
+        text = b"".join(line.strip() for line in lines if not line.startswith(b"-----"))
+        try:
+            head = base64.b64decode(text[: len(text) // 4 * 4])
+        except ValueError:
+            return "recipients"
     return "scrypt" if b"\n-> scrypt " in head else "recipients"
 
 
