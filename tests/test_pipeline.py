@@ -1,0 +1,137 @@
+"""The worker function: digests always, perceptual hashes for media, one plain sentence for bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import pickle
+import tempfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import imagegen
+from libra_cli.errors import ConfigError
+from libra_cli.hashers.pdq import DIHEDRAL_VARIANTS
+from libra_cli.models import HashConfig, HashResult, MediaRef
+from libra_cli.pipeline import check_config, hash_ref
+
+
+def ref_for(path: Path) -> MediaRef:
+    return MediaRef(str(path), path.stat().st_size)
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> MediaRef:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return ref_for(path)
+
+
+def test_jpeg_gets_every_default_hash(tmp_path: Path) -> None:
+    data = imagegen.jpeg()
+    result = hash_ref(write(tmp_path, "a.jpg", data), HashConfig())
+    assert result.error is None
+    assert result.media_type == "image/jpeg"
+    assert (result.width, result.height) == (600, 400)
+    assert result.digests == {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
+    pdq = [h for h in result.perceptual if h.hash_type == "pdq"]
+    assert tuple(h.variant for h in pdq) == DIHEDRAL_VARIANTS
+    assert all(h.quality == 100 and len(h.value) == 64 for h in pdq)
+    assert [len(h.value) for h in result.perceptual if h.hash_type in ("phash", "dhash")] == [16, 16]
+
+
+def test_media_is_recognised_by_content_not_name(tmp_path: Path) -> None:
+    result = hash_ref(write(tmp_path, "notes.txt", imagegen.jpeg()), HashConfig())
+    assert result.media_type == "image/jpeg" and result.perceptual
+
+
+def test_options_select_what_is_computed(tmp_path: Path) -> None:
+    ref = write(tmp_path, "a.png", imagegen.encode(imagegen.photo(), "PNG"))
+    plain = hash_ref(ref, HashConfig(digests=("sha1", "blake3"), perceptual=("pdq",), dihedral=False))
+    assert set(plain.digests) == {"sha1", "blake3"}
+    assert [h.variant for h in plain.perceptual] == ["original"]
+    robust = hash_ref(ref, HashConfig(perceptual=("pdq",), dihedral=False, robust=True))
+    variants = [h.variant for h in robust.perceptual]
+    assert variants[0] == "original" and len(variants) == len(set(variants)) > 30
+    digests_only = hash_ref(ref, HashConfig(perceptual=()))
+    assert digests_only.media_type == "image/png" and not digests_only.perceptual
+
+
+def test_exif_rotated_photo_hashes_like_its_upright_original(tmp_path: Path) -> None:
+    upright = hash_ref(write(tmp_path, "up.jpg", imagegen.jpeg()), HashConfig(dihedral=False))
+    rotated = hash_ref(write(tmp_path, "side.jpg", imagegen.exif_rotated()), HashConfig(dihedral=False))
+    a, b = (next(h.value for h in r.perceptual if h.hash_type == "pdq") for r in (upright, rotated))
+    assert bin(int(a, 16) ^ int(b, 16)).count("1") <= 10
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (imagegen.truncated_jpeg(), "truncated"),
+        (imagegen.png_header_only(9_000, 9_000), "decompression bomb"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64, "not supported"),
+    ],
+    ids=["truncated", "bomb", "heic-without-decoder"],
+)
+def test_bad_media_keeps_its_digests(tmp_path: Path, data: bytes, reason: str) -> None:
+    result = hash_ref(write(tmp_path, "bad.bin", data), HashConfig())
+    assert result.error is not None and reason in result.error
+    assert result.digests["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result.media_type is not None and not result.perceptual
+
+
+@pytest.mark.parametrize("data", [b"", b"plain text, not media\n"], ids=["zero-bytes", "text"])
+def test_non_media_gets_digests_only(tmp_path: Path, data: bytes) -> None:
+    result = hash_ref(write(tmp_path, "f", data), HashConfig())
+    assert result == HashResult(result.ref, None, {"md5": hashlib.md5(data).hexdigest(),
+                                                   "sha256": hashlib.sha256(data).hexdigest()})
+
+
+def test_video_gets_digests_and_its_type(tmp_path: Path) -> None:
+    data = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 100
+    result = hash_ref(write(tmp_path, "clip.bin", data), HashConfig())
+    assert result.media_type == "video/mp4" and result.error is None and not result.perceptual
+    assert set(result.digests) == {"md5", "sha256"}
+
+
+def test_unreadable_and_oversized_files_are_errors_not_exceptions(tmp_path: Path) -> None:
+    missing = hash_ref(MediaRef(str(tmp_path / "gone.jpg"), 10), HashConfig())
+    assert missing.error and not missing.digests
+    big = hash_ref(write(tmp_path, "big.jpg", imagegen.jpeg()), HashConfig(max_file_size=100))
+    assert big.error and "limit" in big.error
+
+
+def test_bad_config_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'sha512'"):
+        check_config(HashConfig(digests=("sha512",)))
+    with pytest.raises(ConfigError, match="'ahash'"):
+        hash_ref(write(tmp_path, "a.jpg", imagegen.jpeg()), HashConfig(perceptual=("ahash",)))
+
+
+def test_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    samples = {"a.jpg": imagegen.jpeg(), "b.png": imagegen.png16(), "c.gif": imagegen.animated_gif(),
+               "d.jpg": imagegen.truncated_jpeg(), "e.txt": b"text"}
+    for name, data in samples.items():
+        (tree / name).write_bytes(data)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tree.iterdir()}
+    empty_tmp = tmp_path / "tmp"
+    empty_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(empty_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(empty_tmp))
+    monkeypatch.setattr(Image.Image, "save", lambda *a, **k: pytest.fail("the pipeline saved an image"))
+    for path in sorted(tree.iterdir()):
+        hash_ref(ref_for(path), HashConfig(robust=True))
+    assert list(empty_tmp.iterdir()) == []
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tree.iterdir()} == before
+
+
+def test_runs_in_a_spawned_worker_process(tmp_path: Path) -> None:
+    ref = write(tmp_path, "a.jpg", imagegen.jpeg())
+    config = HashConfig()
+    assert pickle.loads(pickle.dumps((ref, config))) == (ref, config)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        remote = pool.apply(hash_ref, (ref, config))
+    assert remote == hash_ref(ref, config)
