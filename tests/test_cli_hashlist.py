@@ -71,9 +71,9 @@ def test_build_prints_checksum_and_reports_on_stderr(s: Setup) -> None:
 
 def test_info_shows_counts_but_never_hashes(s: Setup) -> None:
     out = run("hashlist", "info", s.list, "-i", s.host, "--publisher-key", s.sign + ".pub").stdout
-    assert "name:       ncmec" in out and "publisher:  Example Hotline" in out
-    assert f"signature:  verified (publisher key {s.fingerprint})" in out
-    assert "entries:    11" in out
+    assert "name:        ncmec" in out and "publisher:   Example Hotline" in out
+    assert f"signature:   verified (publisher key {s.fingerprint})" in out
+    assert "entries:     11" in out
     assert "photodna  category 1" in out and "unsupported" in out
     md5 = hashlib.md5(b"libra sample one").hexdigest()
     assert md5 not in out
@@ -83,7 +83,7 @@ def test_info_entries_exports_csv_that_rebuilds(s: Setup, tmp_path: Path) -> Non
     result = run("hashlist", "info", s.list, "--entries", env={"LIBRA_IDENTITY": s.host})
     assert result.stdout.startswith("hash_type,hash,id,label,category,allow,source\n")
     assert hashlib.md5(b"libra sample one").hexdigest() in result.stdout
-    assert "entries:    11" in result.stderr  # the summary moved to stderr
+    assert "entries:     11" in result.stderr  # the summary moved to stderr
     export = tmp_path / "export.csv"
     export.write_text(result.stdout)
     run("hashlist", "build", str(export), "-o", str(tmp_path / "again.libra"), "-r", s.recipient)
@@ -93,7 +93,7 @@ def test_info_entries_exports_csv_that_rebuilds(s: Setup, tmp_path: Path) -> Non
 
 def test_info_without_key_shows_public_header_only(s: Setup) -> None:
     result = run("hashlist", "info", s.list, env={"LIBRA_IDENTITY": ""})
-    assert "format:     1" in result.stdout and s.fingerprint in result.stdout
+    assert "format:      1" in result.stdout and s.fingerprint in result.stdout
     assert "name:" not in result.stdout
     assert "give --identity" in result.stderr
 
@@ -138,7 +138,7 @@ def test_merge_and_diff(s: Setup, tmp_path: Path) -> None:
         "--publisher-key", s.sign + ".pub", "--sign-key", s.sign,
     )
     info = run("hashlist", "info", merged, "-i", s.host).stdout
-    assert "entries:    13" in info and "name:       all" in info
+    assert "entries:     13" in info and "name:        all" in info
     diff = run("hashlist", "diff", s.list, merged, "-i", s.host).stdout
     # merge marks each entry with the list it came from: the 11 old entries changed only their source
     assert diff.splitlines()[0] == "added 2, removed 0, changed 11"
@@ -172,3 +172,13 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
 def test_command_docs_exist(page: str) -> None:
     text = (Path(__file__).parent.parent / "docs" / "commands" / f"{page}.md").read_text()
     assert f"libra {page}" in text
+
+
+def test_build_reads_a_source_from_stdin(s: Setup, tmp_path: Path) -> None:
+    """So ``libra hash … --format csv | libra hashlist build - -o demo.libra …`` needs no temporary file."""
+    out = str(tmp_path / "stdin.libra")
+    result = runner.invoke(
+        app, ["hashlist", "build", "-", "-o", out, "-r", s.recipient], input=(SOURCES / "sample.csv").read_text()
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "read stdin as libra-csv: 5 entries" in result.stderr

@@ -225,25 +225,25 @@ def info(
         keys = load_publisher_keys(publisher_key)
         box = inspect(path, keys)
         if box is None:
-            typer.echo(f"list:       {path}\nformat:     plain age file (no header, no signature)")
+            typer.echo(f"list:        {path}\nformat:      plain age file (no header, no signature)")
         else:
             status = "verified" if keys and box.signer else ("unverified" if box.signer else "unsigned")
-            typer.echo(f"list:       {path}\nformat:     {box.header['format']}")
-            typer.echo(f"created:    {box.header.get('created')}")
-            typer.echo(f"signature:  {_signature_text(status, box.signer)}\nsha256:     {box.sha256}")
+            typer.echo(f"list:        {path}\nformat:      {box.header['format']}")
+            typer.echo(f"created:     {box.header.get('created')}")
+            typer.echo(f"signature:   {_signature_text(status, box.signer)}\nsha256:      {box.sha256}")
         _say("libra: give --identity (or set LIBRA_IDENTITY) to see the name and entry counts.")
         return
     hashlist = _load(path, identity, passphrase_env, publisher_key)
     meta = hashlist.info
-    out(f"list:       {path}")
-    out(f"name:       {meta.name}")
-    out(f"publisher:  {meta.publisher}")
-    out(f"created:    {meta.created}")
+    out(f"list:        {path}")
+    out(f"name:        {meta.name}")
+    out(f"publisher:   {meta.publisher}")
+    out(f"created:     {meta.created}")
     out(f"description: {meta.description}")
-    out(f"format:     {meta.format_version or 'plain age file'}")
-    out(f"signature:  {_signature_text(meta.signature_status, meta.signer)}")
-    out(f"sha256:     {meta.sha256}")
-    out(f"entries:    {len(hashlist)}")
+    out(f"format:      {meta.format_version or 'plain age file'}")
+    out(f"signature:   {_signature_text(meta.signature_status, meta.signer)}")
+    out(f"sha256:      {meta.sha256}")
+    out(f"entries:     {len(hashlist)}")
     for (hash_type, category), count in sorted(hashlist.counts().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         note = "  (unsupported: libra cannot compute it)" if hash_type in UNSUPPORTED_TYPES else ""
         out(f"  {hash_type:<9} category {category or '-':<12} {count}{note}")

@@ -9,6 +9,7 @@ Adding a format is one module with an ``Importer`` subclass plus one line in ``I
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -126,7 +127,10 @@ def import_text(
 def import_source(
     path: str, *, skip_invalid: bool = False, report: ImportReport | None = None
 ) -> Iterator[Entry]:
-    """Entries of the source file at ``path``, format detected by content (see ``IMPORTERS``)."""
+    """Entries of the source file at ``path`` (``-`` is stdin), format detected by content (see ``IMPORTERS``)."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        return import_text(decode_text(data, "stdin"), "stdin", skip_invalid=skip_invalid, report=report)
     origin = os.path.basename(path) or path
     try:
         with open(path, "rb") as handle:
