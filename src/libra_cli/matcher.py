@@ -35,7 +35,7 @@ DEFAULT_MIN_QUALITY = 50
 #: Hash types that share one index: a PDQ hash of a still and of a video frame are the same kind of value.
 FAMILIES: Mapping[str, str] = {"pdq": "pdq", "vpdq": "pdq", "phash": "phash", "dhash": "dhash"}
 #: Below this many entries brute force beats building an index (measured by bench/bench_matcher.py).
-BRUTE_FORCE_MAX = 20_000
+BRUTE_FORCE_MAX = 1_000
 
 Backend = Literal["auto", "brute", "mih", "faiss"]
 
@@ -120,7 +120,8 @@ class _PerceptualIndex:
     MIH: the ``d`` bits are cut into ``m = d/16`` chunks; two hashes within ``t`` bits agree within
     ``t // m`` bits on at least one chunk (pigeonhole), so probing every chunk's bucket and the buckets
     ``<= t // m`` flips away finds every neighbour: exact, not approximate. Per chunk we keep the row
-    permutation sorted by chunk value (uint32) and the 65,537 bucket starts: 4 bytes per entry per chunk.
+    permutation sorted by chunk value (uint32) and the 65,537 bucket starts: 4 bytes per entry per chunk
+    plus a fixed 4 MB (PDQ), which is why lists up to ``BRUTE_FORCE_MAX`` are brute-forced.
     """
 
     def __init__(
@@ -153,7 +154,7 @@ class _PerceptualIndex:
         n = len(codes)
         keys = codes.view(">u2").reshape(n, self.nchunks)
         self.perms = np.empty((self.nchunks, n), dtype=np.uint32 if n < 2**32 else np.int64)
-        self.starts = np.zeros((self.nchunks, 2**_CHUNK_BITS + 1), dtype=np.int64)
+        self.starts = np.zeros((self.nchunks, 2**_CHUNK_BITS + 1), dtype=np.int32 if n < 2**31 else np.int64)
         for k in range(self.nchunks):
             col = keys[:, k].astype(np.uint16)
             self.perms[k] = np.argsort(col, kind="stable")  # radix sort for uint16: O(n)
@@ -200,7 +201,7 @@ class _PerceptualIndex:
         qkeys = q64.view(">u2").reshape(nq, m).astype(np.int64)
         probes = qkeys[:, :, None] ^ self.masks[None, None, :]  # (nq, m, nprobe)
         chunk = np.arange(m)[None, :, None]
-        s = self.starts[chunk, probes].ravel()
+        s = self.starts[chunk, probes].ravel().astype(np.int64)
         lens = self.starts[chunk, probes + 1].ravel() - s
         total = int(lens.sum())
         # flat positions into perms: for each probe, chunk*n + s .. chunk*n + e
