@@ -79,6 +79,9 @@ def test_bad_key_files_name_the_file_not_the_content(tmp_path: Path) -> None:
         load_signing_key(str(bad))
     with pytest.raises(KeyFileError, match="'age1nope' is not an age recipient"):
         load_recipients(["age1nope"])
+    with pytest.raises(KeyFileError, match="is a secret identity, not a recipient") as err:
+        load_recipients([secret])
+    assert secret not in str(err.value)
 
 
 def test_recipients_file_with_comments(tmp_path: Path) -> None:

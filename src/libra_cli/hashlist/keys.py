@@ -119,6 +119,11 @@ def passphrase_from_env(var: str | None, env: Mapping[str, str] | None = None) -
 
 def parse_recipient(text: str, where: str = "recipient") -> Recipient:
     """One ``age1…`` recipient string; the error names where it came from, not a key."""
+    if text.strip().upper().startswith("AGE-SECRET-KEY-"):
+        raise KeyFileError(
+            f"{where}: that is a secret identity, not a recipient; give the age1… public key "
+            "(and treat the secret as exposed: it was typed on a command line)"
+        )
     try:
         return x25519.Recipient.from_str(text.strip())
     except Exception:
