@@ -11,6 +11,7 @@ media bytes itself, and nothing is held per file once it has been written.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from . import __version__
 from .findings import FindingsWriter, ScanHeader
 from .hashlist.table import HashList
 from .matcher import Matcher
-from .models import Finding, HashConfig, HashResult, MediaRef, ScanError
+from .models import Finding, HashConfig, HashResult, Match, MediaRef, ScanError
 from .report import Report
 from .storage import Skipped, WalkError, WalkOptions, storage_for
 from .workers import default_workers, hash_many
@@ -156,6 +157,27 @@ def scan(
     return report
 
 
+def _q(value: str) -> str:
+    """A log value that ``grep``/``awk`` can take: quoted only when it has spaces or quotes."""
+    return json.dumps(value) if any(c in value for c in ' "=') else value
+
+
+def collapse(matches: Sequence[Match]) -> list[Match]:
+    """One match per (list, method, hash type, listed item), the closest, exact ones first.
+
+    A list built with ``libra hash --robust`` holds several hashes of one item (crops, scales) under
+    one id; reporting each would bury the finding. Entries without an id are kept apart by value.
+    """
+    best: dict[tuple[object, ...], Match] = {}
+    for match in matches:
+        entry = match.entry
+        item = (entry.id, entry.label, entry.category) if entry.id else (entry.value,)
+        key = (match.list, match.method, match.hash_type, *item)
+        if key not in best or match.distance < best[key].distance:
+            best[key] = match
+    return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, m.list, m.hash_type))
+
+
 def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report: Report) -> None:
     """Count one file, match it, and write its finding and/or error."""
     ref = result.ref
@@ -171,7 +193,7 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
         log.warning(
             "%s location=%s reason=%s", "unreadable" if fatal else "undecodable", ref.uri, result.error
         )
-    matches = matcher.match(result)
+    matches = collapse(matcher.match(result))
     if not matches:
         return
     report.matched += 1
@@ -185,4 +207,13 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
             matches=tuple(matches),
         )
     )
-    log.warning("match location=%s matches=%d", ref.uri, len(matches))
+    top = matches[0]
+    log.warning(
+        "match location=%s list=%s entry=%s method=%s hash_type=%s distance=%d",
+        _q(ref.uri),
+        _q(top.list),
+        _q(top.entry.id or ""),
+        top.method,
+        top.hash_type,
+        top.distance,
+    )
