@@ -106,3 +106,11 @@ def test_never_saves(monkeypatch: pytest.MonkeyPatch) -> None:
         data = make()
         monkeypatch.setattr(Image.Image, "save", refuse)
         decode(data, max_pixels=LIMIT)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK",
+                                  "YCbCr", "LAB", "HSV", "I", "I;16", "I;16B", "F"])
+def test_every_pillow_mode_becomes_grey(mode: str) -> None:
+    from libra_cli.media.image import _to_grey
+
+    assert _to_grey(Image.new(mode, (8, 8))).mode == "L"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import pickle
+import random
 import tempfile
 from pathlib import Path
 
@@ -135,3 +136,16 @@ def test_runs_in_a_spawned_worker_process(tmp_path: Path) -> None:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         remote = pool.apply(hash_ref, (ref, config))
     assert remote == hash_ref(ref, config)
+
+
+def test_corrupted_files_never_raise(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    originals = [imagegen.jpeg(), imagegen.encode(imagegen.photo().resize((120, 80)), "PNG"),
+                 imagegen.encode(imagegen.photo().resize((120, 80)), "GIF"),
+                 imagegen.encode(imagegen.photo().resize((120, 80)), "WEBP")]
+    for i in range(60):
+        data = bytearray(originals[i % len(originals)])
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(16, len(data))] = rng.randrange(256)
+        result = hash_ref(write(tmp_path, f"c{i}", bytes(data)), HashConfig())
+        assert result.digests and (result.error is None or "\n" not in result.error)

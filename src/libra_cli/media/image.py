@@ -41,8 +41,8 @@ _UPRIGHT = {
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
-# Pillow's own bomb check runs in ``Image.open``; libra applies ``max_pixels`` itself, so Pillow's
-# global limit is only a backstop for callers that pass something larger.
+# A truncated file must fail, not decode half grey: that is Pillow's default, set again here because a
+# library loaded in the same process may have flipped it.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
@@ -56,14 +56,7 @@ class Decoded:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise MediaError("the image is too large to decode safely (decompression bomb guard)") from None
-        except UnidentifiedImageError:
-            raise MediaError("the image format is not supported or the header is damaged") from None
+    img = Image.open(io.BytesIO(data))
     width, height = img.size
     if width <= 0 or height <= 0:
         raise MediaError("the image has no pixels")
@@ -91,7 +84,9 @@ def _to_grey(img: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
-    elif mode not in ("RGB", "RGBA", "1", "LA", "La", "RGBa"):
+    elif mode == "La":  # premultiplied alpha: Pillow only converts it to LA
+        img = img.convert("LA")
+    elif mode not in ("RGB", "RGBA", "1", "LA"):
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, PA, ...
     return img.convert("L")
 
@@ -107,33 +102,42 @@ def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) ->
 
     Raises ``MediaError`` (one plain sentence) for anything that cannot be decoded safely.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # metadata chatter from hostile files stays out of the scan's stderr
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _decode(data, max_pixels, min_side)
+        except MediaError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise MediaError("the image is too large to decode safely (decompression bomb guard)") from None
+        except UnidentifiedImageError:
+            raise MediaError("the image format is not supported or the header is damaged") from None
+        except MemoryError:
+            raise MediaError("the image is too large to decode in memory") from None
+        except Exception as err:  # any decoder failure on a hostile file is that file's problem only
+            raise MediaError(_plain(err)) from None
+
+
+def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     img = _open(data, max_pixels)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # palette/transparency and EXIF chatter
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-            width, height = img.size
-            if orientation in _SWAPPING_ORIENTATIONS:
-                width, height = height, width
-            if img.format == "JPEG":
-                # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
-                img.draft("L", (min_side, min_side))
-            img.load()
-            grey = _to_grey(img)
-            grey = _reduce_to(grey, min_side)
-            transpose = _UPRIGHT.get(orientation)
-            upright = grey.transpose(transpose) if transpose is not None else grey
-    except MediaError:
-        raise
-    except MemoryError:
-        raise MediaError("the image is too large to decode in memory") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as err:
-        raise MediaError(_plain(err)) from None
-    return Decoded(upright, width, height)
+    orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    if not isinstance(orientation, int):  # a damaged tag is ignored, not fatal
+        orientation = 1
+    width, height = img.size
+    if orientation in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    if img.format == "JPEG":
+        # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
+        img.draft("L", (min_side, min_side))
+    img.load()
+    grey = _reduce_to(_to_grey(img), min_side)
+    transpose = _UPRIGHT.get(orientation)
+    return Decoded(grey.transpose(transpose) if transpose is not None else grey, width, height)
 
 
 def _plain(err: BaseException) -> str:
-    text = str(err).strip().rstrip(".")
-    if "truncated" in text:
+    text = " ".join(str(err).split()).rstrip(".")[:200]
+    if "truncated" in text.lower():
         return "the image file is truncated"
     return f"the image cannot be decoded: {text}" if text else "the image cannot be decoded"
