@@ -85,3 +85,21 @@ def test_open_output_is_atomic(tmp_path: Path) -> None:
 def test_open_output_missing_folder_is_a_plain_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"), open_output(str(tmp_path / "no" / "f.json")):
         pass
+
+
+def test_open_output_writes_through_special_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with open_output(str(fifo)) as stream:
+        stream.write("through the pipe")
+    reader.join(timeout=10)
+    assert received == ["through the pipe"]
+    assert fifo.is_fifo()  # still a pipe: never replaced by a regular file
+    with open_output(os.devnull) as stream:
+        stream.write("x")
+    assert not Path(os.devnull).is_file()

@@ -75,7 +75,9 @@ def make_writer(name: str, stream: TextIO) -> FindingsWriter:
 def open_output(path: str | None) -> Iterator[TextIO]:
     """stdout for ``None``/``-``; else a temp file beside ``path``, renamed onto it on success.
 
-    On failure the temp file is removed and the target is left as it was.
+    On failure the temp file is removed and the target is left as it was. A target that exists but is
+    not a regular file (``/dev/null``, a named pipe) is written directly: renaming onto it would
+    replace the device.
     """
     if path in (None, "-"):
         yield sys.stdout
@@ -83,6 +85,14 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         return
     assert path is not None
     target = os.path.abspath(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        # /dev/null, a FIFO, /dev/stdout: not a file to replace, so write straight to it.
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as special:
+                yield special
+        except OSError as err:
+            raise ConfigError(f"cannot write findings to {path!r}: {err.strerror or err}") from None
+        return
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise ConfigError(f"cannot write findings to {path!r}: folder {directory!r} does not exist")
