@@ -85,6 +85,12 @@ def test_two_workers_find_the_same(tree: Path, keyed_list: tuple[Path, Path]) ->
     assert one["summary"] == two["summary"]
 
 
+def test_thresholds_are_applied(tree: Path, keyed_list: tuple[Path, Path]) -> None:
+    _, doc, _ = scan_json(tree, keyed_list, "--pdq-threshold", "0", "--threshold", "phash=0", "--threshold", "dhash=0")
+    for finding in doc["findings"]:  # type: ignore[attr-defined]
+        assert all(m["distance"] == 0 for m in finding["matches"])
+
+
 def test_clean_tree_exits_zero(tmp_path: Path, photos: Path, keyed_list: tuple[Path, Path]) -> None:
     for name in UNLISTED:
         shutil.copy(photos / name, tmp_path / name)
@@ -138,6 +144,8 @@ def test_identity_from_environment(tree: Path, keyed_list: tuple[Path, Path]) ->
         (["--list", "missing.libra"], "missing.libra"),
         (["--workers", "0", "--max-file-size", "huge"], "is not a size"),
         (["--format", "xml"], "'xml' is not a findings format"),
+        (["--threshold", "phash=99"], "99 is not a valid phash threshold"),
+        (["--threshold", "phash"], "must look like TYPE=N"),
         ([], "no hash list given"),
     ],
 )

@@ -31,6 +31,7 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "one_file_system": (bool,),
     "follow_symlinks": (bool,),
     "pdq_threshold": (int,),
+    "thresholds": (dict,),
     "min_quality": (int,),
     "dihedral": (bool,),
     "quiet": (bool,),

@@ -54,6 +54,23 @@ def setup_logging(level: str, log_file: str | None) -> None:
     root.propagate = False
 
 
+def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str, int]:
+    """``["phash=6"]`` plus the config's ``thresholds`` mapping -> ``{"phash": 6}`` (command line wins)."""
+    out = {str(k): v for k, v in configured.items()}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise ConfigError(f"--threshold {value!r} must look like TYPE=N, e.g. phash=6")
+        out[name.strip().lower()] = number
+    parsed: dict[str, int] = {}
+    for name, number in out.items():
+        try:
+            parsed[name] = int(number)
+        except (TypeError, ValueError):
+            raise ConfigError(f"threshold {name}={number!r} is not a whole number") from None
+    return parsed
+
+
 @guarded
 def scan(
     targets: list[str] = typer.Argument(..., help="Folders or files to scan (walked recursively)."),
@@ -94,6 +111,9 @@ def scan(
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
     pdq_threshold: int | None = typer.Option(
         None, "--pdq-threshold", help="Max PDQ Hamming distance for a perceptual match (default 31)."
+    ),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", help="Max distance per hash type, e.g. phash=6, dhash=4. Repeatable."
     ),
     min_quality: int | None = typer.Option(
         None, "--min-quality", help="Ignore PDQ hashes of lower quality (default 50)."
@@ -138,8 +158,9 @@ def scan(
     n_workers = int(_pick(workers, config, "workers", 0)) or default_workers()
     if n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {n_workers}")
-    thresholds = {"pdq": int(_pick(pdq_threshold, config, "pdq_threshold", 31))}
-    thresholds["vpdq"] = thresholds["pdq"]
+    thresholds = parse_thresholds(threshold, config.get("thresholds", {}))
+    thresholds.setdefault("pdq", int(_pick(pdq_threshold, config, "pdq_threshold", 31)))
+    thresholds.setdefault("vpdq", thresholds["pdq"])
 
     loaded: list[HashList] = load_lists(
         list_paths,
