@@ -121,7 +121,7 @@ def scan(
     no_dihedral: bool = typer.Option(
         False, "--no-dihedral", help="Do not also match mirrored/rotated images."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary (for cron)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(None, "--log-level", help="debug, info, warning (default), error."),
     log_file: str | None = typer.Option(
         None, "--log-file", help="Append logs to this file instead of stderr."
@@ -146,8 +146,8 @@ def scan(
     asked to (unreadable files, bad list or key).
     """
     config = load_config(config_file)
-    setup_logging(_pick(log_level, config, "log_level", "warning"), log_file)
     quiet = quiet or bool(config.get("quiet", False))
+    setup_logging(_pick(log_level, config, "log_level", "error" if quiet else "warning"), log_file)
     list_paths = _pick(lists, config, "lists", [])
     if not list_paths:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
