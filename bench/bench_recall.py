@@ -186,6 +186,7 @@ def main() -> None:
           f"{MIN_QUALITY}); {variants} robust hashes each besides the original\n")
     print(f"{'edit':22s} {'plain PDQ':>10s} {'robust':>8s}")
     false_plain = false_robust = related = 0
+    closest_plain = closest_robust = 256  # nearest unrelated pair: the margin below 31 that is left
     recalls: dict[str, tuple[float, float]] = {}
     for edit_name, edit in EDITS.items():
         hit_plain = hit_robust = 0
@@ -193,14 +194,17 @@ def main() -> None:
             query = query_bits(edit(item.image, index))
             for other_index, other in enumerate(items):
                 same = other_index == index
-                p = min_distance(query, plain[other_index]) <= THRESHOLD
-                r = min_distance(query, robust[other_index]) <= THRESHOLD
+                d_plain = min_distance(query, plain[other_index])
+                d_robust = min_distance(query, robust[other_index])
+                p, r = d_plain <= THRESHOLD, d_robust <= THRESHOLD
                 if same:
                     hit_plain += p and listable[index]
                     hit_robust += r and listable[index]
                 elif other.source != item.source:
                     false_plain += p
                     false_robust += r
+                    closest_plain = min(closest_plain, d_plain)
+                    closest_robust = min(closest_robust, d_robust)
                 else:
                     related += r
         recalls[edit_name] = (hit_plain / count, hit_robust / count)
@@ -214,11 +218,15 @@ def main() -> None:
     all_robust = np.concatenate(robust)
     for data in unrelated_images(args.unrelated):
         query = query_bits(data)
-        unrelated_plain += min_distance(query, all_plain) <= THRESHOLD
-        unrelated_robust += min_distance(query, all_robust) <= THRESHOLD
+        d_plain, d_robust = min_distance(query, all_plain), min_distance(query, all_robust)
+        unrelated_plain += d_plain <= THRESHOLD
+        unrelated_robust += d_robust <= THRESHOLD
+        closest_plain = min(closest_plain, d_plain)
+        closest_robust = min(closest_robust, d_robust)
     print(f"\nfalse matches, edited photo vs another photo's entries: plain {false_plain}, robust {false_robust}")
     print(f"false matches, {args.unrelated} generated unrelated images: plain {unrelated_plain}, "
           f"robust {unrelated_robust}")
+    print(f"closest unrelated pair: plain {closest_plain} bits, robust {closest_robust} bits (threshold {THRESHOLD})")
     print(f"related matches (a photo vs its own quadrants, robust): {related}")
     print(f"({time.perf_counter() - started:.0f} s)")
 

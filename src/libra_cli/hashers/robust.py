@@ -40,6 +40,8 @@ _EDGE_CROPS = (0.05, 0.10)
 #: filter aliases fine textures differently at every size, so a thumbnail can drift far from the original.
 _SCALES = (0.5, 0.25)
 _THUMBNAILS = (300, 150)
+#: No downscale below PDQ's own 64 x 64 grid: smaller images are upsampled noise, not a thumbnail.
+_MIN_SCALED_SIDE = 64
 #: Watermark stand-in: a light band this share of the width and height, blended this much to white.
 _MARK_SIZE = (0.30, 0.06)
 _MARK_ALPHA = 0.4
@@ -79,10 +81,11 @@ def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
         yield f"crop{pct}-bottomleft", _crop(img, cut, 0, 0, cut)
         yield f"crop{pct}-bottomright", _crop(img, 0, 0, cut, cut)
     for scale in _SCALES:
-        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        yield f"scale{scale * 100:g}", img.resize(size, Image.Resampling.LANCZOS)
+        size = (round(img.width * scale), round(img.height * scale))
+        if min(size) >= _MIN_SCALED_SIDE:
+            yield f"scale{scale * 100:g}", img.resize(size, Image.Resampling.LANCZOS)
     for side in _THUMBNAILS:
-        if max(img.size) > side:
+        if max(img.size) > side and min(img.size) * side / max(img.size) >= _MIN_SCALED_SIDE:
             thumb = img.copy()
             thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
             yield f"thumb{side}", thumb
