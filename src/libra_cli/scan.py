@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -22,9 +21,9 @@ from . import __version__
 from .findings import FindingsWriter, ScanHeader
 from .hashlist.table import HashList
 from .matcher import Matcher
-from .models import Finding, HashConfig, HashResult, Match, MediaRef, ScanError
+from .models import Finding, HashConfig, HashResult, Match, ScanError
 from .report import Report
-from .storage import Skipped, WalkError, WalkOptions, storage_for
+from .storage import Walker, WalkOptions
 from .workers import default_workers, hash_many
 
 log = logging.getLogger("libra.scan")
@@ -78,32 +77,10 @@ def hash_config_for(matcher: Matcher, options: ScanOptions) -> HashConfig:
     )
 
 
-class _Walker:
-    """Walks all targets lazily; errors and skips go to a queue the main loop drains.
-
-    The pool consumes ``refs()`` from its feeder, so the walk never has to finish (or be held in
-    memory) before hashing starts.
-    """
-
-    def __init__(self, targets: Sequence[str], options: WalkOptions, progress: Progress) -> None:
-        self.targets = targets
-        self.options = options
-        self.progress = progress
-        self.errors: deque[ScanError] = deque()
-        self.skipped: deque[Skipped] = deque()
-
-    def refs(self) -> Iterator[MediaRef]:
-        for target in self.targets:
-            for item in storage_for(target).walk(target, self.options):
-                if isinstance(item, MediaRef):
-                    self.progress.discovered += 1
-                    self.progress.discovered_bytes += item.size
-                    yield item
-                elif isinstance(item, WalkError):
-                    self.errors.append(ScanError(item.location, item.reason, fatal=True))
-                else:
-                    self.skipped.append(item)
-        self.progress.walk_done = True
+def _observe(progress: Progress, walker: Walker) -> None:
+    progress.discovered = walker.discovered
+    progress.discovered_bytes = walker.discovered_bytes
+    progress.walk_done = walker.done
 
 
 def scan(
@@ -120,14 +97,15 @@ def scan(
     progress = Progress()
     report = progress.report
     config = hash_config_for(matcher, options)
-    walker = _Walker(targets, options.walk, progress)
+    walker = Walker(targets, options.walk)
     workers = options.workers or default_workers()
     writer.begin(ScanHeader(__version__, now_iso(), list(targets), list_header(lists)))
     log.info("scan started targets=%d workers=%d lists=%d", len(targets), workers, len(lists))
 
     def drain() -> None:
         while walker.errors:
-            error = walker.errors.popleft()
+            item = walker.errors.popleft()
+            error = ScanError(item.location, item.reason, fatal=True)
             report.errors += 1
             report.fatal_errors += 1
             writer.error(error)
@@ -141,8 +119,10 @@ def scan(
         drain()
         _record(result, matcher, writer, report)
         if listener is not None:
+            _observe(progress, walker)
             listener(progress)
     drain()
+    _observe(progress, walker)
     progress.walk_done = True
     if listener is not None:
         listener(progress)
@@ -190,9 +170,7 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
         report.errors += 1
         report.fatal_errors += int(fatal)
         writer.error(ScanError(ref.uri, result.error, fatal=fatal))
-        log.warning(
-            "%s location=%s reason=%s", "unreadable" if fatal else "undecodable", ref.uri, result.error
-        )
+        log.warning("%s location=%s reason=%s", "unreadable" if fatal else "undecodable", ref.uri, result.error)
     matches = collapse(matcher.match(result))
     if not matches:
         return

@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from ..errors import ConfigError, ExitCode
-from ..models import DIGEST_SIZES, HashConfig, HashResult, MediaRef
-from ..storage import Skipped, WalkError, WalkOptions, storage_for
+from ..models import DIGEST_SIZES, HashConfig, HashResult
+from ..storage import Walker, WalkOptions
 from ..workers import default_workers, hash_many
 from .common import guarded, parse_size, stderr
 
@@ -21,17 +21,6 @@ from .common import guarded, parse_size, stderr
 CSV_HEADER = ("hash_type", "hash", "id", "label", "category", "allow")
 #: Perceptual hashes of flat or tiny images match too much: list sources leave them out.
 MIN_LIST_QUALITY = 50
-
-
-def _walk(targets: Sequence[str], options: WalkOptions, problems: list[str]) -> Iterator[MediaRef]:
-    for target in targets:
-        for item in storage_for(target).walk(target, options):
-            if isinstance(item, MediaRef):
-                yield item
-            elif isinstance(item, WalkError):
-                problems.append(f"{item.location}: {item.reason}")
-            elif isinstance(item, Skipped):
-                stderr.print(f"libra: skipped {item.location}: {item.reason}")
 
 
 def entry_id(uri: str, roots: Sequence[str]) -> str:
@@ -74,17 +63,13 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
 @guarded
 def hash_files(
     paths: list[str] = typer.Argument(..., help="Files or folders (walked recursively)."),
-    fmt: str = typer.Option(
-        "json", "--format", "-f", help="json (one object per file) or csv (a list source)."
-    ),
+    fmt: str = typer.Option("json", "--format", "-f", help="json (one object per file) or csv (a list source)."),
     robust: bool = typer.Option(
         False,
         "--robust",
         help="Add the extra hashes that let a list catch crops and watermarks (docs/hashes.md).",
     ),
-    digests: str = typer.Option(
-        ",".join(DIGEST_SIZES), "--digests", help="Comma-separated exact digests to compute."
-    ),
+    digests: str = typer.Option(",".join(DIGEST_SIZES), "--digests", help="Comma-separated exact digests to compute."),
     label: str = typer.Option("", "--label", help="Label for every CSV row (e.g. a case or series name)."),
     category: str = typer.Option("", "--category", help="Category for every CSV row (e.g. A, B, C)."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (default: all cores)."),
@@ -110,7 +95,7 @@ def hash_files(
     config = HashConfig(digests=chosen, dihedral=False, robust=robust, max_file_size=limit)
     roots = [os.path.abspath(p) for p in paths]
     problems: list[str] = []
-    refs = _walk(paths, WalkOptions(max_file_size=limit), problems)
+    walker = Walker(paths, WalkOptions(max_file_size=limit))
     out = sys.stdout
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
@@ -118,7 +103,7 @@ def hash_files(
     else:
         out.write("[")
     count = 0
-    for result in hash_many(refs, config, workers or default_workers()):
+    for result in hash_many(walker.refs(), config, workers or default_workers()):
         if result.error:
             stderr.print(f"libra: {result.ref.uri}: {result.error}")
             if not result.digests:
@@ -132,6 +117,9 @@ def hash_files(
     if writer is None:
         out.write("\n]\n" if count else "]\n")
     out.flush()
+    problems.extend(f"{e.location}: {e.reason}" for e in walker.errors)
+    for skip in walker.skipped:
+        stderr.print(f"libra: skipped {skip.location}: {skip.reason}")
     for problem in problems:
         stderr.print(f"libra: not covered: {problem}")
     if problems:

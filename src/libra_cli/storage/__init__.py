@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import local as _local  # noqa: F401  (registers the ``file`` backend)
 from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, read_ref, register, storage_for
+from .walker import Walker
 
 __all__ = [
     "Skipped",
@@ -11,6 +12,7 @@ __all__ = [
     "WalkError",
     "WalkItem",
     "WalkOptions",
+    "Walker",
     "read_ref",
     "register",
     "storage_for",
