@@ -1,0 +1,52 @@
+"""``libra hash``: JSON per file, CSV list sources, robust variants, errors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+from scanhelp import cli
+
+
+def test_json_has_digests_and_perceptual_hashes(tmp_path: Path, photos: Path) -> None:
+    shutil.copy(photos / "coffee.jpg", tmp_path / "a.jpg")
+    (tmp_path / "b.txt").write_text("plain text")
+    code, out, _ = cli("hash", str(tmp_path), "--workers", "1")
+    assert code == 0
+    by_name = {Path(r["location"]).name: r for r in json.loads(out)}
+    image, text = by_name["a.jpg"], by_name["b.txt"]
+    assert image["digests"]["sha256"] == hashlib.sha256((photos / "coffee.jpg").read_bytes()).hexdigest()
+    assert image["media_type"] == "image/jpeg"
+    assert {p["hash_type"] for p in image["perceptual"]} == {"pdq", "phash", "dhash"}
+    pdq = next(p for p in image["perceptual"] if p["hash_type"] == "pdq")
+    assert len(pdq["value"]) == 64 and pdq["quality"] >= 50
+    assert text["media_type"] is None and text["perceptual"] == [] and set(text["digests"]) == {
+        "md5", "sha1", "sha256", "blake3"
+    }  # fmt: skip
+
+
+def test_csv_is_a_list_source_and_robust_adds_rows(tmp_path: Path, photos: Path) -> None:
+    shutil.copy(photos / "rocket.jpg", tmp_path / "r.jpg")
+    _, plain, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--label", "L", "--category", "B")
+    _, robust, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--robust")
+    rows = list(csv.DictReader(io.StringIO(plain)))
+    assert list(rows[0]) == ["hash_type", "hash", "id", "label", "category", "allow"]
+    assert {r["id"] for r in rows} == {"r.jpg"} and {r["label"] for r in rows} == {"L"}
+    assert [r["hash_type"] for r in rows].count("pdq") == 1
+    robust_rows = list(csv.DictReader(io.StringIO(robust)))
+    assert [r["hash_type"] for r in robust_rows].count("pdq") > 5
+    assert len({r["hash"] for r in robust_rows}) == len(robust_rows)  # no duplicate rows
+
+
+def test_digest_choice_and_errors(tmp_path: Path, photos: Path) -> None:
+    shutil.copy(photos / "moon.jpg", tmp_path / "m.jpg")
+    code, out, _ = cli("hash", str(tmp_path / "m.jpg"), "--digests", "md5", "-w", "1")
+    assert code == 0 and set(json.loads(out)[0]["digests"]) == {"md5"}
+    code, out, err = cli("hash", str(tmp_path), "--digests", "crc32")
+    assert code == 2 and "'crc32' is not an exact digest" in err and "Traceback" not in err
+    code, _, err = cli("hash", str(tmp_path / "missing.jpg"), "-w", "1")
+    assert code == 2 and "missing.jpg" in err
