@@ -84,6 +84,14 @@ def test_fast_pdq_agrees_with_pdqhash(name: str) -> None:
     assert abs(fast_quality - quality) <= 2
 
 
+@pytest.mark.parametrize("size", [(5, 700), (37, 23), (64, 64), (129, 1000), (3000, 520)])
+def test_fast_pdq_agrees_with_pdqhash_at_odd_sizes(size: tuple[int, int]) -> None:
+    grey = imagegen.photo("chelsea").convert("L").resize(size)
+    pixels = np.asarray(grey)
+    bits, _ = pdqhash.compute(np.ascontiguousarray(np.broadcast_to(pixels[:, :, None], (*pixels.shape, 3))))
+    assert distance(pdq_hex(grey)[0], np.packbits(bits.astype(np.uint8)).tobytes().hex()) <= 2
+
+
 def test_pdq_dihedral_variants_match_real_transforms() -> None:
     grey = imagegen.photo("coffee").convert("L")
     variants = {h.variant: h for h in PDQ.hash_dihedral(grey)}

@@ -62,33 +62,33 @@ def _operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """PDQ's blur-and-sample along an axis of length ``n``, as 64 bands of (indices, weights).
 
     Row i of the 64 x n operator is the double box (pdqhashing.cpp ``box1DFloat``, shrunk at the
-    edges) around sample ``(i + 0.5) * n / 64``. It is applied band by band rather than as a matrix
-    product: no BLAS, so no thread pool fighting the worker processes for cores.
+    edges) around sample ``(i + 0.5) * n / 64``: the mean, over the k in the box around the sample,
+    of the box around k. It is applied band by band rather than as a matrix product: no BLAS, so no
+    thread pool fighting the worker processes for cores.
     """
     window = (n + 2 * _SIDE - 1) // (2 * _SIDE)
     half = (window + 2) // 2
-
-    def span(j: int) -> tuple[int, int]:  # the box around j, shrunk at the edges
-        return max(0, j + half - window), min(n - 1, j + half - 1)
-
-    rows: list[dict[int, float]] = []
-    for i in range(_SIDE):
-        lo, hi = span(int((i + 0.5) * n / _SIDE))
-        row: dict[int, float] = {}
-        for k in range(lo, hi + 1):
-            klo, khi = span(k)
-            for m in range(klo, khi + 1):
-                row[m] = row.get(m, 0.0) + 1.0 / ((hi - lo + 1) * (khi - klo + 1))
-        rows.append(row)
-    width = max(len(row) for row in rows)
-    index = np.zeros((_SIDE, width), dtype=np.intp)
-    weight = np.zeros((_SIDE, width), dtype=np.float32)
-    for i, row in enumerate(rows):
-        start = min(row)
-        index[i] = np.minimum(np.arange(start, start + width), n - 1)
-        for m, value in row.items():
-            weight[i, m - start] = value
-    return index, weight
+    centres = ((np.arange(_SIDE) + 0.5) * n / _SIDE).astype(np.intp)
+    lo = np.maximum(0, centres + half - window)  # the box around each sample ...
+    hi = np.minimum(n - 1, centres + half - 1)
+    k = lo[:, None] + np.arange(window)[None, :]  # ... its members k (some rows have fewer) ...
+    valid = k <= hi[:, None]
+    k = np.minimum(k, n - 1)
+    k_lo = np.maximum(0, k + half - window)  # ... and the box around each k
+    k_hi = np.where(valid, np.minimum(n - 1, k + half - 1), k_lo)
+    value = np.where(valid, 1.0 / ((hi - lo + 1)[:, None] * (k_hi - k_lo + 1)), 0.0)
+    # Spread each value over [k_lo, k_hi] with a difference array and a running sum.
+    diff = np.zeros((_SIDE, n + 1))
+    rows = np.broadcast_to(np.arange(_SIDE)[:, None], k.shape)
+    np.add.at(diff, (rows, k_lo), value)
+    np.add.at(diff, (rows, k_hi + 1), -value)
+    dense = np.cumsum(diff, axis=1)[:, :n]
+    start = k_lo[:, 0]
+    width = int((k_hi.max(axis=1) - start).max()) + 1
+    spans = start[:, None] + np.arange(width)[None, :]
+    index = np.minimum(spans, n - 1)
+    weight = np.where(spans < n, np.take_along_axis(dense, index, axis=1), 0.0)
+    return index, weight.astype(np.float32)
 
 
 def _pdq_input(img: Image.Image) -> npt.NDArray[np.uint8]:
