@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crashy import crash_batch
-from libra_cli.models import HashConfig, MediaRef
+from libra_cli.hashlist.table import HashList, ListInfo
+from libra_cli.models import Entry, HashConfig, MediaRef
 from libra_cli.workers import BATCH, hash_many
+from worker_tasks import count_hashlists, crash_batch
 
 
 def refs(names: list[str]) -> list[MediaRef]:
@@ -32,3 +33,13 @@ def test_a_crashing_file_is_named_and_the_rest_is_hashed() -> None:
 def test_single_process_fallback() -> None:
     results = list(hash_many(refs(["a", "b"]), HashConfig(), workers=1, task=crash_batch))
     assert [r.ref.uri for r in results] == ["/x/a", "/x/b"]
+
+
+def test_workers_never_hold_the_decrypted_lists() -> None:
+    """Workers start from a forkserver, not a fork of the parent that holds the decrypted lists."""
+    secret = HashList.from_entries(ListInfo("in parent only"), [Entry("md5", "ab" * 16)])
+    here = count_hashlists(tuple(refs(["x"])), HashConfig())
+    assert int(here[0].digests["hashlists"]) >= 1  # the probe sees a list where there is one
+    results = list(hash_many(refs([f"f{i}" for i in range(20)]), HashConfig(), workers=2, task=count_hashlists))
+    assert {r.digests["hashlists"] for r in results} == {"0"}
+    assert len(secret) == 1
