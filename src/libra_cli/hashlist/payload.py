@@ -7,8 +7,11 @@ The payload is only ever built and read in memory; it never touches disk.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
+import math
+import warnings
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +26,11 @@ from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
 #: Version of the payload layout, independent of the container's format version.
 PAYLOAD_VERSION = 1
 _META = "meta"
+#: A compressed payload may inflate to at most this many times its own size (libra writes stored members;
+#: hash values do not compress, so a real list is far below this, and a zip bomb is refused before inflating).
+MAX_EXPANSION = 16
+_MIN_BUDGET = 64 << 20
+_CHUNK = 1 << 20
 
 
 def _blob(strings: VarStrings) -> npt.NDArray[np.uint8]:
@@ -74,7 +82,7 @@ def is_payload(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return f"{_META}.npy" in archive.namelist()
-    except zipfile.BadZipFile:
+    except Exception:  # a damaged zip fails in many ways (zip, zlib, names); it is then not a payload
         return False
 
 
@@ -93,47 +101,73 @@ class _Reader:
             value = self.archive[key]
         except KeyError:
             raise self.fail(f"missing {key}") from None
-        except ValueError:
-            raise self.fail(f"{key} is not a plain array") from None
         if value.dtype != np.dtype(dtype) or (shape and value.shape != shape):
             raise self.fail(f"{key} has shape {value.shape} {value.dtype}")
         return value
 
     def strings(self, prefix: str, count: int) -> VarStrings:
+        """A ``VarStrings`` whose every item slices whole UTF-8 characters out of its blob (checked here,
+        in bounded memory, so a matched row can never fail to decode in the middle of a scan)."""
         blob = self.array(f"{prefix}_blob", np.uint8, ())
         offsets = self.array(f"{prefix}_offsets", np.int64, (count + 1,))
-        ends = np.abs(offsets)
-        if count and int(ends.max()) > len(blob) + 1:
-            raise self.fail(f"{prefix} offsets point past the end")
-        return VarStrings(blob.tobytes(), offsets)
+        if blob.ndim != 1:
+            raise self.fail(f"{prefix}_blob is not a flat array")
+        ends = np.where(offsets < 0, -(offsets + 1), offsets)  # a negative start marks None: -(pos + 1)
+        if ends[0] != 0 or ends[-1] != len(blob) or bool((ends[1:] < ends[:-1]).any()):
+            raise self.fail(f"{prefix} offsets are out of order or point past the end")
+        inner = ends[(ends > 0) & (ends < len(blob))]
+        if bool(((blob[inner] & 0xC0) == 0x80).any()):
+            raise self.fail(f"{prefix} offsets split a character")
+        data = blob.tobytes()
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for start in range(0, len(data), _CHUNK):
+                decoder.decode(data[start : start + _CHUNK])
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise self.fail(f"{prefix} is not UTF-8 text") from None
+        return VarStrings(data, offsets)
 
-    def codes(self, key: str, count: int, table: list[str]) -> Codes:
+    def codes(self, key: str, count: int, table: Any) -> Codes:
+        if not isinstance(table, list) or not all(isinstance(t, str) for t in table):
+            raise self.fail(f"the table of {key} is not a list of strings")
         codes = self.array(key, np.int32, (count,))
         if count and (int(codes.max()) >= len(table) or int(codes.min()) < -1):
             raise self.fail(f"{key} codes point outside their table")
-        return Codes(codes, [str(t) for t in table])
+        return Codes(codes, table)
 
 
 class _Views:
     """Zero-copy access to the stored (uncompressed) ``.npy`` members of an in-memory ``.npz``.
 
-    Each array is a read-only ``np.frombuffer`` view into the decrypted bytes, so loading needs no second
-    copy of the list: peak memory stays near the payload's size. Anything unusual (a compressed member,
-    Fortran order, an object dtype) makes ``__init__`` raise ``ValueError`` and the caller uses ``np.load``.
+    Each stored array is a read-only ``np.frombuffer`` view into the decrypted bytes, so loading needs no
+    second copy of the list: peak memory stays near the payload's size. A compressed member (another
+    producer's ``np.savez_compressed``) is inflated, but only up to ``MAX_EXPANSION`` times the payload's
+    size in all: a payload may be hostile (anyone can encrypt to a host's public recipient), and neither a
+    declared shape nor a declared size is trusted before it is checked against the other. ``np.load`` is
+    never used: it allocates whatever shape a header declares. Anything unusual raises ``ValueError``.
     """
 
     def __init__(self, data: bytes) -> None:
         self.arrays: dict[str, Any] = {}
+        budget = max(MAX_EXPANSION * len(data), _MIN_BUDGET)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.infolist():
-                if member.compress_type != zipfile.ZIP_STORED or not member.filename.endswith(".npy"):
+                if not member.filename.endswith(".npy") or member.flag_bits & 0x1:
                     raise ValueError(member.filename)
-                local = data[member.header_offset : member.header_offset + 30]
-                if len(local) != 30 or local[:4] != b"PK\x03\x04":
-                    raise ValueError(member.filename)
-                start = member.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                start += int.from_bytes(local[28:30], "little")
-                head = io.BytesIO(data[start : start + 4096])
+                buffer: bytes = data
+                if member.compress_type == zipfile.ZIP_STORED:
+                    local = data[member.header_offset : member.header_offset + 30]
+                    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                        raise ValueError(member.filename)
+                    start = member.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                    start += int.from_bytes(local[28:30], "little")
+                else:
+                    budget -= member.file_size
+                    if budget < 0:
+                        raise ValueError(f"{member.filename} inflates beyond {MAX_EXPANSION}x the payload")
+                    buffer, start = archive.read(member), 0
+                head = io.BytesIO(buffer[start : start + 4096])
                 version = np.lib.format.read_magic(head)
                 if version == (1, 0):
                     shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
@@ -141,14 +175,13 @@ class _Views:
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
                 else:
                     raise ValueError(member.filename)
-                if fortran or dtype.hasobject:
+                if dtype.hasobject or dtype.itemsize == 0 or any(d < 0 for d in shape):
                     raise ValueError(member.filename)
-                count = int(np.prod(shape, dtype=np.int64))
-                offset = start + head.tell()
+                count = math.prod(shape)  # a Python int: no overflow to a small, matching size
                 if head.tell() + count * dtype.itemsize != member.file_size:
                     raise ValueError(member.filename)
-                view = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
-                self.arrays[member.filename[: -len(".npy")]] = view
+                view = np.frombuffer(buffer, dtype=dtype, count=count, offset=start + head.tell())
+                self.arrays[member.filename[: -len(".npy")]] = view.reshape(shape, order="F" if fortran else "C")
 
     def __getitem__(self, key: str) -> Any:
         return self.arrays[key]
@@ -160,15 +193,20 @@ class _Views:
         return None
 
 
-def _open(data: bytes, origin: str) -> Any:
+def _open(data: bytes, origin: str) -> _Views:
     try:
-        return _Views(data)
-    except (ValueError, zipfile.BadZipFile):
-        pass
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns of odd (Python 2) headers; libra never writes them
+            return _Views(data)
+    except Exception:  # hostile bytes fail in many ways (zip, npy header, zlib, warning): one sentence
         raise HashListError(f"hashlist {origin}: its contents are not a libra payload") from None
+
+
+def _count(spec: Mapping[str, Any], hash_type: str, reader: _Reader) -> int:
+    count = spec.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2**40:
+        raise reader.fail(f"the entry count of {hash_type} is {count!r}")
+    return count
 
 
 def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
@@ -182,7 +220,7 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
         reader = _Reader(archive, origin)
         try:
             meta = json.loads(reader.array(_META, np.uint8, ()).tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise reader.fail("metadata is not JSON") from None
         if not isinstance(meta, dict) or not isinstance(meta.get("columns"), dict):
             raise reader.fail("metadata has no columns")
@@ -194,9 +232,11 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
             )
         columns: dict[str, HashColumn] = {}
         for hash_type, spec in sorted(meta["columns"].items()):
-            if hash_type not in HASH_TYPES or not isinstance(spec, dict):
-                raise reader.fail(f"unknown hash type {hash_type!r}")
-            count = int(spec.get("count", -1))
+            if hash_type not in HASH_TYPES:
+                raise reader.fail(f"unknown hash type {hash_type[:40]!r}")
+            if not isinstance(spec, dict):
+                raise reader.fail(f"the description of {hash_type} is not an object")
+            count = _count(spec, hash_type, reader)
             raw = hash_type in UNSUPPORTED_TYPES
             width = 0 if raw else hash_nbytes(hash_type)
             columns[hash_type] = HashColumn(
