@@ -225,3 +225,29 @@ def test_crafted_unsigned_list_fails_in_load_with_one_sentence(tmp_path: Path) -
     with pytest.raises(HashListError) as err:
         load_hashlist(str(path), identities=load_identities([host]))
     assert_one_sentence(err, "evil.libra")
+
+
+def test_deeply_nested_header_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "deep.libra"
+    path.write_bytes(container.MAGIC + b"[" * 30_000 + b"]" * 30_000 + b"\n")
+    with pytest.raises(HashListError) as err:
+        container.read(str(path))
+    assert_one_sentence(err, "deep.libra")
+
+
+def test_signature_in_a_non_canonical_base64_spelling_is_refused(tmp_path: Path) -> None:
+    """Base64 of 64 bytes ends in two padding bits: a second spelling of the same signature is still a
+    flipped byte, and every flipped byte must be caught."""
+    from libra_cli.hashlist import generate_signing_key, load_signing_key
+
+    generate_signing_key(str(tmp_path / "pub.key"))
+    key = load_signing_key(str(tmp_path / "pub.key"))
+    data = bytearray(container.pack(b"age-ciphertext", container.public_header("2024-01-01", key), key))
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    at = len(data) - 4  # the last data character, before "==\n"
+    data[at] = alphabet[alphabet.index(data[at]) ^ 0x1]
+    path = tmp_path / "respelled.libra"
+    path.write_bytes(bytes(data))
+    with pytest.raises(HashListError) as err:
+        container.verify(container.read(str(path)))
+    assert_one_sentence(err, "respelled.libra")

@@ -177,7 +177,7 @@ def read(path: str) -> Container:
             raise HashListError(f"hashlist {name}: its header is damaged or truncated")
         try:
             header = _check_header(json.loads(line.decode("utf-8")), name)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise HashListError(f"hashlist {name}: its header is damaged (not JSON)") from None
         offset = len(magic) + len(line)
         length = int(header["payload_bytes"])
@@ -203,10 +203,13 @@ def read(path: str) -> Container:
             whole.update(block)
             if not (block.startswith(SIG_PREFIX) and block.endswith(b"\n")):
                 raise SignatureError(f"hashlist {name}: its signature block is damaged")
+            text = block[len(SIG_PREFIX):-1]
             try:
-                signature = base64.b64decode(block[len(SIG_PREFIX):-1], validate=True)
+                signature = base64.b64decode(text, validate=True)
             except ValueError:
                 raise SignatureError(f"hashlist {name}: its signature block is damaged (not base64)") from None
+            if base64.b64encode(signature) != text:  # base64 has spare bits: one signature, one spelling
+                raise SignatureError(f"hashlist {name}: its signature block is damaged (not canonical base64)")
     return Container(path, header, offset, length, signature, body.digest(), whole.hexdigest())
 
 
