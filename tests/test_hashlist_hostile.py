@@ -251,3 +251,32 @@ def test_signature_in_a_non_canonical_base64_spelling_is_refused(tmp_path: Path)
     with pytest.raises(HashListError) as err:
         container.verify(container.read(str(path)))
     assert_one_sentence(err, "respelled.libra")
+
+
+HUGE = "a" * 200_000
+SOURCES_TEXT = {
+    "csv field beyond the csv module's limit": "hash_type,hash\nmd5," + HUGE + "\n",
+    "csv hash type of 200k characters": "hash_type,hash\n" + "q" * 100_000 + ",00\n",
+    "csv allow flag of 100k characters": "hash_type,hash,allow\nmd5," + "0" * 32 + "," + "q" * 100_000 + "\n",
+    "threatexchange value of 200k digits": "pdq " + "a" * 64 + "\npdq " + HUGE + "\n",
+    "vics value of 200k digits": '{"value": [{"MD5": "' + HUGE + '"}]}',
+    "vics nested 100k deep": '{"value": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "sums value of 200k digits": "MD5 (a) = " + "0" * 32 + "\nMD5 (b) = " + HUGE + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES_TEXT))
+def test_garbage_sources_are_one_short_sentence(name: str) -> None:
+    from libra_cli.hashlist import import_text
+
+    with pytest.raises(HashListError) as err:
+        list(import_text(SOURCES_TEXT[name], "src.txt"))
+    message = str(err.value)
+    assert message.startswith("src.txt ") and "\n" not in message and len(message) < 300, message[:300]
+
+
+def test_utf16_source_is_named_as_such() -> None:
+    from libra_cli.hashlist.importers import decode_text
+
+    with pytest.raises(HashListError, match=r"^u\.csv: is UTF-16 text; save it as UTF-8$"):
+        decode_text("hash_type,hash\n".encode("utf-16"), "u.csv")

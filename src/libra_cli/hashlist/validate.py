@@ -24,6 +24,11 @@ ALIASES = {
 }
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """``repr`` of a value for an error sentence, cut short: a source line may be megabytes long."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 class InvalidValue(ValueError):
     """A value that is not a valid hash of its type; ``str()`` is the sentence without a location."""
 
@@ -34,7 +39,7 @@ def hash_type_name(text: str) -> str:
     name = ALIASES.get(name, name)
     if name not in HASH_TYPES:
         known = ", ".join(sorted(HASH_TYPES))
-        raise InvalidValue(f"{text.strip()!r} is not a hash type libra knows ({known})")
+        raise InvalidValue(f"{shown(text.strip())} is not a hash type libra knows ({known})")
     return name
 
 
@@ -52,7 +57,7 @@ def normalise(hash_type: str, value: str) -> str:
     kind = "digest" if hash_type in DIGEST_SIZES else "hash"
     width = hash_nbytes(hash_type) * 2
     if len(text) != width or not _HEX.issuperset(text):
-        raise InvalidValue(f"{text!r} is not a valid {hash_type} {kind}")
+        raise InvalidValue(f"{shown(text)} is not a valid {hash_type} {kind}")
     return text.lower()
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ...errors import HashListError
 from ...models import Entry
-from ..validate import InvalidValue, hash_type_name, normalise
+from ..validate import InvalidValue, hash_type_name, normalise, shown
 from .base import Bad, Importer, Row, numbered_lines
 from .clamav import ClamAV
 from .hashdeep import Hashdeep
@@ -52,6 +52,8 @@ class ImportReport:
 
 def decode_text(data: bytes, origin: str) -> str:
     """Source bytes as text (UTF-8, BOM tolerated); a binary file is refused in one sentence."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise HashListError(f"{origin}: is UTF-16 text; save it as UTF-8")
     if b"\x00" in data[:8192]:
         raise HashListError(f"{origin}: is a binary file, not a hash-list source")
     try:
@@ -80,7 +82,7 @@ def _allow(text: str | None) -> bool:
         return True
     if flag in _FALSE:
         return False
-    raise InvalidValue(f"{text!r} is not an allow flag (0/1 or true/false)")
+    raise InvalidValue(f"{shown(text or '')} is not an allow flag (0/1 or true/false)")
 
 
 def _entry(row: Row) -> Entry:

@@ -25,7 +25,14 @@ class LibraCsv(Importer):
     def rows(self, text: str) -> Iterator[Row | Bad]:
         reader = csv.reader(io.StringIO(text))
         header: list[str] | None = None
-        for record in reader:
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:  # a field beyond csv's size limit, a stray NUL
+                yield Bad(f"line {reader.line_num}", f"is not valid CSV ({err})")
+                return
             number = reader.line_num
             if not record or not any(field.strip() for field in record):
                 continue

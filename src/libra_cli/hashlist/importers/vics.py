@@ -36,6 +36,9 @@ class Vics(Importer):
         except json.JSONDecodeError as err:
             yield Bad(f"line {err.lineno}", f"is not valid JSON ({err.msg})")
             return
+        except RecursionError:
+            yield Bad("line 1", "is nested too deeply to be a VICS document")
+            return
         items = document.get("value") if isinstance(document, dict) else None
         if not isinstance(items, list):
             yield Bad("item 0", "the document has no OData 'value' array")
