@@ -72,12 +72,16 @@ def hash_files(
     digests: str = typer.Option(",".join(DIGEST_SIZES), "--digests", help="Comma-separated exact digests to compute."),
     label: str = typer.Option("", "--label", help="Label for every CSV row (e.g. a case or series name)."),
     category: str = typer.Option("", "--category", help="Category for every CSV row (e.g. A, B, C)."),
+    all_files: bool = typer.Option(
+        False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
+    ),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (default: all cores)."),
     max_file_size: str = typer.Option("512M", "--max-file-size", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
 
-    Non-media files get exact digests only. With --format csv the output is a list source:
+    Media are recognised by content; other files are left out unless --all-files (then they get
+    exact digests only). With --format csv the output is a list source:
 
       libra hash photos/ --robust --format csv > source.csv
 
@@ -102,8 +106,11 @@ def hash_files(
         writer.writerow(CSV_HEADER)
     else:
         out.write("[")
-    count = 0
+    count = skipped = 0
     for result in hash_many(walker.refs(), config, workers or default_workers()):
+        if result.media_type is None and not all_files and not (result.error and not result.digests):
+            skipped += 1
+            continue
         if result.error:
             stderr.print(f"libra: {result.ref.uri}: {result.error}")
             if not result.digests:
@@ -117,6 +124,8 @@ def hash_files(
     if writer is None:
         out.write("\n]\n" if count else "]\n")
     out.flush()
+    if skipped:
+        stderr.print(f"libra: left out {skipped} files that are not images or videos (see --all-files)")
     problems.extend(f"{e.location}: {e.reason}" for e in walker.errors)
     for skip in walker.skipped:
         stderr.print(f"libra: skipped {skip.location}: {skip.reason}")
