@@ -6,10 +6,14 @@ traceback, a hang, or an allocation far beyond the file's size.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import random
+import stat
 import struct
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,14 +26,20 @@ from libra_cli.errors import HashListError
 from libra_cli.hashlist import (
     HashList,
     ListInfo,
+    build,
     container,
     generate_identity,
+    generate_signing_key,
+    import_text,
     load_hashlist,
     load_identities,
     load_recipients,
+    load_signing_key,
     payload,
+    write_hashlist,
 )
 from libra_cli.hashlist.build import encrypt
+from libra_cli.hashlist.importers import decode_text
 from libra_cli.models import Entry
 
 Arrays = dict[str, Any]
@@ -238,8 +248,6 @@ def test_deeply_nested_header_is_one_sentence(tmp_path: Path) -> None:
 def test_signature_in_a_non_canonical_base64_spelling_is_refused(tmp_path: Path) -> None:
     """Base64 of 64 bytes ends in two padding bits: a second spelling of the same signature is still a
     flipped byte, and every flipped byte must be caught."""
-    from libra_cli.hashlist import generate_signing_key, load_signing_key
-
     generate_signing_key(str(tmp_path / "pub.key"))
     key = load_signing_key(str(tmp_path / "pub.key"))
     data = bytearray(container.pack(b"age-ciphertext", container.public_header("2024-01-01", key), key))
@@ -267,8 +275,6 @@ SOURCES_TEXT = {
 
 @pytest.mark.parametrize("name", sorted(SOURCES_TEXT))
 def test_garbage_sources_are_one_short_sentence(name: str) -> None:
-    from libra_cli.hashlist import import_text
-
     with pytest.raises(HashListError) as err:
         list(import_text(SOURCES_TEXT[name], "src.txt"))
     message = str(err.value)
@@ -276,7 +282,31 @@ def test_garbage_sources_are_one_short_sentence(name: str) -> None:
 
 
 def test_utf16_source_is_named_as_such() -> None:
-    from libra_cli.hashlist.importers import decode_text
-
     with pytest.raises(HashListError, match=r"^u\.csv: is UTF-16 text; save it as UTF-8$"):
         decode_text("hash_type,hash\n".encode("utf-16"), "u.csv")
+
+
+def test_list_written_through_a_fifo_never_replaces_it(tmp_path: Path) -> None:
+    """``-o /dev/null`` or a named pipe: the list is written through it, never renamed over it."""
+    recipient = generate_identity(str(tmp_path / "host.key"))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    digest = write_hashlist(_sample(), str(fifo), recipients=load_recipients([recipient]))
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert got and got[0].startswith(container.MAGIC)
+    assert sorted(os.listdir(tmp_path)) == ["host.key", "pipe"]
+    assert hashlib.sha256(got[0]).hexdigest() == digest
+
+
+def test_interrupted_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build.write_atomic(str(tmp_path / "a.libra"), b"data")
+    assert os.listdir(tmp_path) == []

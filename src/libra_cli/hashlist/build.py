@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -141,19 +142,35 @@ def pack_hashlist(
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write beside the target under a temporary name, then rename: readers never see half a file."""
+    """Write beside the target under a temporary name, then rename: readers never see half a file.
+
+    A target that exists but is not a regular file (``/dev/null``, a named pipe) is written through:
+    renaming onto it would replace the device. On any failure or interrupt the temporary file goes.
+    """
+    if os.path.exists(path) and not os.path.isfile(path):
+        try:
+            with open(path, "wb") as special:
+                special.write(data)
+        except OSError as err:
+            raise HashListError(f"hashlist {path}: cannot be written ({err.strerror or err})") from None
+        return
     directory = os.path.dirname(os.path.abspath(path))
     temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    created = False
     try:
         with open(temp, "xb") as handle:
+            created = True
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except OSError as err:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise HashListError(f"hashlist {path}: cannot be written ({err.strerror})") from None
+    except BaseException as err:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        if isinstance(err, OSError):
+            raise HashListError(f"hashlist {path}: cannot be written ({err.strerror or err})") from None
+        raise
 
 
 def write_hashlist(
