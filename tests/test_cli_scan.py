@@ -195,3 +195,28 @@ def test_real_process_user_error(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.startswith("libra: ")
+
+
+def test_config_file_supplies_defaults(tree: Path, keyed_list: tuple[Path, Path], tmp_path: Path) -> None:
+    identity, hashlist = keyed_list
+    out = tmp_path / "from-config.ndjson"
+    config = tmp_path / "libra.yaml"
+    config.write_text(
+        f"scan:\n  lists: [{hashlist}]\n  identity: {identity}\n  output: {out}\n  quiet: true\n"
+        "  exclude: ['mirror.png']\n  workers: 1\n"
+    )
+    code, stdout, err = cli("scan", str(tree), "--config", str(config))
+    assert code == 1 and stdout == "" and err == ""  # quiet from the file: nothing on stderr
+    kinds = [json.loads(line)["type"] for line in out.read_text().splitlines()]
+    assert kinds.count("finding") == 3  # mirror.png excluded by the file's pattern
+    code, _, err = cli("scan", str(tree), "--config", str(config), "--format", "json", "-o", "-")
+    assert code == 1  # the command line wins over the file's output
+
+
+def test_bad_config_file_is_one_sentence(tree: Path, tmp_path: Path) -> None:
+    config = tmp_path / "libra.yaml"
+    config.write_text("scan:\n  workers: lots\n")
+    code, out, err = cli("scan", str(tree), "--config", str(config))
+    assert (
+        code == 2 and out == "" and err.strip() == f"libra: config file '{config}': 'workers' must be of type int, not 'lots'"
+    )

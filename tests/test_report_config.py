@@ -44,8 +44,8 @@ def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("workers: many\n", "'workers' must be a int"), ("wrokers: 2\n", "unknown key 'wrokers'"),
-     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be a bool")],
+    [("workers: many\n", "'workers' must be of type int"), ("wrokers: 2\n", "unknown key 'wrokers'"),
+     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be of type bool")],
 )  # fmt: skip
 def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "c.yaml"

@@ -78,5 +78,5 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
             raise ConfigError(f"config file {str(path)!r}: unknown key {key!r} (see docs/config.md)")
         if not isinstance(value, SCHEMA[key]) or (isinstance(value, bool) and bool not in SCHEMA[key]):
             kinds = " or ".join(t.__name__ for t in SCHEMA[key])
-            raise ConfigError(f"config file {str(path)!r}: {key!r} must be a {kinds}, not {value!r}")
+            raise ConfigError(f"config file {str(path)!r}: {key!r} must be of type {kinds}, not {value!r}")
     return dict(scan)
