@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from libra_cli.errors import HashListError
+from libra_cli.errors import HashListError, KeyFileError
 from libra_cli.hashlist import (
     HashList,
     ListInfo,
@@ -310,3 +310,48 @@ def test_interrupted_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(KeyboardInterrupt):
         build.write_atomic(str(tmp_path / "a.libra"), b"data")
     assert os.listdir(tmp_path) == []
+
+
+def test_keygen_onto_a_fifo_refuses_and_leaves_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for make in (generate_identity, generate_signing_key):
+        with pytest.raises(KeyFileError, match=r"already exists"):
+            make(str(fifo))
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_key_file_that_cannot_be_written_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk mid-write: one sentence, and no half-written secret left behind."""
+    from libra_cli.hashlist import keys
+
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fd: int, mode: str) -> None:
+            self.handle = real(fd, mode)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keys.os, "fdopen", Full)
+    with pytest.raises(KeyFileError, match=r"host\.key: cannot be written \(No space left on device\)$"):
+        generate_identity(str(tmp_path / "host.key"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_recipients_file_lines_are_never_echoed(tmp_path: Path) -> None:
+    """A secret in a recipients file (a signing key's base64, a passphrase) must not reach an error message."""
+    secret = "MC4CAQAwBQYDK2VwBCIEIHl0cGVkLW9uLWEtY29tbWFuZC1saW5lLWJ5LW1pc3Rha2U"
+    path = tmp_path / "hosts.txt"
+    path.write_text(f"# hosts\n{secret}\n")
+    with pytest.raises(KeyFileError) as err:
+        load_recipients([], [str(path)])
+    assert secret[:10] not in str(err.value)
+    assert str(err.value) == f"recipients file {path} entry 1: is not an age recipient (age1…)"

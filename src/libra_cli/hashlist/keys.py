@@ -10,6 +10,7 @@ never appear in an error message: errors name the file, not its contents.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -117,8 +118,11 @@ def passphrase_from_env(var: str | None, env: Mapping[str, str] | None = None) -
     return value
 
 
-def parse_recipient(text: str, where: str = "recipient") -> Recipient:
-    """One ``age1…`` recipient string; the error names where it came from, not a key."""
+def parse_recipient(text: str, where: str = "recipient", *, echo: bool = True) -> Recipient:
+    """One ``age1…`` recipient string; the error names where it came from, not a key.
+
+    A line from a file is never echoed (``echo=False``): the wrong file may hold a secret.
+    """
     if text.strip().upper().startswith("AGE-SECRET-KEY-"):
         raise KeyFileError(
             f"{where}: that is a secret identity, not a recipient; give the age1… public key "
@@ -127,6 +131,8 @@ def parse_recipient(text: str, where: str = "recipient") -> Recipient:
     try:
         return x25519.Recipient.from_str(text.strip())
     except Exception:
+        if not echo:
+            raise KeyFileError(f"{where}: is not an age recipient (age1…)") from None
         shown = text.strip()
         shown = shown if len(shown) <= 80 else shown[:20] + "…"
         raise KeyFileError(f"{where}: {shown!r} is not an age recipient (age1…)") from None
@@ -140,7 +146,7 @@ def load_recipients(values: Sequence[str], files: Sequence[str] = ()) -> list[Re
         if not lines:
             raise KeyFileError(f"recipients file {path}: contains no age1… recipient")
         for number, line in enumerate(lines, 1):
-            recipients.append(parse_recipient(line, f"recipients file {path} entry {number}"))
+            recipients.append(parse_recipient(line, f"recipients file {path} entry {number}", echo=False))
     return recipients
 
 
@@ -189,8 +195,17 @@ def _create_private(path: str, data: bytes) -> None:
         raise KeyFileError(f"{path} already exists; libra never overwrites a key (move it away first)") from None
     except OSError as err:
         raise KeyFileError(f"{path}: cannot be created ({err.strerror})") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as err:  # a full disk, an interrupt: leave no half-written secret behind
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if isinstance(err, OSError):
+            raise KeyFileError(f"{path}: cannot be written ({err.strerror or err})") from None
+        raise
 
 
 def _now() -> str:
