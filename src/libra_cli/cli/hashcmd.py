@@ -13,9 +13,11 @@ import typer
 
 from ..errors import ConfigError, ExitCode
 from ..models import DIGEST_SIZES, HashConfig, HashResult
+from ..scan import Progress
 from ..storage import Walker, WalkOptions
 from ..workers import default_workers, hash_many
 from .common import guarded, parse_size, stderr
+from .progress import ScanBar
 
 #: The list-source CSV header (docs/hashlist-format.md): what ``libra hashlist build`` imports.
 CSV_HEADER = ("hash_type", "hash", "id", "label", "category", "allow")
@@ -60,6 +62,42 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
             yield (p.hash_type, p.value, ident, label, category, "0")
 
 
+class _Output:
+    """Streams ``libra hash`` results to stdout as a JSON array or list-source CSV rows."""
+
+    def __init__(self, fmt: str, all_files: bool, roots: Sequence[str], label: str, category: str) -> None:
+        self.out = sys.stdout
+        self.csv = csv.writer(self.out, lineterminator="\n") if fmt == "csv" else None
+        self.all_files, self.roots, self.label, self.category = all_files, roots, label, category
+        self.written = self.left_out = 0
+        self.uncovered: list[str] = []
+        if self.csv is not None:
+            self.csv.writerow(CSV_HEADER)
+        else:
+            self.out.write("[")
+
+    def add(self, result: HashResult) -> None:
+        unreadable = bool(result.error) and not result.digests
+        if result.media_type is None and not self.all_files and not unreadable:
+            self.left_out += 1
+            return
+        if result.error:
+            stderr.print(f"libra: {result.ref.uri}: {result.error}")
+            if unreadable:
+                self.uncovered.append(result.ref.uri)
+        if self.csv is not None:
+            ident = entry_id(result.ref.uri, self.roots)
+            self.csv.writerows(csv_rows(result, ident, self.label, self.category))
+        else:
+            self.out.write(("," if self.written else "") + "\n  " + json.dumps(result_to_dict(result)))
+        self.written += 1
+
+    def close(self) -> None:
+        if self.csv is None:
+            self.out.write("\n]\n" if self.written else "]\n")
+        self.out.flush()
+
+
 @guarded
 def hash_files(
     paths: list[str] = typer.Argument(..., help="Files or folders (walked recursively)."),
@@ -98,37 +136,24 @@ def hash_files(
     limit = parse_size(max_file_size)
     config = HashConfig(digests=chosen, dihedral=False, robust=robust, max_file_size=limit)
     roots = [os.path.abspath(p) for p in paths]
-    problems: list[str] = []
     walker = Walker(paths, WalkOptions(max_file_size=limit))
-    out = sys.stdout
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(CSV_HEADER)
-    else:
-        out.write("[")
-    count = skipped = 0
-    for result in hash_many(walker.refs(), config, workers or default_workers()):
-        if result.media_type is None and not all_files and not (result.error and not result.digests):
-            skipped += 1
-            continue
-        if result.error:
-            stderr.print(f"libra: {result.ref.uri}: {result.error}")
-            if not result.digests:
-                problems.append(result.ref.uri)
-        if writer is not None:
-            ident = entry_id(result.ref.uri, roots)
-            writer.writerows(csv_rows(result, ident, label, category))
-        else:
-            out.write(("," if count else "") + "\n  " + json.dumps(result_to_dict(result)))
-        count += 1
-    if writer is None:
-        out.write("\n]\n" if count else "]\n")
-    out.flush()
-    if skipped:
-        stderr.print(f"libra: left out {skipped} files that are not images or videos (see --all-files)")
-    problems.extend(f"{e.location}: {e.reason}" for e in walker.errors)
+    output = _Output(fmt, all_files, roots, label, category)
+    progress = Progress()
+    with ScanBar(enabled=True, label="hash", matches=False) as bar:
+        for result in hash_many(walker.refs(), config, workers or default_workers()):
+            output.add(result)
+            progress.report.files += 1
+            progress.report.bytes += result.ref.size
+            progress.discovered = walker.discovered
+            bar.update(progress)
+        progress.walk_done = True
+        bar.update(progress)
+    output.close()
+    if output.left_out:
+        stderr.print(f"libra: left out {output.left_out} files that are not images or videos (see --all-files)")
     for skip in walker.skipped:
         stderr.print(f"libra: skipped {skip.location}: {skip.reason}")
+    problems = output.uncovered + [f"{e.location}: {e.reason}" for e in walker.errors]
     for problem in problems:
         stderr.print(f"libra: not covered: {problem}")
     if problems:

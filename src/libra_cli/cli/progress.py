@@ -22,20 +22,19 @@ from .common import stderr
 class ScanBar:
     """A rich progress bar fed by the scan's listener; a no-op when disabled or not a TTY."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, label: str = "scan", matches: bool = True) -> None:
         self.enabled = enabled and sys.stderr.isatty()
-        self._bar = Progress(
-            TextColumn("[bold]scan"),
+        columns = [
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[mib]:.0f} MiB"),
             TextColumn("{task.fields[rate]:.0f} files/s"),
-            TextColumn("[red]{task.fields[matched]} matched"),
+            *([TextColumn("[red]{task.fields[matched]} matched")] if matches else []),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=stderr,
-            transient=False,
-        )
+        ]
+        self._bar = Progress(*columns, console=stderr, transient=False)
         self._task = self._bar.add_task("scan", total=None, mib=0.0, rate=0.0, matched=0)
         self._start = time.monotonic()
         self._last = 0.0
