@@ -182,7 +182,15 @@ def test_match_many_equals_match() -> None:
 
 @pytest.mark.parametrize(
     ("thresholds", "quality", "message"),
-    [({"pdq": 200}, 50, "200"), ({"md5": 1}, 50, "'md5'"), (None, 101, "101")],
+    [
+        ({"pdq": 200}, 50, "200"),
+        ({"md5": 1}, 50, "'md5'"),
+        (None, 101, "101"),
+        ({"pdq": True}, 50, "True"),  # YAML 'yes' is a bool, and bool is an int: never a threshold of 1
+        ({"phash": -1}, 50, "-1"),
+        ({"phash": 32}, 50, "32"),
+        (None, True, "True"),
+    ],
 )
 def test_bad_settings_are_named(thresholds: dict[str, int] | None, quality: int, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -234,3 +242,21 @@ def test_mih_finds_neighbours_spread_evenly_over_chunks() -> None:
     query = np.packbits(bits).tobytes().hex()
     m = Matcher.build([_bulk_list("l", "pdq", values)], backend="mih")
     assert [(x.entry.id, x.distance) for x in m.match(result(None, pdq(query)))] == [("0", 31)]
+
+
+def test_lists_as_loaded_match_with_read_only_unaligned_arrays() -> None:
+    """Loaded columns are read-only views at odd offsets into the decrypted bytes; every backend copes."""
+    from libra_cli.hashlist import payload
+
+    entries = [Entry("pdq", rand_hex(32), id=str(i)) for i in range(BRUTE_FORCE_MAX + 10)]
+    entries += [Entry("phash", rand_hex(8)), Entry("md5", MD5, id="m")]
+    loaded, _ = payload.decode(payload.encode(hl("l", *entries)), "l")
+    assert not any(c.values.flags.writeable for c in loaded.columns.values())
+    near = flip(entries[7].value, DEFAULT_THRESHOLDS["pdq"])
+    for backend in ("auto", "brute", "mih"):
+        m = Matcher.build([loaded, loaded], backend=backend)  # the same list twice: one match per list
+        found = m.match(result({"md5": MD5}, pdq(near)))
+        assert [(x.method, x.distance, x.entry.id) for x in found] == [("exact", 0, "m")] * 2 + [
+            ("perceptual", DEFAULT_THRESHOLDS["pdq"], "7")
+        ] * 2, backend
+        assert m.match(result(None, pdq(flip(entries[7].value, DEFAULT_THRESHOLDS["pdq"] + 1)))) == []

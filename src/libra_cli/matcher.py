@@ -285,12 +285,12 @@ class Matcher:
         for hash_type, value in (thresholds or {}).items():
             if hash_type not in PERCEPTUAL_BITS:
                 raise ConfigError(f"{hash_type!r} is not a perceptual hash type with a threshold")
-            if not isinstance(value, int) or not 0 <= value < PERCEPTUAL_BITS[hash_type] // 2:
+            if not _is_int(value) or not 0 <= value < PERCEPTUAL_BITS[hash_type] // 2:
                 raise ConfigError(
                     f"{value!r} is not a valid {hash_type} threshold (0 to {PERCEPTUAL_BITS[hash_type] // 2 - 1})"
                 )
             merged[hash_type] = value
-        if not isinstance(min_quality, int) or not 0 <= min_quality <= 100:
+        if not _is_int(min_quality) or not 0 <= min_quality <= 100:
             raise ConfigError(f"{min_quality!r} is not a valid minimum quality (0 to 100)")
         if backend not in ("auto", "brute", "mih", "faiss"):
             raise ConfigError(f"{backend!r} is not a matcher backend (auto, brute, mih, faiss)")
@@ -449,6 +449,11 @@ class Matcher:
                 if ph.quality is not None and ph.quality < self._min_quality:
                     continue
                 yield _Query(i, ph)
+
+
+def _is_int(value: object) -> bool:
+    """An integer setting; ``True`` (YAML's ``yes``) is an ``int`` to Python but never a threshold."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _parse_hex(value: str, hash_type: str, nbytes: int) -> bytes:
