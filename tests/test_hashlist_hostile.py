@@ -355,3 +355,14 @@ def test_recipients_file_lines_are_never_echoed(tmp_path: Path) -> None:
         load_recipients([], [str(path)])
     assert secret[:10] not in str(err.value)
     assert str(err.value) == f"recipients file {path} entry 1: is not an age recipient (age1…)"
+
+
+@pytest.mark.parametrize("created", ["\x1b]0;owned\x07\x1b[2J", 5, ["x"], "9" * 200])
+def test_header_created_must_be_a_plain_short_string(tmp_path: Path, created: Any) -> None:
+    """``hashlist info`` prints ``created`` from the unauthenticated header: no terminal escapes in it."""
+    header = {**container.public_header("2024-01-01T00:00:00+00:00", None), "created": created}
+    path = tmp_path / "odd.libra"
+    path.write_bytes(container.pack(b"age-ciphertext", header, None))
+    with pytest.raises(HashListError, match=r"its header is damaged \(created is not a time\)") as err:
+        container.read(str(path))
+    assert_one_sentence(err, "odd.libra")

@@ -141,6 +141,9 @@ def _check_header(header: Any, name: str) -> dict[str, Any]:
         raise bad(f"format {header.get('format')!r} does not match the magic line")
     if header.get("encryption") != "age":
         raise bad(f"unknown encryption {header.get('encryption')!r}")
+    created = header.get("created")
+    if created is not None and not (isinstance(created, str) and len(created) <= 64 and created.isprintable()):
+        raise bad("created is not a time")  # printed before any check of who wrote it: no terminal escapes
     length = header.get("payload_bytes")
     if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
         raise bad("payload_bytes is not a positive number")
