@@ -11,7 +11,6 @@ media bytes itself, and nothing is held per file once it has been written.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from .matcher import Matcher
 from .models import Finding, HashConfig, HashResult, Match, ScanError
 from .report import Report
 from .storage import Walker, WalkOptions
+from .textsafe import log_value
 from .workers import default_workers, hash_many
 
 log = logging.getLogger("libra.scan")
@@ -109,11 +109,11 @@ def scan(
             report.errors += 1
             report.fatal_errors += 1
             writer.error(error)
-            log.warning("unreadable location=%s reason=%s", error.location, error.reason)
+            log.warning("unreadable location=%s reason=%s", log_value(error.location), log_value(error.reason))
         while walker.skipped:
             skip = walker.skipped.popleft()
             report.skipped += 1
-            log.info("skipped location=%s reason=%s", skip.location, skip.reason)
+            log.info("skipped location=%s reason=%s", log_value(skip.location), log_value(skip.reason))
 
     for result in hash_many(walker.refs(), config, workers):
         drain()
@@ -135,11 +135,6 @@ def scan(
         int(report.exit_code),
     )
     return report
-
-
-def _q(value: str) -> str:
-    """A log value that ``grep``/``awk`` can take: quoted only when it has spaces or quotes."""
-    return json.dumps(value) if any(c in value for c in ' "=') else value
 
 
 def collapse(matches: Sequence[Match]) -> list[Match]:
@@ -170,7 +165,12 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
         report.errors += 1
         report.fatal_errors += int(fatal)
         writer.error(ScanError(ref.uri, result.error, fatal=fatal))
-        log.warning("%s location=%s reason=%s", "unreadable" if fatal else "undecodable", ref.uri, result.error)
+        log.warning(
+            "%s location=%s reason=%s",
+            "unreadable" if fatal else "undecodable",
+            log_value(ref.uri),
+            log_value(result.error),
+        )
     matches = collapse(matcher.match(result))
     if not matches:
         return
@@ -188,9 +188,9 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
     top = matches[0]
     log.warning(
         "match location=%s list=%s entry=%s method=%s hash_type=%s distance=%d",
-        _q(ref.uri),
-        _q(top.list),
-        _q(top.entry.id or ""),
+        log_value(ref.uri),
+        log_value(top.list),
+        log_value(top.entry.id or ""),
         top.method,
         top.hash_type,
         top.distance,

@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 
 from ..errors import ConfigError, ExitCode, LibraError
+from ..textsafe import printable
+
+__all__ = ["guarded", "log", "parse_size", "printable", "say", "stderr"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -18,6 +21,12 @@ R = TypeVar("R")
 #: People read stderr; stdout carries data only (so ``libra scan ... --format ndjson | jq`` works).
 stderr = Console(stderr=True, highlight=False)
 log = logging.getLogger("libra")
+
+
+def say(text: str) -> None:
+    """One line for people on stderr: no rich markup (file names may hold brackets), control characters
+    escaped (file names may hold escape sequences), no hard wrapping."""
+    stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
@@ -31,7 +40,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except LibraError as err:
-            typer.echo(f"libra: {err}", err=True)
+            typer.echo(f"libra: {printable(err)}", err=True)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
             typer.echo("libra: interrupted.", err=True)

@@ -16,7 +16,7 @@ from ..models import DIGEST_SIZES, HashConfig, HashResult
 from ..scan import Progress
 from ..storage import Walker, WalkOptions
 from ..workers import default_workers, hash_many
-from .common import guarded, parse_size, stderr
+from .common import guarded, parse_size, say
 from .progress import ScanBar
 
 #: The list-source CSV header (docs/hashlist-format.md): what ``libra hashlist build`` imports.
@@ -82,7 +82,7 @@ class _Output:
             self.left_out += 1
             return
         if result.error:
-            stderr.print(f"libra: {result.ref.uri}: {result.error}")
+            say(f"libra: {result.ref.uri}: {result.error}")
             if unreadable:
                 self.uncovered.append(result.ref.uri)
         if self.csv is not None:
@@ -150,11 +150,11 @@ def hash_files(
         bar.update(progress)
     output.close()
     if output.left_out:
-        stderr.print(f"libra: left out {output.left_out} files that are not images or videos (see --all-files)")
+        say(f"libra: left out {output.left_out} files that are not images or videos (see --all-files)")
     for skip in walker.skipped:
-        stderr.print(f"libra: skipped {skip.location}: {skip.reason}")
+        say(f"libra: skipped {skip.location}: {skip.reason}")
     problems = output.uncovered + [f"{e.location}: {e.reason}" for e in walker.errors]
     for problem in problems:
-        stderr.print(f"libra: not covered: {problem}")
+        say(f"libra: not covered: {problem}")
     if problems:
         raise typer.Exit(int(ExitCode.ERROR))

@@ -29,7 +29,7 @@ from ..hashlist import (
     write_hashlist,
 )
 from ..models import UNSUPPORTED_TYPES, Entry
-from .common import guarded, stderr
+from .common import guarded, printable, say
 
 app = typer.Typer(
     help=(
@@ -48,7 +48,7 @@ _PUB_HELP = "Require a signature by this publisher public key (*.pub). Repeatabl
 
 def _say(text: str) -> None:
     """A line for people, on stderr: no rich markup (values may hold brackets), no hard wrapping."""
-    stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+    say(text)
 
 
 def _load(path: str, identity: list[str], passphrase_env: str | None, publisher_key: list[str]) -> HashList:
@@ -229,24 +229,24 @@ def info(
         else:
             status = "verified" if keys and box.signer else ("unverified" if box.signer else "unsigned")
             typer.echo(f"list:        {path}\nformat:      {box.header['format']}")
-            typer.echo(f"created:     {box.header.get('created')}")
+            typer.echo(f"created:     {printable(box.header.get('created'))}")
             typer.echo(f"signature:   {_signature_text(status, box.signer)}\nsha256:      {box.sha256}")
         _say("libra: give --identity (or set LIBRA_IDENTITY) to see the name and entry counts.")
         return
     hashlist = _load(path, identity, passphrase_env, publisher_key)
     meta = hashlist.info
     out(f"list:        {path}")
-    out(f"name:        {meta.name}")
-    out(f"publisher:   {meta.publisher}")
-    out(f"created:     {meta.created}")
-    out(f"description: {meta.description}")
+    out(f"name:        {printable(meta.name)}")
+    out(f"publisher:   {printable(meta.publisher)}")
+    out(f"created:     {printable(meta.created)}")
+    out(f"description: {printable(meta.description)}")
     out(f"format:      {meta.format_version or 'plain age file'}")
     out(f"signature:   {_signature_text(meta.signature_status, meta.signer)}")
     out(f"sha256:      {meta.sha256}")
     out(f"entries:     {len(hashlist)}")
     for (hash_type, category), count in sorted(hashlist.counts().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         note = "  (unsupported: libra cannot compute it)" if hash_type in UNSUPPORTED_TYPES else ""
-        out(f"  {hash_type:<9} category {category or '-':<12} {count}{note}")
+        out(f"  {hash_type:<9} category {printable(category or '-'):<12} {count}{note}")
     allowed = sum(int(c.allow.sum()) for c in hashlist.columns.values())
     if allowed:
         out(f"  allow-listed (known false positives): {allowed}")
@@ -343,8 +343,8 @@ def diff(
         typer.echo(f"  {hash_type:<9} +{counts['added']} -{counts['removed']} ~{counts['changed']}")
     if entries:
         for e in result.added:
-            typer.echo(f"+ {e.hash_type} {e.value} {e.id or ''}".rstrip())
+            typer.echo(f"+ {e.hash_type} {printable(e.value)} {printable(e.id or '')}".rstrip())
         for e in result.removed:
-            typer.echo(f"- {e.hash_type} {e.value} {e.id or ''}".rstrip())
+            typer.echo(f"- {e.hash_type} {printable(e.value)} {printable(e.id or '')}".rstrip())
         for _, e in result.changed:
-            typer.echo(f"~ {e.hash_type} {e.value} {e.id or ''}".rstrip())
+            typer.echo(f"~ {e.hash_type} {printable(e.value)} {printable(e.id or '')}".rstrip())

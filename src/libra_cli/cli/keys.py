@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..hashlist.keys import generate_identity
-from .common import guarded, stderr
+from .common import guarded, say
 
 
 @guarded
@@ -26,4 +26,4 @@ def keygen(
     """
     recipient = generate_identity(output)
     typer.echo(recipient)
-    stderr.print(f"libra: wrote identity {output} (mode 0600); give publishers the recipient above.")
+    say(f"libra: wrote identity {output} (mode 0600); give publishers the recipient above.")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..hashlist import load_hashlist
 from ..hashlist.keys import load_publisher_keys, passphrase_from_env, resolve_identities
 from ..hashlist.table import HashList
+from ..textsafe import log_value
 from .common import log
 
 
@@ -25,10 +26,11 @@ def load_lists(
     for path in paths:
         hashlist = load_hashlist(path, identities=keys, passphrase=passphrase, publisher_keys=publishers)
         log.info(
-            "list loaded name=%s entries=%d signer=%s",
-            hashlist.info.name,
+            "list loaded name=%s entries=%d signature=%s signer=%s",
+            log_value(hashlist.info.name),
             len(hashlist),
-            hashlist.info.signer,
+            hashlist.info.signature_status,
+            log_value(hashlist.info.signer or "-"),
         )
         loaded.append(hashlist)
     return loaded

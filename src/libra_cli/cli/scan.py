@@ -18,7 +18,7 @@ from ..scan import ScanOptions
 from ..scan import scan as run_scan
 from ..storage import WalkOptions
 from ..workers import default_workers
-from .common import guarded, parse_size, stderr
+from .common import guarded, parse_size, say
 from .lists import load_lists
 from .progress import ScanBar
 
@@ -188,7 +188,7 @@ def scan(
         report = run_scan(targets, matcher, writer, options, lists=loaded, listener=bar.update)
     if not quiet:
         where = f" -> {output}" if output not in (None, "-") else ""
-        stderr.print(
+        say(
             f"libra: scanned {report.files} files ({report.media} media, {report.skipped} skipped): "
             f"{report.matched} matched, {report.errors} errors{where}"
         )

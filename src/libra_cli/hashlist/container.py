@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..errors import HashListError, SignatureError
+from ..fileio import open_regular
 from .keys import fingerprint, public_key_b64, public_key_from_b64
 
 FORMAT_VERSION = 1
@@ -104,15 +105,8 @@ def public_header(created: str, sign_key: Ed25519PrivateKey | None) -> dict[str,
 def sniff(path: str) -> str:
     """``'libra'``, ``'age'`` (a plain age file, e.g. from the stock ``age`` tool) or an error."""
     name = list_name(path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(64)
-    except FileNotFoundError:
-        raise HashListError(f"hashlist {path}: no such file") from None
-    except IsADirectoryError:
-        raise HashListError(f"hashlist {path}: is a directory, not a hash list") from None
-    except OSError as err:
-        raise HashListError(f"hashlist {path}: cannot be read ({err.strerror})") from None
+    with open_regular(path, "hashlist", "hash list", HashListError) as handle:
+        head = handle.read(64)
     if head.startswith(MAGIC):
         return "libra"
     if head.startswith(MAGIC_PREFIX):
@@ -166,11 +160,7 @@ def _check_header(header: Any, name: str) -> dict[str, Any]:
 def read(path: str) -> Container:
     """Parse and hash a ``.libra`` file without decrypting it (streams: memory stays small)."""
     name = list_name(path)
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, after streaming the hashes
-    except OSError as err:
-        raise HashListError(f"hashlist {path}: cannot be read ({err.strerror})") from None
-    with handle:
+    with open_regular(path, "hashlist", "hash list", HashListError) as handle:
         size = os.fstat(handle.fileno()).st_size
         magic = handle.readline(len(MAGIC))
         if magic != MAGIC:

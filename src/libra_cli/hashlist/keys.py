@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pyrage import x25519
 
 from ..errors import KeyFileError
+from ..fileio import read_regular
 
 #: Environment variable naming an identity file, used when no ``--identity`` is given.
 IDENTITY_ENV = "LIBRA_IDENTITY"
@@ -54,16 +55,12 @@ def public_key_from_b64(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+#: Key and recipient files are a few lines; anything larger is the wrong file.
+MAX_KEY_FILE = 1024 * 1024
+
+
 def _read(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise KeyFileError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise KeyFileError(f"{what} {path}: is a directory, not a key file") from None
-    except OSError as err:
-        raise KeyFileError(f"{what} {path}: cannot be read ({err.strerror})") from None
+    return read_regular(path, what, "key file", KeyFileError, limit=MAX_KEY_FILE)
 
 
 def _key_lines(data: bytes, path: str, what: str) -> list[str]:
@@ -241,5 +238,6 @@ def generate_signing_key(path: str) -> tuple[str, str]:
         with open(pub_path, "xb") as handle:
             handle.write(public)
     except OSError as err:
+        os.unlink(path)  # no half-made pair: a private key without its public half is useless
         raise KeyFileError(f"{pub_path}: cannot be created ({err.strerror})") from None
     return pub_path, fingerprint(key.public_key())

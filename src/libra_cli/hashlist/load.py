@@ -19,6 +19,7 @@ import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import HashListError, KeyFileError, LibraError, SignatureError
+from ..fileio import read_regular
 from . import container, payload
 from .build import dedupe
 from .importers import decode_text, import_text
@@ -125,11 +126,7 @@ def _load_age(
             f"hashlist {name}: is a plain age file, which carries no publisher signature "
             "(publish with 'libra hashlist build --sign-key' to sign it)"
         )
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise HashListError(f"hashlist {path}: cannot be read ({err.strerror})") from None
+    data = read_regular(path, "hashlist", "hash list", HashListError)
     digest = hashlib.sha256(data).hexdigest()
     plaintext = _decrypt(name, data, identities, passphrase)
     del data

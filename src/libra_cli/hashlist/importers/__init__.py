@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ...errors import HashListError
+from ...fileio import read_regular
 from ...models import Entry
 from ..validate import InvalidValue, hash_type_name, normalise, shown
 from .base import Bad, Importer, Row, numbered_lines
@@ -134,15 +135,7 @@ def import_source(
         data = sys.stdin.buffer.read()
         return import_text(decode_text(data, "stdin"), "stdin", skip_invalid=skip_invalid, report=report)
     origin = os.path.basename(path) or path
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise HashListError(f"source {path}: no such file") from None
-    except IsADirectoryError:
-        raise HashListError(f"source {path}: is a directory, not a hash-list source") from None
-    except OSError as err:
-        raise HashListError(f"source {path}: cannot be read ({err.strerror})") from None
+    data = read_regular(path, "source", "hash-list source", HashListError)
     return import_text(decode_text(data, origin), origin, skip_invalid=skip_invalid, report=report)
 
 

@@ -1,0 +1,32 @@
+"""Text from outside (file names, list names, ids) made safe for terminals and greppable logs.
+
+A scanned tree may hold hostile file names, and a list may carry hostile names or ids: shown raw, a
+name with an escape sequence could repaint the terminal, and one with a newline could forge a log line.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def printable(value: object) -> str:
+    """Control characters (escape sequences, newlines, carriage returns) shown escaped, never acted on.
+
+    >>> printable("evil\x1b[2Jname\n")
+    'evil\\x1b[2Jname\\n'
+    """
+    text = "" if value is None else str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def log_value(value: object) -> str:
+    """A ``key=value`` log value: bare when plain, JSON-quoted when it has spaces, quotes, ``=`` or
+    control characters, so one log line is always one event.
+
+    >>> log_value("/srv/a.jpg"), log_value("my list"), log_value("a\nb")
+    ('/srv/a.jpg', '"my list"', '"a\\nb"')
+    """
+    text = "" if value is None else str(value)
+    if text and text.isprintable() and not any(c in text for c in ' "='):
+        return text
+    return json.dumps(text)
