@@ -5,7 +5,7 @@ from __future__ import annotations
 from libra_cli.hashlist.table import HashList, ListInfo
 from libra_cli.models import Entry, HashConfig, MediaRef
 from libra_cli.workers import BATCH, hash_many
-from worker_tasks import count_hashlists, crash_batch
+from worker_tasks import count_hashlists, crash_batch, hang_batch
 
 
 def refs(names: list[str]) -> list[MediaRef]:
@@ -43,3 +43,12 @@ def test_workers_never_hold_the_decrypted_lists() -> None:
     results = list(hash_many(refs([f"f{i}" for i in range(20)]), HashConfig(), workers=2, task=count_hashlists))
     assert {r.digests["hashlists"] for r in results} == {"0"}
     assert len(secret) == 1
+
+
+def test_a_hanging_file_is_stopped_named_and_the_rest_is_hashed() -> None:
+    names = [f"f{i}" for i in range(BATCH * 3)]
+    names[9] = "hang-forever.gif"
+    results = list(hash_many(refs(names), HashConfig(), workers=2, task=hang_batch, timeout=1.5))
+    assert sorted(r.ref.uri for r in results) == sorted(f"/x/{n}" for n in names)
+    (hung,) = [r for r in results if r.error]
+    assert hung.ref.uri == "/x/hang-forever.gif" and "took longer than 1.5 s" in (hung.error or "")

@@ -25,3 +25,14 @@ def count_hashlists(refs: tuple[MediaRef, ...], config: HashConfig) -> list[Hash
 
     count = sum(isinstance(obj, HashList) for obj in gc.get_objects())
     return [HashResult(ref=ref, media_type=None, digests={"hashlists": str(count)}) for ref in refs]
+
+
+def hang_batch(refs: tuple[MediaRef, ...], config: HashConfig) -> list[HashResult]:
+    """Hangs forever, like a decoder in an endless loop, on files whose name contains ``hang``."""
+    import time
+
+    for ref in refs:
+        if "hang" in os.path.basename(ref.uri):
+            while True:
+                time.sleep(1)
+    return [HashResult(ref=ref, media_type=None, digests={"md5": "0" * 32}) for ref in refs]

@@ -26,6 +26,7 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "format": (str,),
     "output": (str,),
     "workers": (int,),
+    "file_timeout": (int, float),
     "exclude": (list,),
     "max_file_size": (str, int),
     "one_file_system": (bool,),

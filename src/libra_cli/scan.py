@@ -24,7 +24,7 @@ from .models import Finding, HashConfig, HashResult, Match, ScanError
 from .report import Report
 from .storage import Walker, WalkOptions
 from .textsafe import log_value
-from .workers import default_workers, hash_many
+from .workers import DEFAULT_TIMEOUT, default_workers, hash_many
 
 log = logging.getLogger("libra.scan")
 
@@ -38,6 +38,7 @@ class ScanOptions:
 
     walk: WalkOptions = field(default_factory=WalkOptions)
     workers: int = 0  #: 0 means all cores
+    file_timeout: float = DEFAULT_TIMEOUT  #: seconds without any result before a hung worker is stopped
     hash_config: HashConfig = field(default_factory=HashConfig)
     report_digests: tuple[str, ...] = REPORTED_DIGESTS
 
@@ -115,7 +116,7 @@ def scan(
             report.skipped += 1
             log.info("skipped location=%s reason=%s", log_value(skip.location), log_value(skip.reason))
 
-    for result in hash_many(walker.refs(), config, workers):
+    for result in hash_many(walker.refs(), config, workers, timeout=options.file_timeout):
         drain()
         _record(result, matcher, writer, report)
         if listener is not None:

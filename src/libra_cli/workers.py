@@ -58,35 +58,45 @@ class _Task:
     attempt: int = 0
 
 
-def _crashed(ref: MediaRef) -> HashResult:
-    return HashResult(
-        ref=ref,
-        media_type=None,
-        error="the worker process died while hashing this file (a decoder crash); it was not covered",
-    )
+#: Default for ``timeout``: a worker pool with no result for this long has a file that hangs a decoder.
+DEFAULT_TIMEOUT = 300.0
+
+_CRASHED = "the worker process died while hashing this file (a decoder crash); it was not covered"
+_HUNG = "hashing this file took longer than {:g} s, so its worker was stopped; it was not covered"
+
+
+def _lost(ref: MediaRef, reason: str) -> HashResult:
+    return HashResult(ref=ref, media_type=None, error=reason)
 
 
 Task = Callable[[tuple[MediaRef, ...], HashConfig], list[HashResult]]
 
 
 def hash_many(
-    refs: Iterable[MediaRef], config: HashConfig, workers: int, task: Task = hash_batch
+    refs: Iterable[MediaRef],
+    config: HashConfig,
+    workers: int,
+    task: Task = hash_batch,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Iterator[HashResult]:
     """Yield one ``HashResult`` per reference, in completion order.
 
-    ``workers <= 1`` hashes in this process (no pool), which is also what small runs use. ``task`` must
-    be a top-level function (it is pickled by name); tests pass one that crashes on purpose.
+    ``workers <= 1`` hashes in this process (no pool, so no crash or hang protection), which is what
+    small runs use. With a pool, a worker that crashes, or a pool that returns nothing for ``timeout``
+    seconds, is replaced and the file responsible is reported. ``task`` must be a top-level function
+    (it is pickled by name); tests pass ones that crash or hang on purpose.
     """
     if workers <= 1:
         for ref in refs:
             yield from task((ref,), config)
         return
-    yield from _PoolRun(refs, config, workers, task).results()
+    yield from _PoolRun(refs, config, workers, task, timeout).results()
 
 
 class _PoolRun:
-    def __init__(self, refs: Iterable[MediaRef], config: HashConfig, workers: int, task: Task) -> None:
+    def __init__(self, refs: Iterable[MediaRef], config: HashConfig, workers: int, task: Task, timeout: float) -> None:
         self.task = task
+        self.timeout = timeout
         self.source = iter(refs)
         self.config = config
         self.workers = workers
@@ -111,6 +121,7 @@ class _PoolRun:
     def results(self) -> Iterator[HashResult]:
         executor = self._executor()
         pending: dict[Future[list[HashResult]], _Task] = {}
+        finished = False
         try:
             while True:
                 while len(pending) < self._limit(pending):
@@ -119,25 +130,33 @@ class _PoolRun:
                         break
                     pending[executor.submit(self.task, task.refs, self.config)] = task
                 if not pending:
+                    finished = True
                     return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                broken = False
+                done, _ = wait(pending, timeout=self.timeout, return_when=FIRST_COMPLETED)
+                lost: str | None = None
+                if not done:  # nothing came back for `timeout` seconds: a file hangs its worker
+                    lost = _HUNG.format(self.timeout)
+                    log.warning("no result for %g s; stopping the workers and retrying files one by one", self.timeout)
                 for future in done:
                     task = pending.pop(future)
                     try:
                         yield from future.result()
                     except BrokenProcessPool:
-                        broken = True
-                        yield from self._requeue(task)
-                if broken:
+                        lost = _CRASHED
+                        yield from self._requeue(task, lost)
+                if lost is not None:
                     for task in pending.values():
-                        yield from self._requeue(task)
+                        yield from self._requeue(task, lost)
                     pending.clear()
-                    executor.shutdown(wait=False, cancel_futures=True)
-                    log.warning("worker process died; restarting the pool and retrying files one by one")
+                    _stop(executor)
+                    if lost == _CRASHED:
+                        log.warning("worker process died; restarting the pool and retrying files one by one")
                     executor = self._executor()
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            if finished:
+                executor.shutdown(wait=True)
+            else:  # an error or interrupt: do not wait for workers that may be stuck
+                _stop(executor)
 
     def _limit(self, pending: dict[Future[list[HashResult]], _Task]) -> int:
         """After a crash, retries run strictly one at a time, so a second crash names its culprit."""
@@ -145,10 +164,18 @@ class _PoolRun:
             return 1
         return self.window
 
-    def _requeue(self, task: _Task) -> Iterator[HashResult]:
+    def _requeue(self, task: _Task, reason: str) -> Iterator[HashResult]:
         """Split a lost batch into single retries; a single that already failed is the culprit."""
         if len(task.refs) == 1 and task.attempt >= 1:
-            yield _crashed(task.refs[0])
+            yield _lost(task.refs[0], reason)
             return
         for ref in task.refs:
             self.retry.append(_Task((ref,), attempt=1 if len(task.refs) == 1 else task.attempt + 1))
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Stop a pool now, killing workers that may be stuck in a decoder (there is no public API for it)."""
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)

@@ -17,7 +17,7 @@ from ..models import HashConfig
 from ..scan import ScanOptions
 from ..scan import scan as run_scan
 from ..storage import WalkOptions
-from ..workers import default_workers
+from ..workers import DEFAULT_TIMEOUT, default_workers
 from .common import guarded, parse_size, say
 from .lists import load_lists
 from .progress import ScanBar
@@ -52,6 +52,13 @@ def setup_logging(level: str, log_file: str | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     root.propagate = False
+
+
+def _timeout(value: Any) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise ConfigError(f"--file-timeout must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str, int]:
@@ -104,6 +111,9 @@ def scan(
     ),
     max_file_size: str | None = typer.Option(
         None, "--max-file-size", help="Skip files larger than this (e.g. 512M, 4G). Default 512M."
+    ),
+    file_timeout: float | None = typer.Option(
+        None, "--file-timeout", help="Stop a worker that returns nothing for this many seconds (default 300)."
     ),
     one_file_system: bool = typer.Option(
         False, "--one-file-system", help="Do not cross filesystem boundaries."
@@ -179,6 +189,7 @@ def scan(
             follow_symlinks=follow_symlinks or bool(config.get("follow_symlinks", False)),
         ),
         workers=n_workers,
+        file_timeout=_timeout(_pick(file_timeout, config, "file_timeout", DEFAULT_TIMEOUT)),
         hash_config=HashConfig(
             dihedral=not no_dihedral and bool(config.get("dihedral", True)), max_file_size=size_limit
         ),
