@@ -34,7 +34,8 @@ class ScanBar:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         ]
-        self._bar = Progress(*columns, console=stderr, transient=False)
+        # Never redirect stdout: it carries the data (findings, hashes), however the bar is drawn.
+        self._bar = Progress(*columns, console=stderr, transient=False, redirect_stdout=False, redirect_stderr=False)
         self._task = self._bar.add_task("scan", total=None, mib=0.0, rate=0.0, matched=0)
         self._start = time.monotonic()
         self._last = 0.0
