@@ -219,3 +219,27 @@ def test_bad_config_file_is_one_sentence(tree: Path, tmp_path: Path) -> None:
     code, out, err = cli("scan", str(tree), "--config", str(config))
     assert code == 2 and out == ""
     assert err.strip() == f"libra: config file '{config}': 'workers' must be of type int, not 'lots'"
+
+
+def test_sigterm_stops_cleanly_without_a_half_written_file(
+    tmp_path: Path, photos: Path, keyed_list: tuple[Path, Path]
+) -> None:
+    """systemd stops a unit with SIGTERM: the scan ends with code 2, workers stop, no temp file is left."""
+    import signal
+    import time
+
+    identity, hashlist = keyed_list
+    tree = tmp_path / "big"
+    tree.mkdir()
+    data = (photos / "coffee.jpg").read_bytes()
+    for i in range(3000):
+        (tree / f"{i:05d}.jpg").write_bytes(data[:-2] + i.to_bytes(2, "big"))  # distinct files, same picture
+    out = tmp_path / "findings.json"
+    cmd = [sys.executable, "-m", "libra_cli", "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-q"]
+    proc = subprocess.Popen([*cmd, "-o", str(out), "-w", "2"], stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]  # no findings file, no .part file

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import typer
 
 from .. import __version__
 from ..errors import ExitCode, LibraError
+from ..textsafe import printable
 from . import hashcmd, hashlist, keys, scan
 
 app = typer.Typer(
@@ -44,15 +46,21 @@ def _root(
     """libra: hash-based detection of known abuse material that never copies media."""
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (systemd stopping a unit, ``timeout``) unwinds like Ctrl-C: workers stopped, no half file."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: run the app; a ``LibraError`` becomes one plain sentence and exit code 2."""
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr
     )
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app(standalone_mode=True)
     except LibraError as err:
-        typer.echo(f"libra: {err}", err=True)
+        typer.echo(f"libra: {printable(err)}", err=True)
         sys.exit(int(err.exit_code))
     except KeyboardInterrupt:
         typer.echo("libra: interrupted.", err=True)
