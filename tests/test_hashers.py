@@ -84,7 +84,10 @@ def test_fast_pdq_agrees_with_pdqhash(name: str) -> None:
     assert abs(fast_quality - quality) <= 2
 
 
-@pytest.mark.parametrize("size", [(5, 700), (37, 23), (64, 64), (129, 1000), (3000, 520)])
+ODD_SIZES = [(5, 700), (37, 23), (64, 64), (129, 1000), (3000, 520), (12000, 9), (7, 9000), (100_000, 6)]
+
+
+@pytest.mark.parametrize("size", ODD_SIZES)
 def test_fast_pdq_agrees_with_pdqhash_at_odd_sizes(size: tuple[int, int]) -> None:
     grey = imagegen.photo("chelsea").convert("L").resize(size)
     pixels = np.asarray(grey)
@@ -127,3 +130,47 @@ def test_robust_variants_are_named_uniquely_and_catch_a_crop() -> None:
     original = PDQ.hash_image(grey)[0].value
     assert distance(cropped, original) > 31  # plain PDQ misses a 5% crop ...
     assert min(distance(cropped, r.value) for r in robust) <= 31  # ... the robust list catches it
+
+
+def test_fast_pdq_memory_stays_near_the_image_size_on_extreme_panoramas() -> None:
+    # A 1,000,000 x 16 PNG is a few kilobytes on disk; its PDQ must not cost gigabytes.
+    import tracemalloc
+
+    wide = Image.new("L", (1_000_000, 16), 0)
+    wide.paste(255, (0, 0, 300_000, 16))
+    tracemalloc.start()
+    try:
+        pdq_hex(wide)
+        pdq_hex(wide.transpose(Image.Transpose.TRANSPOSE))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 1024 * 1024  # the image itself is 16 MB
+
+
+def test_tiny_images_never_reach_pdqhash_at_full_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pdqhash copies the whole image into float buffers before it finds a side under 5 pixels.
+    seen: list[tuple[int, ...]] = []
+    real = pdqhash.compute
+
+    def compute(arr: np.ndarray) -> object:
+        seen.append(arr.shape)
+        return real(arr)
+
+    monkeypatch.setattr(pdqhash, "compute", compute)
+    value, quality = pdq_hex(Image.new("L", (200_000, 4), 200))
+    assert quality == 0 and value == "0" * 64
+    assert all(np.prod(shape) <= 64 * 64 * 3 for shape in seen)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (1, 300), (300, 1), (4, 4), (5, 5), (6, 2000), (9000, 7)])
+def test_every_perceptual_hash_survives_tiny_and_thin_images(size: tuple[int, int]) -> None:
+    img = imagegen.photo("coins").convert("L").resize(size)
+    for hasher in hashers("perceptual"):
+        assert isinstance(hasher, base.PerceptualHasher)
+        (found,) = hasher.hash_image(img)
+        assert len(found.value) in (16, 64)
+    variants = PDQ.hash_dihedral(img)
+    assert len(variants) == 8
+    if min(size) < 5:
+        assert all(h.quality == 0 for h in variants)

@@ -57,14 +57,35 @@ _OFFSETS = np.array(
 _OFFSET_LUMA = _OFFSETS @ np.array([0.299, 0.587, 0.114])
 
 
-@functools.lru_cache(maxsize=256)
+#: Axis lengths up to this are cached (a few hundred KB at most); longer ones, only seen on extreme
+#: panoramas, are built per call so a stream of hostile sizes cannot grow the cache without bound.
+_CACHED_AXIS = 8192
+#: Elements gathered per step of the band products: one step for ordinary photos, several on
+#: panoramas a million pixels long, so memory stays near the image's own size.
+_GATHER_BUDGET = 1 << 22
+#: Longer sides are box-reduced first (by an integer factor) to at most this.
+_LONGEST_AXIS = 1 << 16
+#: pdqhash's MIN_HASHABLE_DIM: a side shorter than this gives the all-zero hash with quality 0.
+_MIN_SIDE = 5
+
+
 def _operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    return _cached_operator(n) if n <= _CACHED_AXIS else _build_operator(n)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    return _build_operator(n)
+
+
+def _build_operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """PDQ's blur-and-sample along an axis of length ``n``, as 64 bands of (indices, weights).
 
     Row i of the 64 x n operator is the double box (pdqhashing.cpp ``box1DFloat``, shrunk at the
     edges) around sample ``(i + 0.5) * n / 64``: the mean, over the k in the box around the sample,
     of the box around k. It is applied band by band rather than as a matrix product: no BLAS, so no
-    thread pool fighting the worker processes for cores.
+    thread pool fighting the worker processes for cores. Everything is built in band coordinates,
+    O(n) memory: a dense 64 x n table would cost gigabytes on a hostile strip a million pixels long.
     """
     window = (n + 2 * _SIDE - 1) // (2 * _SIDE)
     half = (window + 2) // 2
@@ -77,30 +98,50 @@ def _operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     k_lo = np.maximum(0, k + half - window)  # ... and the box around each k
     k_hi = np.where(valid, np.minimum(n - 1, k + half - 1), k_lo)
     value = np.where(valid, 1.0 / ((hi - lo + 1)[:, None] * (k_hi - k_lo + 1)), 0.0)
-    # Spread each value over [k_lo, k_hi] with a difference array and a running sum.
-    diff = np.zeros((_SIDE, n + 1))
-    rows = np.broadcast_to(np.arange(_SIDE)[:, None], k.shape)
-    np.add.at(diff, (rows, k_lo), value)
-    np.add.at(diff, (rows, k_hi + 1), -value)
-    dense = np.cumsum(diff, axis=1)[:, :n]
     start = k_lo[:, 0]
     width = int((k_hi.max(axis=1) - start).max()) + 1
+    # Spread each value over [k_lo, k_hi] with a difference array and a running sum, per band.
+    diff = np.zeros((_SIDE, width + 1))
+    rows = np.broadcast_to(np.arange(_SIDE)[:, None], k.shape)
+    np.add.at(diff, (rows, k_lo - start[:, None]), value)
+    np.add.at(diff, (rows, k_hi + 1 - start[:, None]), -value)
     spans = start[:, None] + np.arange(width)[None, :]
-    index = np.minimum(spans, n - 1)
-    weight = np.where(spans < n, np.take_along_axis(dense, index, axis=1), 0.0)
-    return index, weight.astype(np.float32)
+    weight = np.where(spans < n, np.cumsum(diff, axis=1)[:, :width], 0.0)
+    return np.minimum(spans, n - 1), weight.astype(np.float32)
+
+
+def _steps(bands: int, per_band: int) -> range:
+    return range(0, _SIDE, max(1, min(_SIDE, _GATHER_BUDGET // max(1, bands * per_band))))
 
 
 def _pdq_input(img: Image.Image) -> npt.NDArray[np.uint8]:
-    """The H x W x 3 array to hand ``pdqhash``: PDQ's own 64x64 buffer, or the image itself if tiny."""
-    grey = np.asarray(img.convert("L") if img.mode != "L" else img, dtype=np.uint8)
+    """The H x W x 3 array to hand ``pdqhash``: PDQ's own 64x64 buffer, or a stand-in if too small."""
+    img = img.convert("L") if img.mode != "L" else img
+    if max(img.size) > _LONGEST_AXIS:
+        # PDQ's blur window is 1/128 of the side: a box pre-reduction this much finer changes nothing,
+        # and it keeps the operator and the first pass small on a strip millions of pixels long.
+        width, height = img.size
+        img = img.reduce((-(-width // _LONGEST_AXIS), -(-height // _LONGEST_AXIS)))
+    grey = np.asarray(img, dtype=np.uint8)
     rows, cols = grey.shape
-    if min(rows, cols) < 5:  # pdqhash's own rule: too small to hash, quality 0
-        return np.broadcast_to(grey[:, :, None], (rows, cols, 3))
+    if min(rows, cols) < _MIN_SIDE:
+        # pdqhash answers zeros whatever the pixels, after copying all of them: hand it a 4 x 4 corner.
+        corner = grey[: _MIN_SIDE - 1, : _MIN_SIDE - 1]
+        return np.ascontiguousarray(np.broadcast_to(corner[:, :, None], (*corner.shape, 3)))
     row_index, row_weight = _operator(rows)
     col_index, col_weight = _operator(cols)
-    tall = np.einsum("ib,ibw->iw", row_weight, grey[row_index], dtype=np.float32, casting="unsafe")
-    small = np.einsum("jb,ijb->ij", col_weight, tall[:, col_index])
+    tall = np.empty((_SIDE, cols), dtype=np.float32)
+    step = _steps(row_index.shape[1], cols).step
+    for i in range(0, _SIDE, step):
+        band = slice(i, i + step)
+        tall[band] = np.einsum(
+            "ib,ibw->iw", row_weight[band], grey[row_index[band]], dtype=np.float32, casting="unsafe"
+        )
+    small = np.empty((_SIDE, _SIDE), dtype=np.float32)
+    step = _steps(col_index.shape[1], _SIDE).step
+    for j in range(0, _SIDE, step):
+        band = slice(j, j + step)
+        small[:, band] = np.einsum("jb,ijb->ij", col_weight[band], tall[:, col_index[band]])
     small = np.clip(small, 0.0, 255.0)
     base = np.floor(small)
     nearest = np.abs((small - base)[:, :, None] - _OFFSET_LUMA).argmin(axis=2)
