@@ -98,3 +98,28 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(
         b"IEND", b""
     )
+
+
+def png_chunk(kind: bytes, body: bytes, *, crc: int | None = None) -> bytes:
+    """One PNG chunk; ``crc`` overrides the checksum (a damaged chunk)."""
+    check = zlib.crc32(kind + body) if crc is None else crc
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", check)
+
+
+def png_with_chunks(before: bytes = b"", after: bytes = b"", name: str = "coffee") -> bytes:
+    """The photo as PNG with extra chunks right after IHDR (``before``) and right before IEND (``after``)."""
+    data = encode(photo(name), "PNG")
+    ihdr_end = 8 + 12 + 13
+    return data[:ihdr_end] + before + data[ihdr_end:-12] + after + data[-12:]
+
+
+def text_bomb(size: int = 2 << 20) -> bytes:
+    """Deflated ``size`` bytes of text: a few kilobytes that inflate past Pillow's MAX_TEXT_CHUNK."""
+    return zlib.compress(b"a" * size, 9)
+
+
+def ico_embedding_png(width: int, height: int) -> bytes:
+    """An ICO whose directory says 16x16 but whose one entry is a ``width`` x ``height`` PNG."""
+    body = encode(Image.new("L", (width, height)), "PNG")
+    entry = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(body), 22)
+    return struct.pack("<HHH", 0, 1, 1) + entry + body

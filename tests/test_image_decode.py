@@ -114,3 +114,101 @@ def test_every_pillow_mode_becomes_grey(mode: str) -> None:
     from libra_cli.media.image import _to_grey
 
     assert _to_grey(Image.new(mode, (8, 8))).mode == "L"
+
+
+PLAIN_PNG = pdq_of(imagegen.encode(imagegen.photo(), "PNG"))
+_chunk, _bomb = imagegen.png_chunk, imagegen.text_bomb
+# Metadata a browser ignores must not stop libra from hashing the picture: each would let an uploader
+# dodge perceptual matching by adding one chunk (Pillow refuses them, libpng skips them).
+PNG_METADATA: dict[str, Callable[[], tuple[bytes, bytes]]] = {
+    "ztxt-bomb": lambda: (_chunk(b"zTXt", b"k\x00\x00" + _bomb()), b""),
+    "iccp-bomb": lambda: (_chunk(b"iCCP", b"icc\x00\x00" + _bomb()), b""),
+    "itxt-bomb": lambda: (_chunk(b"iTXt", b"k\x00\x01\x00\x00\x00" + _bomb()), b""),
+    "ztxt-bomb-after-idat": lambda: (b"", _chunk(b"zTXt", b"k\x00\x00" + _bomb())),
+    "text-over-max-text-memory": lambda: (b"".join(_chunk(b"tEXt", b"k\x00" + bytes(1 << 20)) for _ in range(65)), b""),
+    "bad-crc-text": lambda: (_chunk(b"tEXt", b"Comment\x00hi", crc=0), b""),
+    "bad-crc-private": lambda: (_chunk(b"prVt", b"\x00" * 16, crc=1), b""),
+    "garbage-exif": lambda: (_chunk(b"eXIf", b"garbage, not TIFF"), b""),
+}
+
+
+@pytest.mark.parametrize("chunks", PNG_METADATA.values(), ids=PNG_METADATA.keys())
+def test_png_metadata_never_stops_the_decode(chunks: Callable[[], tuple[bytes, bytes]]) -> None:
+    before, after = chunks()
+    assert pdq_of(imagegen.png_with_chunks(before, after)) == PLAIN_PNG
+
+
+def test_png_keeps_its_exif_orientation_when_other_metadata_is_dropped() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = imagegen.encode(imagegen.photo().transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif.tobytes())
+    ihdr_end = 8 + 12 + 13
+    data = sideways[:ihdr_end] + _chunk(b"zTXt", b"k\x00\x00" + _bomb()) + sideways[ihdr_end:]
+    decoded = decode(data, max_pixels=LIMIT)
+    assert (decoded.width, decoded.height) == (600, 400)
+    assert distance(pdq_hex(decoded.image)[0], PLAIN_PNG) <= 10
+
+
+class _Decoded(BaseException):
+    """Raised by a patched ``load``: pixels were about to be decoded (not an Exception, so nothing swallows it)."""
+
+
+def _small(fmt: str) -> bytes:
+    return imagegen.encode(imagegen.photo().resize((300, 200)), fmt)
+
+
+OVER_LIMIT = {
+    "png": lambda: _small("PNG"),
+    "gif": lambda: _small("GIF"),
+    "tiff": lambda: _small("TIFF"),
+    "bmp": lambda: _small("BMP"),
+    "webp": lambda: _small("WEBP"),
+    "jpeg": lambda: _small("JPEG"),
+    "ico-embedding-a-bigger-png": lambda: imagegen.ico_embedding_png(300, 200),
+    "gif-frame-bigger-than-its-screen": lambda: _gif_with_screen(_small("GIF"), 8, 8),
+}
+
+
+def _gif_with_screen(data: bytes, width: int, height: int) -> bytes:
+    return data[:6] + width.to_bytes(2, "little") + height.to_bytes(2, "little") + data[10:]
+
+
+@pytest.mark.parametrize("make", OVER_LIMIT.values(), ids=OVER_LIMIT.keys())
+def test_pixel_limit_is_checked_before_any_pixel_is_decoded(
+    make: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import ImageFile
+
+    data = make()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise _Decoded
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+    monkeypatch.setattr(Image.Image, "load", refuse)
+    with pytest.raises(MediaError, match="pixel limit"):
+        decode(data, max_pixels=50_000)
+
+
+def test_mpo_is_dct_scaled_like_jpeg() -> None:
+    # Phones write MPO (JPEG plus depth or preview pictures); Pillow calls it "MPO", not "JPEG".
+    big = imagegen.photo().resize((2400, 1600))
+    mpo = imagegen.encode(big, "MPO", save_all=True, append_images=[big.resize((600, 400))])
+    jpeg = imagegen.encode(big, "JPEG")
+    assert decode(mpo, max_pixels=LIMIT).image.size == decode(jpeg, max_pixels=LIMIT).image.size == (1200, 800)
+
+
+def test_only_the_sniffed_format_plugin_parses_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file libra took for one format is never handed to Pillow's other ~40 plugins (EPS runs Ghostscript).
+    seen: list[object] = []
+    real = Image.open
+
+    def spy(fp: object, mode: str = "r", formats: object = None) -> Image.Image:
+        seen.append(formats)
+        return real(fp, mode, formats)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image, "open", spy)
+    decode(imagegen.jpeg(), max_pixels=LIMIT)
+    assert seen == [("JPEG",)]
+    with pytest.raises(MediaError, match="not a supported image"):
+        decode(b"P5\n2 2\n255\n\x00\x00\x00\x00", max_pixels=LIMIT)  # PGM: Pillow reads it, libra never sniffs it

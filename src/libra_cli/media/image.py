@@ -15,6 +15,7 @@ refused from the header, before any pixel is decoded.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import MediaError
+from .ico import embedded_sizes
+from .png import picture_chunks
+from .sniff import sniff
 
 #: Decode at least this many pixels on the short side: PDQ's reference size.
 DEFAULT_MIN_SIDE = 512
@@ -55,9 +59,32 @@ class Decoded:
     height: int
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    img = Image.open(io.BytesIO(data))
-    width, height = img.size
+#: Pillow plugins allowed to parse each sniffed type. Only these: a file libra took for a PNG is never
+#: offered to Pillow's ~40 other plugins (some rarely exercised, EPS runs Ghostscript).
+_PLUGINS: dict[str, tuple[str, ...]] = {
+    "image/jpeg": ("JPEG",),  # Pillow's JPEG plugin also opens MPO (phone photos with depth maps)
+    "image/png": ("PNG",),
+    "image/gif": ("GIF",),
+    "image/webp": ("WEBP",),
+    "image/bmp": ("BMP",),
+    "image/tiff": ("TIFF",),
+    "image/x-icon": ("ICO", "CUR"),
+    "image/vnd.adobe.photoshop": ("PSD",),
+    "image/jp2": ("JPEG2000",),
+    "image/qoi": ("QOI",),
+    "image/avif": ("AVIF",),
+    "image/heic": ("HEIF",),  # registered by pillow-heif, when installed
+    "image/jxl": ("JXL",),  # registered by a JPEG XL plugin, when installed
+}
+
+
+@functools.cache
+def _installed(media_type: str) -> tuple[str, ...]:
+    Image.init()
+    return tuple(name for name in _PLUGINS.get(media_type, ()) if name in Image.OPEN)
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise MediaError("the image has no pixels")
     if width * height > max_pixels:
@@ -65,7 +92,32 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit"
             " (decompression bomb guard)"
         )
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    media_type = sniff(data)
+    if media_type not in _PLUGINS:
+        raise MediaError("the data is not a supported image format")
+    plugins = _installed(media_type)
+    if not plugins:
+        raise MediaError(f"the image format is not supported ({media_type} has no decoder installed)")
+    if media_type == "image/png":
+        data = picture_chunks(data)
+    elif media_type == "image/x-icon":
+        for width, height in embedded_sizes(data):  # Pillow decodes an ICO while opening it
+            _check_pixels(width, height, max_pixels)
+    img = Image.open(io.BytesIO(data), formats=plugins)
+    _check_pixels(*img.size, max_pixels)
     return img
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1-8), or 1 when the EXIF is missing or damaged: metadata never stops a hash."""
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:
+        return 1
+    return orientation if isinstance(orientation, int) and orientation in range(1, 9) else 1
 
 
 def _to_grey(img: Image.Image) -> Image.Image:
@@ -121,16 +173,14 @@ def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) ->
 
 def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     img = _open(data, max_pixels)
-    orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-    if not isinstance(orientation, int):  # a damaged tag is ignored, not fatal
-        orientation = 1
     width, height = img.size
-    if orientation in _SWAPPING_ORIENTATIONS:
-        width, height = height, width
-    if img.format == "JPEG":
+    if img.format in ("JPEG", "MPO"):
         # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
         img.draft("L", (min_side, min_side))
     img.load()
+    orientation = _orientation(img)  # after load: a PNG's EXIF can follow its pixels
+    if orientation in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
     grey = _reduce_to(_to_grey(img), min_side)
     transpose = _UPRIGHT.get(orientation)
     return Decoded(grey.transpose(transpose) if transpose is not None else grey, width, height)
