@@ -34,6 +34,17 @@ HEADERS = [
     (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa", "video/x-ms-asf"),
     (b"\x00\x00\x01\xba\x44\x00\x04\x00", "video/mpeg"),
     (b"\x47\x40\x00\x10" + b"\xff" * 184 + b"\x47\x40\x00\x11" + b"\xff" * 184 + b"\x47" + b"\xff" * 10, "video/mp2t"),
+    # M2TS / AVCHD (.mts from camcorders): 192-byte packets, a 4-byte timecode before each sync byte.
+    ((b"\x00\x00\x00\x00\x47\x40\x00\x10" + b"\xff" * 184) * 3, "video/mp2t"),
+    # Byte orders Pillow's TIFF plugin also opens (a swapped version word).
+    (b"MM*\x00\x00\x00\x00\x08", "image/tiff"),
+    (b"II\x00*\x08\x00\x00\x00", "image/tiff"),
+    (b"\x00\x00\x00\x1cftypM4V \x00\x00\x00\x01M4V M4A mp42isom", "video/mp4"),
+    (b"\x00\x00\x00\x1cftypmp41\x00\x00\x00\x00mp41isom", "video/mp4"),
+    (b"\x00\x00\x00\x14ftyp3g2a\x00\x00\x00\x003g2a", "video/3gpp"),
+    (b"\xff\xd8\xff\xdb\x00\x43\x00", "image/jpeg"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8L", "image/webp"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8X", "image/webp"),
 ]
 
 NOT_MEDIA = [
@@ -46,6 +57,11 @@ NOT_MEDIA = [
     b"RIFF\x24\x00\x00\x00WAVEfmt ",  # audio
     b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom",  # audio in an MP4 box
     b"\x00\x00\x00\x00" * 64,
+    # Text whose bytes 4-8 spell a QuickTime atom name.
+    b"The free software movement began in 1983.\n",
+    b"Now skip to the next section.\n",
+    b"How wide is the river?\n",
+    b"Set mdat=1 in the config.\n",
 ]
 
 

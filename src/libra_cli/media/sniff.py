@@ -26,6 +26,8 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "image/tiff"),
     (b"II+\x00", "image/tiff"),  # BigTIFF
     (b"MM\x00+", "image/tiff"),
+    (b"MM*\x00", "image/tiff"),  # a swapped version word: Pillow opens these too, so an uploader could use them
+    (b"II\x00*", "image/tiff"),
     (b"8BPS\x00\x01", "image/vnd.adobe.photoshop"),
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "image/jp2"),
     (b"\xff\x4f\xff\x51", "image/jp2"),  # raw JPEG 2000 codestream
@@ -63,8 +65,12 @@ def _iso_bmff(head: bytes) -> str | None:
         return None
     box_type = head[4:8]
     if box_type != b"ftyp":
-        # Old QuickTime files start with a movie atom instead of ``ftyp``.
-        return "video/quicktime" if box_type in _QUICKTIME_ATOMS and head[:4] != b"\x00\x00\x00\x00" else None
+        # Old QuickTime files start with a movie atom instead of ``ftyp``. Its size is binary: text whose
+        # bytes 4-8 happen to spell ``free`` or ``skip`` ("The free ...") has printable ones.
+        size = head[:4]
+        if box_type not in _QUICKTIME_ATOMS or size == b"\x00\x00\x00\x00" or _printable(size):
+            return None
+        return "video/quicktime"
     box_size = int.from_bytes(head[:4], "big")
     major = head[8:12]
     end = min(max(box_size, 16), len(head))
@@ -81,6 +87,10 @@ def _iso_bmff(head: bytes) -> str | None:
     if major.startswith(_3GP_PREFIXES):
         return "video/3gpp"
     return "video/mp4"
+
+
+def _printable(data: bytes) -> bool:
+    return all(0x20 <= byte < 0x7F or byte in (0x09, 0x0A, 0x0D) for byte in data)
 
 
 def _ebml(head: bytes) -> str | None:
@@ -113,8 +123,10 @@ def _ico(head: bytes) -> str | None:
 
 
 def _mpeg_ts(head: bytes) -> str | None:
-    # Transport streams have a sync byte every 188 bytes.
+    # Transport streams have a sync byte every 188 bytes; M2TS/AVCHD (.mts) every 192, after a timecode.
     if len(head) >= 377 and head[0] == head[188] == head[376] == 0x47:
+        return "video/mp2t"
+    if len(head) >= 389 and head[4] == head[196] == head[388] == 0x47:
         return "video/mp2t"
     return None
 
