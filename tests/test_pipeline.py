@@ -149,3 +149,30 @@ def test_corrupted_files_never_raise(tmp_path: Path) -> None:
             data[rng.randrange(16, len(data))] = rng.randrange(256)
         result = hash_ref(write(tmp_path, f"c{i}", bytes(data)), HashConfig())
         assert result.digests and (result.error is None or "\n" not in result.error)
+
+
+def test_an_unexpected_hasher_failure_is_one_short_printable_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libra_cli.hashers import imagehash_family
+
+    def explode(img: Image.Image) -> object:
+        raise ValueError("first line\nsecond line \x1b[2J" + "x" * 5000)
+
+    monkeypatch.setattr(imagehash_family.PHASH, "_function", explode)
+    data = imagegen.jpeg()
+    result = hash_ref(write(tmp_path, "a.jpg", data), HashConfig())
+    assert result.error is not None and "ValueError" in result.error
+    assert result.error.isprintable() and len(result.error) < 300
+    assert result.digests["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_decoder_messages_are_printable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageFile
+
+    def explode(self: object) -> None:
+        raise OSError("decoder said \x1b]0;owned\x07 and more")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", explode)
+    result = hash_ref(write(tmp_path, "a.png", imagegen.encode(imagegen.photo(), "PNG")), HashConfig())
+    assert result.error is not None and result.error.isprintable() and "decoder said" in result.error

@@ -22,7 +22,7 @@ from .hashers import exact, perceptual
 from .hashers.exact import digest_all
 from .hashers.pdq import PDQ
 from .hashers.robust import robust_hashes
-from .media.image import decode
+from .media.image import decode, one_line
 from .media.sniff import sniff
 from .models import HashConfig, HashResult, MediaRef, PerceptualHash
 from .storage import read_ref
@@ -108,7 +108,7 @@ def hash_ref(ref: MediaRef, config: HashConfig) -> HashResult:
     except MemoryError:
         found = _MediaHashes(error="the file is too large to decode in memory")
     except Exception as err:  # a decoder bug on a hostile file must cost one file, never the scan
-        found = _MediaHashes(error=f"the file cannot be hashed ({type(err).__name__}: {err})")
+        found = _MediaHashes(error=f"the file cannot be hashed ({type(err).__name__}: {one_line(err)})")
     return HashResult(
         ref,
         media_type,

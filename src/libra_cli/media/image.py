@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import MediaError
+from ..textsafe import printable
 from .ico import embedded_sizes
 from .png import picture_chunks
 from .sniff import sniff
@@ -186,8 +187,13 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     return Decoded(grey.transpose(transpose) if transpose is not None else grey, width, height)
 
 
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message as one short printable line: decoders quote hostile bytes in theirs."""
+    return printable(" ".join(str(err).split()))[:limit].rstrip(".")
+
+
 def _plain(err: BaseException) -> str:
-    text = " ".join(str(err).split()).rstrip(".")[:200]
+    text = one_line(err)
     if "truncated" in text.lower():
         return "the image file is truncated"
     return f"the image cannot be decoded: {text}" if text else "the image cannot be decoded"
