@@ -212,3 +212,40 @@ def test_only_the_sniffed_format_plugin_parses_the_file(monkeypatch: pytest.Monk
     assert seen == [("JPEG",)]
     with pytest.raises(MediaError, match="not a supported image"):
         decode(b"P5\n2 2\n255\n\x00\x00\x00\x00", max_pixels=LIMIT)  # PGM: Pillow reads it, libra never sniffs it
+
+
+def test_pil_globals_and_warning_filters_are_never_changed() -> None:
+    # A host process that chose its own Pillow settings keeps them; libra's dependencies flip nothing either.
+    import subprocess
+    import sys
+
+    script = """
+import warnings
+from PIL import Image, ImageFile
+ImageFile.LOAD_TRUNCATED_IMAGES = True
+Image.MAX_IMAGE_PIXELS = 12345678
+import libra_cli.pipeline, libra_cli.workers
+from libra_cli.errors import MediaError
+from libra_cli.media.image import decode
+filters = list(warnings.filters)  # after the imports: numpy and scipy add their own at import
+for data in (b"\\\\x89PNG\\\\r\\\\n\\\\x1a\\\\n" + bytes(40), b"GIF89a" + bytes(20)):
+    try:
+        decode(data, max_pixels=1000)
+    except MediaError:
+        pass
+assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "LOAD_TRUNCATED_IMAGES changed"
+assert Image.MAX_IMAGE_PIXELS == 12345678, "MAX_IMAGE_PIXELS changed"
+assert list(warnings.filters) == filters, "warning filters changed"
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dependencies_leave_truncated_images_refused() -> None:
+    import subprocess
+    import sys
+
+    script = "import libra_cli.pipeline, libra_cli.workers, libra_cli.cli\nfrom PIL import ImageFile\n" \
+             "assert ImageFile.LOAD_TRUNCATED_IMAGES is False"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import MediaError
 from ..textsafe import printable
@@ -46,9 +46,9 @@ _UPRIGHT = {
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
-# A truncated file must fail, not decode half grey: that is Pillow's default, set again here because a
-# library loaded in the same process may have flipped it.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+# A truncated file must fail, not decode half grey: Pillow's default (``LOAD_TRUNCATED_IMAGES`` off).
+# libra never sets it, nor any other Pillow global: they belong to the whole process, not to one call.
+# tests/test_image_decode.py checks that neither libra nor what it imports turns it on.
 
 
 @dataclass(frozen=True)
