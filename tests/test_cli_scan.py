@@ -237,7 +237,11 @@ def test_sigterm_stops_cleanly_without_a_half_written_file(
     out = tmp_path / "findings.json"
     cmd = [sys.executable, "-m", "libra_cli", "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-q"]
     proc = subprocess.Popen([*cmd, "-o", str(out), "-w", "2"], stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".findings.json.*.part")):  # the scan is under way: lists loaded, output open
+        assert proc.poll() is None and time.monotonic() < deadline, "the scan ended or never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
