@@ -121,19 +121,34 @@ def _orientation(img: Image.Image) -> int:
     return orientation if isinstance(orientation, int) and orientation in range(1, 9) else 1
 
 
+#: Rows of a 16-bit image converted at a time: bounds the temporary to ~4 MiB whatever the image size.
+_ROWS_PIXELS = 1 << 20
+
+
+def _grey_from_16bit(img: Image.Image) -> Image.Image:
+    """``round(v / 257)`` per pixel (65535 -> 255), a block of rows at a time, never a full-size copy:
+    a 64-megapixel 16-bit PNG is a few KB on disk and must not cost gigabytes in a worker."""
+    width, height = img.size
+    out = np.empty((height, width), dtype=np.uint8)
+    step = max(1, _ROWS_PIXELS // max(1, width))
+    for row in range(0, height, step):
+        block = np.asarray(img.crop((0, row, width, min(height, row + step))))
+        out[row : row + step] = (block.astype(np.uint32) + 128) // 257
+    return Image.fromarray(out, "L")
+
+
 def _to_grey(img: Image.Image) -> Image.Image:
     """8-bit luminance, scaling high-bit-depth images instead of clipping them."""
     mode = img.mode
     if mode == "L":
         return img
-    if mode.startswith("I;16") or mode in ("I", "F"):
+    if mode.startswith("I;16"):
+        return _grey_from_16bit(img)
+    if mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        if mode.startswith("I;16"):
-            scaled = arr / 257.0
-        else:
-            low, high = float(arr.min()), float(arr.max())
-            # 8-bit data stored as "I" stays as is; wider ranges are stretched into 0..255.
-            scaled = arr if low >= 0 and high <= 255 else (arr - low) * (255.0 / max(high - low, 1e-12))
+        low, high = float(arr.min()), float(arr.max())
+        # 8-bit data stored as "I" stays as is; wider ranges are stretched into 0..255.
+        scaled = arr if low >= 0 and high <= 255 else (arr - low) * (255.0 / max(high - low, 1e-12))
         return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
