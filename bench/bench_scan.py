@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from bench_throughput import make_jpegs  # bench/ is on sys.path when run as a script
 
 from libra_cli.findings import make_writer
 from libra_cli.hashlist.table import HashList, ListInfo
@@ -29,27 +29,6 @@ from libra_cli.pipeline import hash_ref
 from libra_cli.scan import ScanOptions, scan
 
 logging.getLogger("libra").setLevel(logging.ERROR)  # the match log lines are not what we measure
-
-PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "photos"
-SIZE = (1632, 1224)
-
-
-def make_tree(folder: Path, count: int) -> list[Path]:
-    photos = sorted(PHOTOS.glob("*.jpg"))
-    paths = []
-    for i in range(count):
-        img = Image.open(photos[i % len(photos)]).convert("RGB")
-        w, h = img.size
-        shift = i // len(photos)
-        img = img.crop((shift * w // 80, shift * h // 120, w, h)).resize(SIZE, Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        img.save(buffer, "JPEG", quality=88)
-        path = folder / f"{i // 50:02d}" / f"img{i:04d}.jpg"
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(buffer.getvalue())
-        paths.append(path)
-    return paths
-
 
 def synthetic_list(size: int, planted: list[Path], rng: np.random.Generator) -> HashList:
     """``size`` random PDQ and ``size`` random MD5 entries, plus the real hashes of ``planted``."""
@@ -89,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory(prefix="libra-bench-") as tmp:
-        paths = make_tree(Path(tmp), args.files)
+        paths = [Path(ref.uri) for ref in make_jpegs(Path(tmp), args.files)]  # same photos as bench_throughput
         print(f"tree: {args.files} x 2 MP JPEG, {sum(p.stat().st_size for p in paths) / 2**20:.0f} MiB; "
               f"workers: {args.workers}")  # fmt: skip
         for size in (int(s) for s in args.sizes.split(",")):

@@ -76,7 +76,7 @@ def pool_rate(workers: int, refs: list[MediaRef], rounds: int) -> float:
         return best_rate(lambda _: pool.starmap(hash_ref, jobs, chunksize=4), refs, rounds)
 
 
-def best_rate(run: Callable[[list[MediaRef]], None], refs: list[MediaRef], rounds: int) -> float:
+def best_rate(run: Callable[[list[MediaRef]], object], refs: list[MediaRef], rounds: int) -> float:
     best = 0.0
     for _ in range(rounds):
         start = time.perf_counter()
