@@ -99,8 +99,10 @@ def test_video_gets_digests_and_its_type(tmp_path: Path) -> None:
 def test_unreadable_and_oversized_files_are_errors_not_exceptions(tmp_path: Path) -> None:
     missing = hash_ref(MediaRef(str(tmp_path / "gone.jpg"), 10), HashConfig())
     assert missing.error and not missing.digests
-    big = hash_ref(write(tmp_path, "big.jpg", imagegen.jpeg()), HashConfig(max_file_size=100))
+    big = hash_ref(write(tmp_path, "big.jpg", imagegen.jpeg()), HashConfig(max_in_memory=100))
     assert big.error and "limit" in big.error
+    assert big.media_type == "image/jpeg" and set(big.digests) == {"md5", "sha256"}  # streamed, still matchable
+    assert not big.perceptual
 
 
 def test_bad_config_is_a_config_error(tmp_path: Path) -> None:

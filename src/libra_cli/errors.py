@@ -43,5 +43,9 @@ class StorageError(LibraError):
     """A target that cannot be walked or a reference that cannot be opened."""
 
 
+class FileTooLarge(StorageError):
+    """A file grew past the in-memory limit between the walk and the read: it is streamed instead."""
+
+
 class MediaError(LibraError):
     """One file that cannot be decoded or hashed: recorded, never fatal to a scan."""

@@ -49,7 +49,9 @@ class HashConfig:
     perceptual: tuple[str, ...] = ("pdq", "phash", "dhash")
     dihedral: bool = True  #: also compute the 7 mirrored/rotated PDQ variants (query side)
     robust: bool = False  #: list-side robust variants (``libra hash --robust``)
-    max_file_size: int = 512 * 1024 * 1024
+    #: Files up to this size are read whole into memory and decoded; larger ones are streamed for their
+    #: exact digests only (no decoder sees them), so a 4 GB video still matches an MD5 list.
+    max_in_memory: int = 256 * 1024 * 1024
     max_pixels: int = 64_000_000  #: decompression-bomb guard
 
 

@@ -14,18 +14,19 @@ plain sentence and whatever digests could be computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from .errors import ConfigError, LibraError
+from .errors import ConfigError, FileTooLarge, LibraError
 from .hashers import exact, perceptual
-from .hashers.exact import digest_all
+from .hashers.exact import digest_all, digest_chunks
 from .hashers.pdq import PDQ
 from .hashers.robust import robust_hashes
 from .media.image import decode, one_line
 from .media.sniff import sniff
 from .models import HashConfig, HashResult, MediaRef, PerceptualHash
-from .storage import read_ref
+from .storage import open_ref, read_ref
 
 #: Perceptual hash types that only apply to video frames; images skip them.
 VIDEO_ONLY: frozenset[str] = frozenset({"vpdq"})
@@ -87,7 +88,11 @@ def hash_ref(ref: MediaRef, config: HashConfig) -> HashResult:
     """
     check_config(config)
     try:
-        data = read_ref(ref, config.max_file_size)
+        if ref.size > config.max_in_memory:
+            return _hash_streamed(ref, config)
+        data = read_ref(ref, config.max_in_memory)
+    except FileTooLarge:  # it grew since the walk saw it
+        return _hash_streamed(ref, config)
     except LibraError as err:
         return HashResult(ref, None, error=str(err))
     except (OSError, MemoryError) as err:
@@ -118,3 +123,37 @@ def hash_ref(ref: MediaRef, config: HashConfig) -> HashResult:
         width=found.width,
         height=found.height,
     )
+
+
+#: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
+STREAM_CHUNK = 8 * 1024 * 1024
+
+
+def _hash_streamed(ref: MediaRef, config: HashConfig) -> HashResult:
+    """A file above ``max_in_memory``: exact digests over a stream, media type from its first bytes.
+
+    No decoder sees it (holding it whole is what the limit prevents), so an image this large is
+    reported, not fatally: its exact digests still match.
+    """
+    head = b""
+
+    def chunks(handle: BinaryIO) -> Iterator[bytes]:
+        nonlocal head
+        while chunk := handle.read(STREAM_CHUNK):
+            if not head:
+                head = chunk[:4096]
+            yield chunk
+
+    try:
+        with open_ref(ref) as handle:
+            digests = digest_chunks(chunks(handle), config.digests)
+    except LibraError as err:
+        return HashResult(ref, None, error=str(err))
+    except OSError as err:
+        return HashResult(ref, None, error=f"the file cannot be read: {one_line(err)}")
+    media_type = sniff(head)
+    error = None
+    if media_type is not None and media_type.startswith("image/") and (config.perceptual or config.robust):
+        limit = config.max_in_memory // (1024 * 1024)
+        error = f"larger than the {limit} MiB decode limit: exact digests only, no perceptual hashes"
+    return HashResult(ref, media_type, digests, error=error)

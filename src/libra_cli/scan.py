@@ -74,7 +74,6 @@ def hash_config_for(matcher: Matcher, options: ScanOptions) -> HashConfig:
         digests=digests,
         perceptual=perceptual,
         dihedral=options.hash_config.dihedral and "pdq" in perceptual,
-        max_file_size=options.walk.max_file_size or options.hash_config.max_file_size,
     )
 
 

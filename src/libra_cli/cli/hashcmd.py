@@ -114,7 +114,7 @@ def hash_files(
         False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
     ),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (default: all cores)."),
-    max_file_size: str = typer.Option("512M", "--max-file-size", help="Skip files larger than this."),
+    max_file_size: str = typer.Option("16G", "--max-file-size", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
 
@@ -134,7 +134,7 @@ def hash_files(
     if unknown:
         raise ConfigError(f"{unknown[0]!r} is not an exact digest (choose from {', '.join(DIGEST_SIZES)})")
     limit = parse_size(max_file_size)
-    config = HashConfig(digests=chosen, dihedral=False, robust=robust, max_file_size=limit)
+    config = HashConfig(digests=chosen, dihedral=False, robust=robust)
     roots = [os.path.abspath(p) for p in paths]
     walker = Walker(paths, WalkOptions(max_file_size=limit))
     output = _Output(fmt, all_files, roots, label, category)

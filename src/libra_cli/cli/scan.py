@@ -24,6 +24,9 @@ from .progress import ScanBar
 
 log = logging.getLogger("libra.cli")
 
+#: Larger files are skipped (and counted): streaming their digests would outlast --file-timeout.
+DEFAULT_MAX_FILE_SIZE = "16G"
+
 _SUFFIX_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
 
 
@@ -110,7 +113,7 @@ def scan(
         [], "--exclude", help="Skip paths or names matching this glob. Repeatable."
     ),
     max_file_size: str | None = typer.Option(
-        None, "--max-file-size", help="Skip files larger than this (e.g. 512M, 4G). Default 512M."
+        None, "--max-file-size", help=f"Skip files larger than this (e.g. 512M, 64G). Default {DEFAULT_MAX_FILE_SIZE}."
     ),
     file_timeout: float | None = typer.Option(
         None, "--file-timeout", help="Stop a worker that returns nothing for this many seconds (default 300)."
@@ -163,7 +166,7 @@ def scan(
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     output = _pick(output, config, "output", None)
     fmt = _pick(fmt, config, "format", None) or _SUFFIX_FORMATS.get(Path(output or "").suffix.lower(), "json")
-    size_text = _pick(max_file_size, config, "max_file_size", "512M")
+    size_text = _pick(max_file_size, config, "max_file_size", DEFAULT_MAX_FILE_SIZE)
     size_limit = parse_size(str(size_text))
     n_workers = int(_pick(workers, config, "workers", 0)) or default_workers()
     if n_workers < 1:
@@ -191,7 +194,7 @@ def scan(
         workers=n_workers,
         file_timeout=_timeout(_pick(file_timeout, config, "file_timeout", DEFAULT_TIMEOUT)),
         hash_config=HashConfig(
-            dihedral=not no_dihedral and bool(config.get("dihedral", True)), max_file_size=size_limit
+            dihedral=not no_dihedral and bool(config.get("dihedral", True))
         ),
     )
     with open_output(output) as stream, ScanBar(enabled=not quiet) as bar:

@@ -78,12 +78,16 @@ BLAKE3 = register(
 
 def digest_all(data: bytes, names: Iterable[str]) -> dict[str, str]:
     """Every digest in ``names`` over ``data``, feeding each chunk to all of them before the next."""
+    view = memoryview(data)
+    return digest_chunks((view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE)), names)
+
+
+def digest_chunks(chunks: Iterable[bytes | memoryview], names: Iterable[str]) -> dict[str, str]:
+    """Every digest in ``names`` over a stream of chunks (a file too large to hold in memory)."""
     digests = {name: exact(name).new() for name in names}
     if not digests:
         return {}
-    view = memoryview(data)
-    for start in range(0, len(view), CHUNK_SIZE):
-        chunk = view[start : start + CHUNK_SIZE]
+    for chunk in chunks:
         for digest in digests.values():
             digest.update(chunk)
     return {name: digest.hexdigest() for name, digest in digests.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import local as _local  # noqa: F401  (registers the ``file`` backend)
-from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, read_ref, register, storage_for
+from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, open_ref, read_ref, register, storage_for
 from .walker import Walker
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "WalkItem",
     "WalkOptions",
     "Walker",
+    "open_ref",
     "read_ref",
     "register",
     "storage_for",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from ..errors import StorageError
+from ..errors import FileTooLarge, StorageError
 from ..models import MediaRef
 
 
@@ -53,8 +54,19 @@ class Storage(ABC):
         """Yield a ``MediaRef`` per file under ``target``, and errors/skips as they come."""
 
     @abstractmethod
+    def open(self, ref: MediaRef) -> BinaryIO:
+        """A binary stream of ``ref``'s bytes (for files too large to hold in memory)."""
+
     def read(self, ref: MediaRef, limit: int) -> bytes:
-        """All bytes of ``ref`` in memory (at most ``limit``; larger raises ``StorageError``)."""
+        """All bytes of ``ref`` in memory; more than ``limit`` raises ``FileTooLarge``."""
+        with self.open(ref) as handle:
+            try:
+                data = handle.read(limit + 1)
+            except OSError as err:
+                raise StorageError(f"{ref.uri}: {err.strerror or err}") from None
+        if len(data) > limit:
+            raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+        return data
 
 
 _REGISTRY: dict[str, Callable[[], Storage]] = {}
@@ -84,3 +96,8 @@ def storage_for(uri: str) -> Storage:
 def read_ref(ref: MediaRef, limit: int) -> bytes:
     """Read one reference's bytes into memory through its backend (what workers call)."""
     return storage_for(ref.uri).read(ref, limit)
+
+
+def open_ref(ref: MediaRef) -> BinaryIO:
+    """Open one reference as a stream through its backend (for files above the in-memory limit)."""
+    return storage_for(ref.uri).open(ref)

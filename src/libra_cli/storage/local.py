@@ -6,6 +6,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from ..errors import StorageError
 from ..models import MediaRef
@@ -71,15 +72,11 @@ class LocalStorage(Storage):
             else:
                 yield self._item(path, st, options)
 
-    def read(self, ref: MediaRef, limit: int) -> bytes:
+    def open(self, ref: MediaRef) -> BinaryIO:
         try:
-            with open(ref.uri, "rb") as handle:
-                data = handle.read(limit + 1)
+            return open(ref.uri, "rb")
         except OSError as err:
             raise StorageError(f"{ref.uri}: {err.strerror or err}") from None
-        if len(data) > limit:
-            raise StorageError(f"{ref.uri}: larger than the {limit}-byte limit")
-        return data
 
 
 register("file", LocalStorage)
