@@ -247,3 +247,17 @@ def test_sigterm_stops_cleanly_without_a_half_written_file(
     assert proc.returncode == 2, err
     assert "interrupted" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]  # no findings file, no .part file
+
+
+def test_unsupported_entries_are_announced(tmp_path: Path, photos: Path) -> None:
+    identity = tmp_path / "id.txt"
+    recipient = make_identity(identity)
+    source = tmp_path / "src.csv"
+    source.write_text("hash_type,hash,id,label,category,allow\n" + "photodna," + "QUJD" * 36 + ",p1,,,0\n")
+    hashlist = tmp_path / "p.libra"
+    code, _, err = cli("hashlist", "build", str(source), "-o", str(hashlist), "-r", recipient)
+    assert code == 0, err
+    shutil.copy(photos / "moon.jpg", tmp_path / "moon.jpg")
+    code, out, err = cli("scan", str(tmp_path / "moon.jpg"), "-l", str(hashlist), "-i", str(identity), "-w", "1")
+    assert code == 0 and json.loads(out)["findings"] == []
+    assert "entries libra cannot compute (1 photodna)" in err

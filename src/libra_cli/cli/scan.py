@@ -184,6 +184,10 @@ def scan(
     matcher = Matcher.build(
         loaded, thresholds=thresholds, min_quality=int(_pick(min_quality, config, "min_quality", 50))
     )
+    unsupported = matcher.stats()["unsupported"]
+    if unsupported and not quiet:
+        kinds = ", ".join(f"{n} {t}" for t, n in sorted(unsupported.items()))  # type: ignore[attr-defined]
+        say(f"libra: the lists hold entries libra cannot compute ({kinds}); they will never match")
     options = ScanOptions(
         walk=WalkOptions(
             exclude=tuple(_pick(exclude, config, "exclude", [])),
