@@ -23,7 +23,7 @@ from .matcher import Matcher
 from .models import Finding, HashConfig, HashResult, Match, ScanError
 from .report import Report
 from .storage import Walker, WalkOptions
-from .textsafe import log_value
+from .textsafe import log_value, unicode_safe
 from .workers import DEFAULT_TIMEOUT, default_workers, hash_many
 
 log = logging.getLogger("libra.scan")
@@ -99,7 +99,7 @@ def scan(
     config = hash_config_for(matcher, options)
     walker = Walker(targets, options.walk)
     workers = options.workers or default_workers()
-    writer.begin(ScanHeader(__version__, now_iso(), list(targets), list_header(lists)))
+    writer.begin(ScanHeader(__version__, now_iso(), [unicode_safe(t) for t in targets], list_header(lists)))
     log.info("scan started targets=%d workers=%d lists=%d", len(targets), workers, len(lists))
 
     def drain() -> None:

@@ -9,6 +9,19 @@ from __future__ import annotations
 import json
 
 
+def unicode_safe(value: str) -> str:
+    """A path or message as valid Unicode: bytes that are not UTF-8 (kept by Python as lone surrogates
+    in file names) become ``\\xff`` escapes, so JSON, CSV and terminals can carry it.
+
+    >>> unicode_safe("bad\udcff.jpg")
+    'bad\\xff.jpg'
+    """
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a file name
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def printable(value: object) -> str:
     """Control characters (escape sequences, newlines, carriage returns) shown escaped, never acted on.
 

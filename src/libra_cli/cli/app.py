@@ -57,6 +57,9 @@ def main() -> None:
         level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr
     )
     signal.signal(signal.SIGTERM, _terminate)
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 file name must never stop a run
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         app(standalone_mode=True)
     except LibraError as err:

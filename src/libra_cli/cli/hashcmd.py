@@ -15,6 +15,7 @@ from ..errors import ConfigError, ExitCode
 from ..models import DIGEST_SIZES, HashConfig, HashResult
 from ..scan import Progress
 from ..storage import Walker, WalkOptions
+from ..textsafe import unicode_safe
 from ..workers import default_workers, hash_many
 from .common import guarded, parse_size, say
 from .progress import ScanBar
@@ -35,7 +36,7 @@ def entry_id(uri: str, roots: Sequence[str]) -> str:
 
 def result_to_dict(result: HashResult) -> dict[str, Any]:
     return {
-        "location": result.ref.uri,
+        "location": unicode_safe(result.ref.uri),
         "size": result.ref.size,
         "media_type": result.media_type,
         "width": result.width,
@@ -45,7 +46,7 @@ def result_to_dict(result: HashResult) -> dict[str, Any]:
             {"hash_type": p.hash_type, "value": p.value, "quality": p.quality, "variant": p.variant}
             for p in result.perceptual
         ],
-        "error": result.error,
+        "error": None if result.error is None else unicode_safe(result.error),
     }
 
 
@@ -86,7 +87,7 @@ class _Output:
             if unreadable:
                 self.uncovered.append(result.ref.uri)
         if self.csv is not None:
-            ident = entry_id(result.ref.uri, self.roots)
+            ident = unicode_safe(entry_id(result.ref.uri, self.roots))
             self.csv.writerows(csv_rows(result, ident, self.label, self.category))
         else:
             self.out.write(("," if self.written else "") + "\n  " + json.dumps(result_to_dict(result)))

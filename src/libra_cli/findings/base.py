@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError
 from ..models import Finding, Match, ScanError
+from ..textsafe import unicode_safe
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def open_output(path: str | None) -> Iterator[TextIO]:
     if os.path.exists(target) and not os.path.isfile(target):
         # /dev/null, a FIFO, /dev/stdout: not a file to replace, so write straight to it.
         try:
-            with open(target, "w", encoding="utf-8", newline="") as special:
+            with open(target, "w", encoding="utf-8", errors="backslashreplace", newline="") as special:
                 yield special
         except OSError as err:
             raise ConfigError(f"cannot write findings to {path!r}: {err.strerror or err}") from None
@@ -98,7 +99,8 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         raise ConfigError(f"cannot write findings to {path!r}: folder {directory!r} does not exist")
     temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.part")
     try:
-        handle = open(temp, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed below)
+        # backslashreplace: a missed non-UTF-8 name must never cost the whole findings file.
+        handle = open(temp, "w", encoding="utf-8", errors="backslashreplace", newline="")  # noqa: SIM115
     except OSError as err:
         raise ConfigError(f"cannot write findings to {path!r}: {err.strerror or err}") from None
     try:
@@ -129,7 +131,7 @@ def match_to_dict(match: Match) -> dict[str, Any]:
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
     """One finding in the JSON/NDJSON schema (``docs/findings-format.md``)."""
     return {
-        "location": finding.location,
+        "location": unicode_safe(finding.location),
         "size": finding.size,
         "mtime": finding.mtime,
         "media_type": finding.media_type,
@@ -140,4 +142,4 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
 
 
 def error_to_dict(error: ScanError) -> dict[str, Any]:
-    return {"location": error.location, "reason": error.reason, "fatal": error.fatal}
+    return {"location": unicode_safe(error.location), "reason": unicode_safe(error.reason), "fatal": error.fatal}

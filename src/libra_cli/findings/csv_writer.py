@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from ..models import DIGEST_SIZES, Finding, ScanError
+from ..textsafe import unicode_safe
 from .base import FindingsWriter, ScanHeader, register
 
 COLUMNS = (
@@ -29,7 +30,7 @@ class CsvWriter(FindingsWriter):
     def finding(self, finding: Finding) -> None:
         base: dict[str, object] = {
             "status": "suspected" if finding.suspected and not finding.matches else "match",
-            "location": finding.location,
+            "location": unicode_safe(finding.location),
             "size": finding.size,
             "mtime": finding.mtime,
             "media_type": finding.media_type or "",
@@ -57,8 +58,8 @@ class CsvWriter(FindingsWriter):
         self._csv.writerow(
             {
                 "status": "error" if error.fatal else "warning",
-                "location": error.location,
-                "reason": error.reason,
+                "location": unicode_safe(error.location),
+                "reason": unicode_safe(error.reason),
             }
         )
 
