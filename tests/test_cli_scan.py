@@ -261,3 +261,51 @@ def test_unsupported_entries_are_announced(tmp_path: Path, photos: Path) -> None
     code, out, err = cli("scan", str(tmp_path / "moon.jpg"), "-l", str(hashlist), "-i", str(identity), "-w", "1")
     assert code == 0 and json.loads(out)["findings"] == []
     assert "entries libra cannot compute (1 photodna)" in err
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigkill_leaves_no_worker_behind(tmp_path: Path, photos: Path, keyed_list: tuple[Path, Path]) -> None:
+    """The OOM killer or systemd's stop timeout SIGKILLs the main process: its workers must go too."""
+    import signal
+    import time
+
+    identity, hashlist = keyed_list
+    tree = tmp_path / "big"
+    tree.mkdir()
+    data = (photos / "coffee.jpg").read_bytes()
+    for i in range(4000):
+        (tree / f"{i:05d}.jpg").write_bytes(data[:-2] + i.to_bytes(2, "big"))
+    cmd = [sys.executable, "-m", "libra_cli", "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-q"]
+    proc = subprocess.Popen([*cmd, "-o", str(tmp_path / "f.json"), "-w", "2"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    descendants: set[int] = set()
+    while len(descendants) < 4:  # resource tracker, forkserver and two workers
+        assert proc.poll() is None and time.monotonic() < deadline, "the scan ended before it was killed"
+        time.sleep(0.05)
+        descendants = _children(proc.pid)
+    time.sleep(0.5)  # past the workers' start-up, where they register to die with their parent
+    descendants = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while (alive := {pid for pid in descendants if Path(f"/proc/{pid}").exists()}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"processes left running after SIGKILL: {sorted(alive)}"

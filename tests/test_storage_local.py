@@ -34,8 +34,9 @@ def test_walk_yields_refs_in_order(tree: Path) -> None:
 
 def test_exclude_and_size_limit(tree: Path) -> None:
     items = walk(tree, exclude=("*.tmp",), max_file_size=50)
-    assert [type(i).__name__ for i in items] == ["Skipped", "MediaRef"]
-    assert "larger than" in items[0].reason  # type: ignore[attr-defined]
+    assert [type(i).__name__ for i in items] == ["Skipped", "MediaRef", "Skipped"]
+    assert "larger than" in items[0].reason and items[0].notable  # type: ignore[attr-defined]
+    assert "excluded" in items[2].reason and not items[2].notable  # type: ignore[attr-defined]
 
 
 def test_single_file_target(tree: Path) -> None:

@@ -109,11 +109,12 @@ def scan(
             report.errors += 1
             report.fatal_errors += 1
             writer.error(error)
-            log.warning("unreadable location=%s reason=%s", log_value(error.location), log_value(error.reason))
+            log.error("unreadable location=%s reason=%s", log_value(error.location), log_value(error.reason))
         while walker.skipped:
             skip = walker.skipped.popleft()
             report.skipped += 1
-            log.info("skipped location=%s reason=%s", log_value(skip.location), log_value(skip.reason))
+            level = logging.WARNING if skip.notable else logging.DEBUG  # --exclude was asked for; a big file was not
+            log.log(level, "skipped location=%s reason=%s", log_value(skip.location), log_value(skip.reason))
 
     for result in hash_many(walker.refs(), config, workers, timeout=options.file_timeout):
         drain()
@@ -165,12 +166,9 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
         report.errors += 1
         report.fatal_errors += int(fatal)
         writer.error(ScanError(ref.uri, result.error, fatal=fatal))
-        log.warning(
-            "%s location=%s reason=%s",
-            "unreadable" if fatal else "undecodable",
-            log_value(ref.uri),
-            log_value(result.error),
-        )
+        level = logging.ERROR if fatal else logging.WARNING  # errors behind exit code 2 show even with -q
+        kind = "unreadable" if fatal else "undecodable"
+        log.log(level, "%s location=%s reason=%s", kind, log_value(ref.uri), log_value(result.error))
     matches = collapse(matcher.match(result))
     if not matches:
         return

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from .lifeline import die_with_parent
 from .models import HashConfig, HashResult, MediaRef
 from .pipeline import hash_ref
 
@@ -35,7 +36,8 @@ def hash_batch(refs: tuple[MediaRef, ...], config: HashConfig) -> list[HashResul
 
 
 def _init_worker() -> None:
-    """One worker, one core: keep native libraries from spawning thread pools of their own."""
+    """One worker, one core, dying with its parent: keep native libraries from spawning threads."""
+    die_with_parent()
     try:
         import cv2
 
@@ -115,7 +117,7 @@ class _PoolRun:
 
     def _executor(self) -> ProcessPoolExecutor:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["libra_cli.pipeline"])
+        ctx.set_forkserver_preload(["libra_cli._forkserver", "libra_cli.pipeline"])
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
 
     def results(self) -> Iterator[HashResult]:

@@ -25,9 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("scan", no_args_is_help=True)(scan.scan)
-app.command("hash", no_args_is_help=True)(hashcmd.hash_files)
-app.command("keygen", no_args_is_help=True)(keys.keygen)
+app.command("scan")(scan.scan)
+app.command("hash")(hashcmd.hash_files)
+app.command("keygen")(keys.keygen)
 app.add_typer(hashlist.app, name="hashlist")
 
 

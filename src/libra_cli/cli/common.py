@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -29,6 +31,15 @@ def say(text: str) -> None:
     stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (tests): nothing to silence
+        pass
+
+
 def guarded(func: Callable[P, R]) -> Callable[P, R]:
     """Turn a ``LibraError`` into one plain sentence on stderr and its exit code (2), never a traceback.
 
@@ -42,6 +53,13 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         except LibraError as err:
             typer.echo(f"libra: {printable(err)}", err=True)
             raise typer.Exit(int(err.exit_code)) from None
+        except BrokenPipeError:  # `libra hash ... | head`: the reader left; nothing more to say
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+        except OSError as err:  # a full disk, a vanished output folder: one sentence, never a traceback
+            where = f": {printable(err.filename)}" if err.filename else ""
+            typer.echo(f"libra: cannot continue: {err.strerror or err}{where}", err=True)
+            raise typer.Exit(int(ExitCode.ERROR)) from None
         except KeyboardInterrupt:
             typer.echo("libra: interrupted.", err=True)
             raise typer.Exit(int(ExitCode.ERROR)) from None

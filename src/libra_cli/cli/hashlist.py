@@ -107,7 +107,7 @@ def _write(
     typer.echo(f"{digest}  {output}")
 
 
-@app.command("keygen", no_args_is_help=True)
+@app.command("keygen")
 @guarded
 def keygen(
     output: str = typer.Option(
@@ -128,7 +128,7 @@ def keygen(
     _say(f"libra: wrote {output} (mode 0600) and {pub_path}; key fingerprint {fp}")
 
 
-@app.command("build", no_args_is_help=True)
+@app.command("build")
 @guarded
 def build(
     sources: list[str] = typer.Argument(
@@ -195,7 +195,7 @@ def _signature_text(status: str, signer: str | None) -> str:
     return "unsigned"
 
 
-@app.command("info", no_args_is_help=True)
+@app.command("info")
 @guarded
 def info(
     path: str = typer.Argument(..., metavar="LIST", help="The list (*.libra or a plain age file)."),
@@ -254,7 +254,7 @@ def info(
         _entries_csv(hashlist.entries())
 
 
-@app.command("verify", no_args_is_help=True)
+@app.command("verify")
 @guarded
 def verify(
     path: str = typer.Argument(..., metavar="LIST", help="The list (*.libra)."),
@@ -276,7 +276,7 @@ def verify(
     typer.echo(f"{path}: signature OK, by publisher key {signer} (sha256 {box.sha256})")
 
 
-@app.command("merge", no_args_is_help=True)
+@app.command("merge")
 @guarded
 def merge(
     lists: list[str] = typer.Argument(..., metavar="LIST", help="Lists to merge (*.libra or plain age files)."),
@@ -317,7 +317,7 @@ def merge(
     _write(merged, output, recipient, recipients_file, out_passphrase, sign_key)
 
 
-@app.command("diff", no_args_is_help=True)
+@app.command("diff")
 @guarded
 def diff(
     old: str = typer.Argument(..., metavar="OLD", help="The older version of the list."),

@@ -49,7 +49,10 @@ def setup_logging(level: str, log_file: str | None) -> None:
         numeric = getattr(logging, level.upper())
     except AttributeError:
         raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)") from None
-    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    try:
+        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    except OSError as err:
+        raise ConfigError(f"cannot open log file {log_file!r}: {err.strerror or err}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s libra %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("libra")
     root.handlers[:] = [handler]
@@ -57,10 +60,14 @@ def setup_logging(level: str, log_file: str | None) -> None:
     root.propagate = False
 
 
+#: A week: longer than any one file can take, short enough for the wait primitives.
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
 def _timeout(value: Any) -> float:
     seconds = float(value)
-    if not seconds > 0:
-        raise ConfigError(f"--file-timeout must be a positive number of seconds, not {value!r}")
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, not {value!r}")
     return seconds
 
 

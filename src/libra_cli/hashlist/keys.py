@@ -59,7 +59,17 @@ def public_key_from_b64(text: str) -> Ed25519PublicKey:
 MAX_KEY_FILE = 1024 * 1024
 
 
+#: What a key looks like when it is pasted where the path of its file belongs.
+_KEY_MARKERS = ("AGE-SECRET-KEY-", "PRIVATE KEY", "AGE-PLUGIN-")
+
+
 def _read(path: str, what: str) -> bytes:
+    if any(marker in path.upper() for marker in _KEY_MARKERS):
+        # Never echo it: error lines end up in cron mail and the journal.
+        raise KeyFileError(
+            f"the {what} given looks like a key itself, not the path of a file; "
+            "libra takes keys only from files (pass the file's path)"
+        )
     return read_regular(path, what, "key file", KeyFileError, limit=MAX_KEY_FILE)
 
 

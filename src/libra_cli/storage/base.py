@@ -39,6 +39,7 @@ class Skipped:
 
     location: str
     reason: str
+    notable: bool = True  #: worth a warning (too large, special file); ``False`` for what --exclude asked
 
 
 WalkItem = MediaRef | WalkError | Skipped

@@ -25,7 +25,7 @@ class LocalStorage(Storage):
     def walk(self, target: str, options: WalkOptions) -> Iterator[WalkItem]:
         root = os.path.abspath(target)
         try:
-            st = os.stat(root) if options.follow_symlinks else os.lstat(root)
+            st = os.stat(root)  # a link named on the command line is followed, as ``find -H`` does
         except OSError as err:
             yield WalkError(root, err.strerror or str(err))
             return
@@ -54,6 +54,7 @@ class LocalStorage(Storage):
         for entry in entries:
             path = entry.path
             if _excluded(path, entry.name, options.exclude):
+                yield Skipped(path, "excluded (--exclude)", notable=False)
                 continue
             try:
                 st = entry.stat(follow_symlinks=options.follow_symlinks)

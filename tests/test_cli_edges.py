@@ -1,0 +1,85 @@
+"""Edge cases a sysadmin hits: links as targets, quiet runs that fail, keys pasted as paths, full disks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scanhelp import cli, make_identity, make_list
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("edges")
+    photos = Path(__file__).parent / "data" / "photos"
+    identity = tmp / "id.txt"
+    return identity, make_list(tmp, [photos / "chelsea.jpg"], make_identity(identity))
+
+
+def scan(keyed: tuple[Path, Path], *args: str) -> tuple[int, str, str]:
+    identity, hashlist = keyed
+    return cli("scan", *args, "-l", str(hashlist), "-i", str(identity), "-w", "1")
+
+
+def test_a_symlinked_target_is_followed(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(photos / "chelsea.jpg", real / "a.jpg")
+    os.symlink(real, tmp_path / "uploads")  # /srv/uploads is often a link to the real volume
+    code, out, _ = scan(keyed, str(tmp_path / "uploads"), "-q")
+    assert code == 1 and json.loads(out)["summary"]["files"] == 1
+
+
+def test_quiet_still_says_why_the_exit_code_is_two(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    code, _, err = scan(keyed, str(tmp_path / "missing"), "-q", "-o", str(tmp_path / "f.json"))
+    assert code == 2
+    assert "unreadable" in err and "missing" in err  # cron mails this; a silent exit 2 would be lost
+
+
+def test_overlapping_targets_report_each_file_once(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
+    code, out, _ = scan(keyed, str(tmp_path), str(tmp_path / "a.jpg"), f"{tmp_path}/", "-q")
+    doc = json.loads(out)
+    assert code == 1 and len(doc["findings"]) == 1 and doc["summary"]["files"] == 1
+
+
+def test_excluded_files_count_as_skipped(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
+    shutil.copy(photos / "moon.jpg", tmp_path / "b.webp")
+    _, out, _ = scan(keyed, str(tmp_path), "-q", "--exclude", "*.webp")
+    assert json.loads(out)["summary"]["skipped"] == 1
+
+
+def test_a_key_pasted_as_a_path_is_never_echoed(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    secret = next(line for line in keyed[0].read_text().splitlines() if line.startswith("AGE-SECRET-KEY-"))
+    for env, args in (({}, ["-i", secret]), ({"LIBRA_IDENTITY": secret}, [])):
+        code, out, err = cli("scan", str(tmp_path), "-l", str(keyed[1]), *args, env=env)
+        assert code == 2 and out == "" and "looks like a key itself" in err
+        assert secret not in err and secret[:30] not in err
+
+
+def test_run_time_problems_are_one_sentence(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    for extra, message in (
+        (["--log-file", str(tmp_path / "no" / "x.log")], "cannot open log file"),
+        (["--file-timeout", "inf"], "--file-timeout must be between"),
+        (["--file-timeout", "0"], "--file-timeout must be between"),
+    ):
+        code, out, err = scan(keyed, str(tmp_path), *extra)
+        assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_one_sentence_and_exit_two(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
+    code, _, err = scan(keyed, str(tmp_path), "-q", "-o", "/dev/full")
+    assert code == 2 and "No space left on device" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["scan"], ["hash"], ["keygen"], ["hashlist", "build"]])
+def test_missing_arguments_are_a_usage_error_on_stderr(command: list[str]) -> None:
+    code, out, err = cli(*command)
+    assert code == 2 and out == "" and "Missing" in err
