@@ -83,3 +83,17 @@ def test_a_full_disk_is_one_sentence_and_exit_two(tmp_path: Path, photos: Path, 
 def test_missing_arguments_are_a_usage_error_on_stderr(command: list[str]) -> None:
     code, out, err = cli(*command)
     assert code == 2 and out == "" and "Missing" in err
+
+
+def test_the_findings_file_is_never_scanned(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
+    out = tmp_path / "findings [1].json"  # inside the scanned tree, with glob characters in its name
+    for _ in range(2):  # the second run would otherwise hash the first run's findings file
+        code, _, err = scan(keyed, str(tmp_path), "-q", "-o", str(out))
+        assert code == 1, err
+    assert json.loads(out.read_text())["summary"]["files"] == 1
+
+
+def test_hash_rejects_negative_workers(tmp_path: Path) -> None:
+    code, out, err = cli("hash", str(tmp_path), "-w", "-1")
+    assert code == 2 and out == "" and "--workers must be 0" in err

@@ -17,7 +17,7 @@ def test_json_has_digests_and_perceptual_hashes(tmp_path: Path, photos: Path) ->
     (tmp_path / "b.txt").write_text("plain text")
     code, out, err = cli("hash", str(tmp_path), "--workers", "1")
     assert code == 0 and [Path(r["location"]).name for r in json.loads(out)] == ["a.jpg"]
-    assert "left out 1 files" in err
+    assert "left out 1 file that" in err
     code, out, _ = cli("hash", str(tmp_path), "--workers", "1", "--all-files")
     by_name = {Path(r["location"]).name: r for r in json.loads(out)}
     image, text = by_name["a.jpg"], by_name["b.txt"]

@@ -45,7 +45,8 @@ def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [("workers: many\n", "'workers' must be of type int"), ("wrokers: 2\n", "unknown key 'wrokers'"),
-     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be of type bool")],
+     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be of type bool"),
+     ("scan:\n  workers: 2\nlists: [a]\n", "put 'lists' under 'scan:'")],
 )  # fmt: skip
 def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "c.yaml"
@@ -57,3 +58,16 @@ def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str)
 def test_missing_explicit_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_yaml_errors_are_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(":::bad yaml: [\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert "\n" not in str(caught.value) and " at line " in str(caught.value)
+
+
+def test_config_folder_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        load_config(str(tmp_path))

@@ -50,10 +50,19 @@ def find_config(explicit: str | None) -> Path | None:
     chosen = explicit or os.environ.get("LIBRA_CONFIG")
     if chosen:
         path = Path(chosen)
+        if path.is_dir():
+            raise ConfigError(f"config file {chosen!r} is a folder, not a file")
         if not path.is_file():
             raise ConfigError(f"config file {chosen!r} does not exist")
         return path
     return next((p for p in default_paths() if p.is_file()), None)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report as one clause: what is wrong, and where."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
 
 
 def load_config(explicit: str | None = None) -> dict[str, Any]:
@@ -66,7 +75,7 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({_yaml_problem(err)})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -74,6 +83,9 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
     scan = data.get("scan", data)
     if not isinstance(scan, dict):
         raise ConfigError(f"config file {str(path)!r}: 'scan' must be a mapping")
+    if "scan" in data and len(data) > 1:
+        others = ", ".join(repr(k) for k in data if k != "scan")
+        raise ConfigError(f"config file {str(path)!r}: put {others} under 'scan:' too, or drop the 'scan:' level")
     for key, value in scan.items():
         if key not in SCHEMA:
             raise ConfigError(f"config file {str(path)!r}: unknown key {key!r} (see docs/config.md)")

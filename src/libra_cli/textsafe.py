@@ -43,3 +43,8 @@ def log_value(value: object) -> str:
     if text and text.isprintable() and not any(c in text for c in ' "='):
         return text
     return json.dumps(text)
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``count(1, "file")`` -> ``'1 file'``, ``count(2, "file")`` -> ``'2 files'``."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"

@@ -15,7 +15,7 @@ from ..errors import ConfigError, ExitCode
 from ..models import DIGEST_SIZES, HashConfig, HashResult
 from ..scan import Progress
 from ..storage import Walker, WalkOptions
-from ..textsafe import unicode_safe
+from ..textsafe import count, unicode_safe
 from ..workers import default_workers, hash_many
 from .common import guarded, parse_size, say
 from .progress import ScanBar
@@ -114,7 +114,7 @@ def hash_files(
     all_files: bool = typer.Option(
         False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
     ),
-    workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (default: all cores)."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Worker processes; 0 means all cores."),
     max_file_size: str = typer.Option("16G", "--max-file-size", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
@@ -128,6 +128,8 @@ def hash_files(
 
     Exit code 2 if some file could not be read.
     """
+    if workers < 0:
+        raise ConfigError(f"--workers must be 0 (all cores) or more, not {workers}")
     if fmt not in ("json", "csv"):
         raise ConfigError(f"{fmt!r} is not a hash output format (choose json or csv)")
     chosen = tuple(d.strip().lower() for d in digests.split(",") if d.strip())
@@ -151,7 +153,7 @@ def hash_files(
         bar.update(progress)
     output.close()
     if output.left_out:
-        say(f"libra: left out {output.left_out} files that are not images or videos (see --all-files)")
+        say(f"libra: left out {count(output.left_out, 'file')} that are not images or videos (see --all-files)")
     for skip in walker.skipped:
         say(f"libra: skipped {skip.location}: {skip.reason}")
     problems = output.uncovered + [f"{e.location}: {e.reason}" for e in walker.errors]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ from ..models import HashConfig
 from ..scan import ScanOptions
 from ..scan import scan as run_scan
 from ..storage import WalkOptions
+from ..textsafe import count
 from ..workers import DEFAULT_TIMEOUT, default_workers
-from .common import guarded, parse_size, say
+from .common import guarded, parse_size, say, stderr
 from .lists import load_lists
 from .progress import ScanBar
 
@@ -43,6 +46,16 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+class _ConsoleHandler(logging.Handler):
+    """Log lines to stderr through the rich console, so they print above a progress bar, not into it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stderr.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # logging must never break a scan
+            self.handleError(record)
+
+
 def setup_logging(level: str, log_file: str | None) -> None:
     """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins."""
     try:
@@ -50,7 +63,7 @@ def setup_logging(level: str, log_file: str | None) -> None:
     except AttributeError:
         raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)") from None
     try:
-        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+        handler: logging.Handler = logging.FileHandler(log_file) if log_file else _ConsoleHandler()
     except OSError as err:
         raise ConfigError(f"cannot open log file {log_file!r}: {err.strerror or err}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s libra %(levelname)s %(name)s %(message)s"))
@@ -69,6 +82,16 @@ def _timeout(value: Any) -> float:
     if not 0 < seconds <= MAX_TIMEOUT:
         raise ConfigError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, not {value!r}")
     return seconds
+
+
+def _own_output(output: str | None) -> tuple[str, ...]:
+    """Exclude patterns for the findings file and its temporary name, in case they sit in a scanned tree."""
+    if output in (None, "-"):
+        return ()
+    assert output is not None
+    target = os.path.abspath(output)
+    folder, name = os.path.split(target)
+    return (glob.escape(target), os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.part"))
 
 
 def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str, int]:
@@ -197,7 +220,7 @@ def scan(
         say(f"libra: the lists hold entries libra cannot compute ({kinds}); they will never match")
     options = ScanOptions(
         walk=WalkOptions(
-            exclude=tuple(_pick(exclude, config, "exclude", [])),
+            exclude=(*_pick(exclude, config, "exclude", []), *_own_output(output)),
             max_file_size=size_limit,
             one_file_system=one_file_system or bool(config.get("one_file_system", False)),
             follow_symlinks=follow_symlinks or bool(config.get("follow_symlinks", False)),
@@ -214,8 +237,8 @@ def scan(
     if not quiet:
         where = f" -> {output}" if output not in (None, "-") else ""
         say(
-            f"libra: scanned {report.files} files ({report.media} media, {report.skipped} skipped): "
-            f"{report.matched} matched, {report.errors} errors{where}"
+            f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
+            f"{report.matched} matched, {count(report.errors, 'error')}{where}"
         )
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))
