@@ -14,6 +14,7 @@ from ..textsafe import printable
 from . import hashcmd, hashlist, keys, scan
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="libra",
     help=(
         "Find known child-sexual-abuse material on your own storage by hash, without copying or "

@@ -101,35 +101,42 @@ class _Output:
 
 @guarded
 def hash_files(
-    paths: list[str] = typer.Argument(..., help="Files or folders (walked recursively)."),
-    fmt: str = typer.Option("json", "--format", "-f", help="json (one object per file) or csv (a list source)."),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders (walked recursively)."),
+    fmt: str = typer.Option(
+        "json", "--format", "-f", metavar="FORMAT", help="json (one object per file) or csv (a list source)."
+    ),
     robust: bool = typer.Option(
         False,
         "--robust",
         help="Add the extra hashes that let a list catch crops and watermarks (docs/hashes.md).",
     ),
-    digests: str = typer.Option(",".join(DIGEST_SIZES), "--digests", help="Comma-separated exact digests to compute."),
-    label: str = typer.Option("", "--label", help="Label for every CSV row (e.g. a case or series name)."),
-    category: str = typer.Option("", "--category", help="Category for every CSV row (e.g. A, B, C)."),
+    digests: str = typer.Option(
+        ",".join(DIGEST_SIZES), "--digests", metavar="LIST", help="Comma-separated exact digests to compute."
+    ),
+    label: str = typer.Option(
+        "", "--label", metavar="TEXT", help="Label for every CSV row (e.g. a case or series name)."
+    ),
+    category: str = typer.Option("", "--category", metavar="TEXT", help="Category for every CSV row (e.g. A, B, C)."),
     all_files: bool = typer.Option(
         False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
     ),
-    workers: int = typer.Option(0, "--workers", "-w", help="Worker processes; 0 means all cores."),
-    max_file_size: str = typer.Option("16G", "--max-file-size", help="Skip files larger than this."),
+    workers: int = typer.Option(0, "--workers", "-w", metavar="N", help="Worker processes; 0 means all cores."),
+    max_file_size: str = typer.Option("16G", "--max-file-size", metavar="SIZE", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
 
     Media are recognised by content; other files are left out unless --all-files (then they get
     exact digests only). With --format csv the output is a list source:
 
-      libra hash photos/ --robust --format csv > source.csv
+        libra hash photos/ --robust --format csv > source.csv
 
-      libra hashlist build source.csv -o my.libra --recipient age1...
+        libra hashlist build source.csv -o my.libra --recipient age1...
 
     Exit code 2 if some file could not be read.
     """
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (all cores) or more, not {workers}")
+    fmt = fmt.lower()
     if fmt not in ("json", "csv"):
         raise ConfigError(f"{fmt!r} is not a hash output format (choose json or csv)")
     chosen = tuple(d.strip().lower() for d in digests.split(",") if d.strip())

@@ -32,6 +32,7 @@ from ..models import UNSUPPORTED_TYPES, Entry
 from .common import guarded, printable, say
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help=(
         "Build, inspect and verify encrypted, signed hash lists.\n\n"
         "A publisher builds a list from its sources, encrypted to each host's age recipient and signed with "

@@ -113,64 +113,76 @@ def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str,
 
 @guarded
 def scan(
-    targets: list[str] = typer.Argument(..., help="Folders or files to scan (walked recursively)."),
+    targets: list[str] = typer.Argument(..., metavar="TARGET", help="Folders or files to scan (walked recursively)."),
     lists: list[str] = typer.Option(
-        [], "--list", "-l", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
+        [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
     ),
     identity: list[str] = typer.Option(
         [],
         "--identity",
         "-i",
+        metavar="FILE",
         help="age identity file to decrypt lists (default: $LIBRA_IDENTITY). Repeatable.",
     ),
     passphrase_env: str | None = typer.Option(
-        None, "--passphrase-env", help="Name of an environment variable holding a list passphrase."
+        None, "--passphrase-env", metavar="VAR", help="Name of an environment variable holding a list passphrase."
     ),
     publisher_keys: list[str] = typer.Option(
-        [], "--publisher-key", help="Require lists to be signed by this publisher key (*.pub). Repeatable."
+        [],
+        "--publisher-key",
+        metavar="PUB",
+        help="Require lists to be signed by this publisher key (*.pub). Repeatable.",
     ),
-    output: str | None = typer.Option(None, "--output", "-o", help="Findings file (default: stdout)."),
+    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Findings file (default: stdout)."),
     fmt: str | None = typer.Option(
         None,
         "--format",
         "-f",
+        metavar="FORMAT",
         help=f"Findings format: {', '.join(formats())} (default: from -o suffix, else json).",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-w", help="Worker processes (default: all cores)."
+        None, "--workers", "-w", metavar="N", help="Worker processes (default: all cores)."
     ),
     exclude: list[str] = typer.Option(
-        [], "--exclude", help="Skip paths or names matching this glob. Repeatable."
+        [], "--exclude", metavar="GLOB", help="Skip paths or names matching this glob. Repeatable."
     ),
     max_file_size: str | None = typer.Option(
-        None, "--max-file-size", help=f"Skip files larger than this (e.g. 512M, 64G). Default {DEFAULT_MAX_FILE_SIZE}."
+        None,
+        "--max-file-size",
+        metavar="SIZE",
+        help=f"Skip files larger than this (e.g. 512M, 64G). Default {DEFAULT_MAX_FILE_SIZE}.",
     ),
     file_timeout: float | None = typer.Option(
-        None, "--file-timeout", help="Stop a worker that returns nothing for this many seconds (default 300)."
+        None,
+        "--file-timeout",
+        metavar="SECONDS",
+        help="Stop a worker that returns nothing for this many seconds (default 300).",
     ),
-    one_file_system: bool = typer.Option(
-        False, "--one-file-system", help="Do not cross filesystem boundaries."
-    ),
+    one_file_system: bool = typer.Option(False, "--one-file-system", help="Do not cross filesystem boundaries."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
     pdq_threshold: int | None = typer.Option(
-        None, "--pdq-threshold", help="Max PDQ Hamming distance for a perceptual match (default 31)."
+        None, "--pdq-threshold", metavar="N", help="Max PDQ Hamming distance for a perceptual match (default 31)."
     ),
     threshold: list[str] = typer.Option(
-        [], "--threshold", help="Max distance per hash type, e.g. phash=6, dhash=4. Repeatable."
+        [], "--threshold", metavar="TYPE=N", help="Max distance per hash type, e.g. phash=6, dhash=4. Repeatable."
     ),
     min_quality: int | None = typer.Option(
-        None, "--min-quality", help="Ignore PDQ hashes of lower quality (default 50)."
+        None, "--min-quality", metavar="N", help="Ignore PDQ hashes of lower quality (default 50)."
     ),
-    no_dihedral: bool = typer.Option(
-        False, "--no-dihedral", help="Do not also match mirrored/rotated images."
-    ),
+    no_dihedral: bool = typer.Option(False, "--no-dihedral", help="Do not also match mirrored/rotated images."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
-    log_level: str | None = typer.Option(None, "--log-level", help="debug, info, warning (default), error."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
+    ),
     log_file: str | None = typer.Option(
-        None, "--log-file", help="Append logs to this file instead of stderr."
+        None, "--log-file", metavar="FILE", help="Append logs to this file instead of stderr."
     ),
     config_file: str | None = typer.Option(
-        None, "--config", help="Config file (default: $LIBRA_CONFIG, ...)."
+        None,
+        "--config",
+        metavar="FILE",
+        help="Config file (default: $LIBRA_CONFIG, ~/.config/libra/config.yaml, /etc/libra/config.yaml).",
     ),
 ) -> None:
     """Scan folders and files for known material, by hash, and write findings.
@@ -181,9 +193,9 @@ def scan(
 
     Examples:
 
-      libra scan /srv/uploads --list ncmec.libra --identity /etc/libra/host.key -o findings.json
+        libra scan /srv/uploads --list ncmec.libra --identity /etc/libra/host.key -o findings.json
 
-      libra scan /srv/uploads -l hotline.libra --publisher-key hotline.pub -f ndjson -q | jq .
+        libra scan /srv/uploads -l hotline.libra --publisher-key hotline.pub -f ndjson -q | jq .
 
     Exit codes: 0 nothing found, 1 something matched, 2 the scan could not cover what it was
     asked to (unreadable files, bad list or key).
@@ -195,7 +207,7 @@ def scan(
     if not list_paths:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     output = _pick(output, config, "output", None)
-    fmt = _pick(fmt, config, "format", None) or _SUFFIX_FORMATS.get(Path(output or "").suffix.lower(), "json")
+    fmt = (_pick(fmt, config, "format", None) or _SUFFIX_FORMATS.get(Path(output or "").suffix.lower(), "json")).lower()
     size_text = _pick(max_file_size, config, "max_file_size", DEFAULT_MAX_FILE_SIZE)
     size_limit = parse_size(str(size_text))
     n_workers = int(_pick(workers, config, "workers", 0)) or default_workers()
@@ -227,9 +239,7 @@ def scan(
         ),
         workers=n_workers,
         file_timeout=_timeout(_pick(file_timeout, config, "file_timeout", DEFAULT_TIMEOUT)),
-        hash_config=HashConfig(
-            dihedral=not no_dihedral and bool(config.get("dihedral", True))
-        ),
+        hash_config=HashConfig(dihedral=not no_dihedral and bool(config.get("dihedral", True))),
     )
     with open_output(output) as stream, ScanBar(enabled=not quiet) as bar:
         writer = make_writer(fmt, stream)
