@@ -97,3 +97,14 @@ def test_the_findings_file_is_never_scanned(tmp_path: Path, photos: Path, keyed:
 def test_hash_rejects_negative_workers(tmp_path: Path) -> None:
     code, out, err = cli("hash", str(tmp_path), "-w", "-1")
     assert code == 2 and out == "" and "--workers must be 0" in err
+
+
+def test_a_private_key_given_as_publisher_key_is_named(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    signing = tmp_path / "hotline.key"
+    assert cli("hashlist", "keygen", "-o", str(signing))[0] == 0
+    code, _, err = scan(keyed, str(tmp_path), "--publisher-key", str(signing))
+    assert code == 2 and "is a private signing key" in err and f"{signing}.pub" in err
+    odd = tmp_path / "my private key.pem"  # a path that merely mentions a key is still a path
+    odd.write_bytes((tmp_path / "hotline.key.pub").read_bytes())
+    code, _, err = scan(keyed, str(tmp_path), "-q", "--publisher-key", str(odd))
+    assert "looks like a key itself" not in err

@@ -60,7 +60,7 @@ MAX_KEY_FILE = 1024 * 1024
 
 
 #: What a key looks like when it is pasted where the path of its file belongs.
-_KEY_MARKERS = ("AGE-SECRET-KEY-", "PRIVATE KEY", "AGE-PLUGIN-")
+_KEY_MARKERS = ("AGE-SECRET-KEY-1", "AGE-PLUGIN-", "-----BEGIN ")
 
 
 def _read(path: str, what: str) -> bytes:
@@ -131,10 +131,8 @@ def parse_recipient(text: str, where: str = "recipient", *, echo: bool = True) -
     A line from a file is never echoed (``echo=False``): the wrong file may hold a secret.
     """
     if text.strip().upper().startswith("AGE-SECRET-KEY-"):
-        raise KeyFileError(
-            f"{where}: that is a secret identity, not a recipient; give the age1… public key "
-            "(and treat the secret as exposed: it was typed on a command line)"
-        )
+        exposed = "" if not echo else " (and treat the secret as exposed: it was typed on a command line)"
+        raise KeyFileError(f"{where}: that is a secret identity, not a recipient; give the age1… public key{exposed}")
     try:
         return x25519.Recipient.from_str(text.strip())
     except Exception:
@@ -187,6 +185,11 @@ def load_publisher_keys(paths: Sequence[str]) -> list[Ed25519PublicKey]:
             else:
                 key = serialization.load_pem_public_key(data)
         except (ValueError, UnsupportedAlgorithm):
+            if b"PRIVATE KEY" in data:
+                raise KeyFileError(
+                    f"publisher key {path}: is a private signing key; give its public half ({path}.pub) "
+                    "and keep this file secret"
+                ) from None
             raise KeyFileError(f"publisher key {path}: is not a PEM or ssh-ed25519 public key") from None
         if not isinstance(key, Ed25519PublicKey):
             raise KeyFileError(f"publisher key {path}: is not an Ed25519 key")
@@ -240,9 +243,7 @@ def generate_signing_key(path: str) -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     _create_private(path, private)
     try:
         with open(pub_path, "xb") as handle:
