@@ -28,6 +28,10 @@ from .workers import DEFAULT_TIMEOUT, default_workers, hash_many
 
 log = logging.getLogger("libra.scan")
 
+#: Results matched together: one index look-up per hash type for many files (the per-call cost of
+#: numpy dominates small files), while findings still stream out within a few dozen files.
+MATCH_BATCH = 32
+
 #: Digests every finding reports, whatever the lists use: what hotlines and reports ask for.
 REPORTED_DIGESTS = ("md5", "sha1", "sha256")
 
@@ -116,12 +120,17 @@ def scan(
             level = logging.WARNING if skip.notable else logging.DEBUG  # --exclude was asked for; a big file was not
             log.log(level, "skipped location=%s reason=%s", log_value(skip.location), log_value(skip.reason))
 
+    pending: list[HashResult] = []
     for result in hash_many(walker.refs(), config, workers, timeout=options.file_timeout):
         drain()
-        _record(result, matcher, writer, report)
+        pending.append(result)
+        if len(pending) >= MATCH_BATCH:
+            _record(pending, matcher, writer, report)
+            pending.clear()
         if listener is not None:
             _observe(progress, walker)
             listener(progress)
+    _record(pending, matcher, writer, report)
     drain()
     _observe(progress, walker)
     progress.walk_done = True
@@ -154,8 +163,13 @@ def collapse(matches: Sequence[Match]) -> list[Match]:
     return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, m.list, m.hash_type))
 
 
-def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report: Report) -> None:
-    """Count one file, match it, and write its finding and/or error."""
+def _record(results: Sequence[HashResult], matcher: Matcher, writer: FindingsWriter, report: Report) -> None:
+    """Count, match (one batched look-up) and write a few files' findings and errors."""
+    for result, found in zip(results, matcher.match_many(results), strict=True):
+        _record_one(result, collapse(found), writer, report)
+
+
+def _record_one(result: HashResult, matches: list[Match], writer: FindingsWriter, report: Report) -> None:
     ref = result.ref
     report.files += 1
     report.bytes += ref.size
@@ -169,7 +183,6 @@ def _record(result: HashResult, matcher: Matcher, writer: FindingsWriter, report
         level = logging.ERROR if fatal else logging.WARNING  # errors behind exit code 2 show even with -q
         kind = "unreadable" if fatal else "undecodable"
         log.log(level, "%s location=%s reason=%s", kind, log_value(ref.uri), log_value(result.error))
-    matches = collapse(matcher.match(result))
     if not matches:
         return
     report.matched += 1
