@@ -108,3 +108,14 @@ def test_a_private_key_given_as_publisher_key_is_named(tmp_path: Path, keyed: tu
     odd.write_bytes((tmp_path / "hotline.key.pub").read_bytes())
     code, _, err = scan(keyed, str(tmp_path), "-q", "--publisher-key", str(odd))
     assert "looks like a key itself" not in err
+
+
+def test_a_shared_identity_file_is_warned_about(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    shared = tmp_path / "shared.txt"
+    shared.write_bytes(keyed[0].read_bytes())
+    shared.chmod(0o644)
+    _, _, err = cli("scan", str(tmp_path / "none"), "-l", str(keyed[1]), "-i", str(shared))
+    assert "can be read by other users (mode 644)" in err
+    shared.chmod(0o600)
+    _, _, err = cli("scan", str(tmp_path / "none"), "-l", str(keyed[1]), "-i", str(shared))
+    assert "can be read by other users" not in err

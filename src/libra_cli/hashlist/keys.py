@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -55,6 +56,8 @@ def public_key_from_b64(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+log = logging.getLogger("libra.keys")
+
 #: Key and recipient files are a few lines; anything larger is the wrong file.
 MAX_KEY_FILE = 1024 * 1024
 
@@ -81,6 +84,16 @@ def _key_lines(data: bytes, path: str, what: str) -> list[str]:
     return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
 
 
+def _warn_if_shared(path: str) -> None:
+    """A secret key others can read is a leak waiting to happen: say so (as ssh does), but go on."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning("key file %s can be read by other users (mode %03o); run: chmod 600 %s", path, mode, path)
+
+
 def load_identities(paths: Sequence[str]) -> list[Identity]:
     """Read age identities (``AGE-SECRET-KEY-1…`` lines; ``#`` comments allowed), as ``age-keygen`` writes.
 
@@ -90,6 +103,7 @@ def load_identities(paths: Sequence[str]) -> list[Identity]:
     identities: list[Identity] = []
     for path in paths:
         lines = _key_lines(_read(path, "identity file"), path, "identity file")
+        _warn_if_shared(path)
         if not lines:
             raise KeyFileError(f"identity file {path}: contains no AGE-SECRET-KEY-1 line")
         for number, line in enumerate(lines, 1):
