@@ -232,7 +232,10 @@ def info(
             typer.echo(f"list:        {path}\nformat:      {box.header['format']}")
             typer.echo(f"created:     {printable(box.header.get('created'))}")
             typer.echo(f"signature:   {_signature_text(status, box.signer)}\nsha256:      {box.sha256}")
-        _say("libra: give --identity (or set LIBRA_IDENTITY) to see the name and entry counts.")
+        _say(
+            "libra: give --identity (or set LIBRA_IDENTITY), or --passphrase-env for a passphrase list, "
+            "to see the name and entry counts."
+        )
         return
     hashlist = _load(path, identity, passphrase_env, publisher_key)
     meta = hashlist.info
