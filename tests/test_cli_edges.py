@@ -119,3 +119,12 @@ def test_a_shared_identity_file_is_warned_about(tmp_path: Path, keyed: tuple[Pat
     shared.chmod(0o600)
     _, _, err = cli("scan", str(tmp_path / "none"), "-l", str(keyed[1]), "-i", str(shared))
     assert "can be read by other users" not in err
+
+
+def test_build_checks_its_keys_before_reading_sources(tmp_path: Path) -> None:
+    """A wrong option must not wait for a large import: keys are checked first."""
+    missing = str(tmp_path / "huge-source-not-read.csv")
+    code, _, err = cli("hashlist", "build", missing, "-o", str(tmp_path / "l.libra"))
+    assert code == 2 and "no recipient" in err
+    code, _, err = cli("hashlist", "build", missing, "-o", str(tmp_path / "l.libra"), "-r", "age1nope")
+    assert code == 2 and "is not an age recipient" in err

@@ -6,8 +6,11 @@ import csv
 import os
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyrage.x25519 import Recipient
 
 from ..errors import ConfigError, SignatureError
 from ..hashlist import (
@@ -28,6 +31,7 @@ from ..hashlist import (
     resolve_identities,
     write_hashlist,
 )
+from ..hashlist.build import check_encryption
 from ..models import UNSUPPORTED_TYPES, Entry
 from .common import guarded, printable, say
 
@@ -87,18 +91,28 @@ def _report_build(report: BuildReport) -> None:
         _say(f"libra: {report.allow_conflicts} duplicates disagreed on allow; they block (allow=0)")
 
 
-def _write(
-    hashlist: HashList,
-    output: str,
-    recipient: list[str],
-    recipients_file: list[str],
-    passphrase_env: str | None,
-    sign_key: str | None,
-) -> None:
+@dataclass(frozen=True)
+class _OutputKeys:
+    """How the output list is encrypted and signed, checked before any source is read."""
+
+    recipients: list[Recipient]
+    passphrase: str | None
+    sign_key: Ed25519PrivateKey | None
+
+
+def _output_keys(
+    recipient: list[str], recipients_file: list[str], passphrase_env: str | None, sign_key: str | None
+) -> _OutputKeys:
+    """Load and check the output's keys first: a wrong option should not wait for a large import."""
     recipients = load_recipients(recipient, recipients_file)
     passphrase = passphrase_from_env(passphrase_env)
-    key = load_signing_key(sign_key) if sign_key else None
-    digest = write_hashlist(hashlist, output, recipients=recipients, passphrase=passphrase, sign_key=key)
+    check_encryption(recipients, passphrase)
+    return _OutputKeys(recipients, passphrase, load_signing_key(sign_key) if sign_key else None)
+
+
+def _write(hashlist: HashList, output: str, keys: _OutputKeys) -> None:
+    recipients, key = keys.recipients, keys.sign_key
+    digest = write_hashlist(hashlist, output, recipients=recipients, passphrase=keys.passphrase, sign_key=key)
     how = f"{len(recipients)} recipient(s)" if recipients else "a passphrase"
     signed = f"signed by {fingerprint(key.public_key())}" if key else "UNSIGNED (hosts cannot verify who published it)"
     _say(f"libra: wrote {output}: {len(hashlist)} entries ({_counts_line(hashlist)}), encrypted to {how}, {signed}")
@@ -173,11 +187,12 @@ def build(
 
         LIST_PASS=… libra hashlist build vics.json -o vics.libra --passphrase-env LIST_PASS
     """
+    keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
     hashlist, report = build_hashlist(
         sources, name=name or _stem(output), publisher=publisher, description=description, skip_invalid=skip_invalid
     )
     _report_build(report)
-    _write(hashlist, output, recipient, recipients_file, passphrase_env, sign_key)
+    _write(hashlist, output, keys)
 
 
 def _entries_csv(entries: Iterable[Entry]) -> None:
@@ -314,11 +329,12 @@ def merge(
 
         libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key -r age1… --publisher-key ncmec.pub
     """
+    out_passphrase = None if (recipient or recipients_file) else passphrase_env
+    keys = _output_keys(recipient, recipients_file, out_passphrase, sign_key)
     loaded = [_load(path, identity, passphrase_env, publisher_key) for path in lists]
     merged, report = merge_hashlists(loaded, name=name or _stem(output), publisher=publisher, description=description)
     _report_build(report)
-    out_passphrase = None if (recipient or recipients_file) else passphrase_env
-    _write(merged, output, recipient, recipients_file, out_passphrase, sign_key)
+    _write(merged, output, keys)
 
 
 @app.command("diff")

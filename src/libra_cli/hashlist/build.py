@@ -111,8 +111,8 @@ def merge_hashlists(
     return HashList.from_entries(info, dedupe(entries(), report)), report
 
 
-def encrypt(data: bytes, recipients: Sequence[Recipient], passphrase: str | None) -> bytes:
-    """age-encrypt ``data`` to recipients or to a passphrase (age allows one or the other, not both)."""
+def check_encryption(recipients: Sequence[Recipient], passphrase: str | None) -> None:
+    """Recipients or a passphrase, exactly one kind (age allows one or the other, not both)."""
     if recipients and passphrase:
         raise KeyFileError("choose --recipient or --passphrase-env, not both (age cannot mix them)")
     if not recipients and not passphrase:
@@ -120,6 +120,11 @@ def encrypt(data: bytes, recipients: Sequence[Recipient], passphrase: str | None
             "no recipient: give --recipient age1… (or --recipients-file, or --passphrase-env VAR); "
             "libra never writes an unencrypted list"
         )
+
+
+def encrypt(data: bytes, recipients: Sequence[Recipient], passphrase: str | None) -> bytes:
+    """age-encrypt ``data`` to recipients or to a passphrase (age allows one or the other, not both)."""
+    check_encryption(recipients, passphrase)
     try:
         if passphrase:
             return bytes(pyrage.passphrase.encrypt(data, passphrase))
