@@ -12,6 +12,8 @@ from typing import Any
 import typer
 
 from ..errors import ConfigError, ExitCode
+from ..hashlist.importers.libra_csv import COLUMNS
+from ..matcher import DEFAULT_MIN_QUALITY
 from ..models import DIGEST_SIZES, HashConfig, HashResult
 from ..scan import Progress
 from ..storage import Walker, WalkOptions
@@ -21,9 +23,9 @@ from .common import guarded, parse_size, say
 from .progress import ScanBar
 
 #: The list-source CSV header (docs/hashlist-format.md): what ``libra hashlist build`` imports.
-CSV_HEADER = ("hash_type", "hash", "id", "label", "category", "allow")
-#: Perceptual hashes of flat or tiny images match too much: list sources leave them out.
-MIN_LIST_QUALITY = 50
+CSV_HEADER = COLUMNS
+#: Perceptual hashes of flat or tiny images match too much: list sources leave out what a scan would ignore.
+MIN_LIST_QUALITY = DEFAULT_MIN_QUALITY
 
 
 def entry_id(uri: str, roots: Sequence[str]) -> str:

@@ -32,6 +32,7 @@ from ..hashlist import (
     write_hashlist,
 )
 from ..hashlist.build import check_encryption
+from ..hashlist.importers.libra_csv import COLUMNS
 from ..models import UNSUPPORTED_TYPES, Entry
 from .common import guarded, printable, say
 
@@ -197,7 +198,7 @@ def build(
 
 def _entries_csv(entries: Iterable[Entry]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["hash_type", "hash", "id", "label", "category", "allow", "source"])
+    writer.writerow([*COLUMNS, "source"])
     for e in entries:
         row = [e.hash_type, e.value, e.id or "", e.label or "", e.category or "", int(e.allow), e.source or ""]
         writer.writerow(row)

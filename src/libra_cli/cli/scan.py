@@ -14,7 +14,7 @@ from ..config import load_config
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output
 from ..hashlist.table import HashList
-from ..matcher import Matcher
+from ..matcher import DEFAULT_MIN_QUALITY, DEFAULT_THRESHOLDS, Matcher
 from ..models import HashConfig
 from ..scan import ScanOptions
 from ..scan import scan as run_scan
@@ -214,7 +214,7 @@ def scan(
     if n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {n_workers}")
     thresholds = parse_thresholds(threshold, config.get("thresholds", {}))
-    thresholds.setdefault("pdq", int(_pick(pdq_threshold, config, "pdq_threshold", 31)))
+    thresholds.setdefault("pdq", int(_pick(pdq_threshold, config, "pdq_threshold", DEFAULT_THRESHOLDS["pdq"])))
     thresholds.setdefault("vpdq", thresholds["pdq"])
 
     loaded: list[HashList] = load_lists(
@@ -224,7 +224,7 @@ def scan(
         publisher_keys=_as_list(_pick(publisher_keys, config, "publisher_keys", [])),
     )
     matcher = Matcher.build(
-        loaded, thresholds=thresholds, min_quality=int(_pick(min_quality, config, "min_quality", 50))
+        loaded, thresholds=thresholds, min_quality=int(_pick(min_quality, config, "min_quality", DEFAULT_MIN_QUALITY))
     )
     unsupported = matcher.stats()["unsupported"]
     if unsupported and not quiet:

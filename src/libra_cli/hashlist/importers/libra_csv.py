@@ -9,6 +9,8 @@ from typing import ClassVar
 
 from .base import Bad, Importer, Row, empty_none
 
+#: The columns ``libra hash --format csv`` writes, in order (``source`` is also read when present).
+COLUMNS = ("hash_type", "hash", "id", "label", "category", "allow")
 REQUIRED = ("hash_type", "hash")
 OPTIONAL = ("id", "label", "category", "source", "allow")
 
