@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +132,54 @@ def test_build_checks_its_keys_before_reading_sources(tmp_path: Path) -> None:
     assert code == 2 and "no recipient" in err
     code, _, err = cli("hashlist", "build", missing, "-o", str(tmp_path / "l.libra"), "-r", "age1nope")
     assert code == 2 and "is not an age recipient" in err
+
+
+def _scan_process(
+    keyed: tuple[Path, Path], target: Path, redirect: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``libra scan`` as a real process with a shell redirection (``>&-`` closes stdout)."""
+    identity, hashlist = keyed
+    cmd = [sys.executable, "-m", "libra_cli", "scan", str(target), "-l", str(hashlist), "-i", str(identity), *args]
+    return subprocess.run(f"{shlex.join(cmd)} {redirect}", shell=True, capture_output=True, text=True, timeout=120)
+
+
+def test_closed_stdout_is_one_sentence_and_exit_two(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    shutil.copy(photos / "moon.jpg", tmp_path / "moon.jpg")
+    done = _scan_process(keyed, tmp_path, ">&-", "-w", "1")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith("cannot write findings to standard output: it is closed (use -o FILE)")
+    assert "Traceback" not in done.stderr
+
+
+def test_closed_stderr_does_not_change_the_outcome(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(photos / "chelsea.jpg", tree / "cat.jpg")
+    out = tmp_path / "f.json"
+    done = _scan_process(keyed, tree, "2>&-", "-w", "1", "-o", str(out))
+    assert done.returncode == 1  # found, although nothing could be said on stderr
+    assert len(json.loads(out.read_text())["findings"]) == 1
+
+
+def test_output_naming_a_file_of_the_tree_is_refused(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    """``-o`` pointing at evidence inside the scanned tree must never replace it unscanned."""
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "cat.jpg")
+    before = (tmp_path / "cat.jpg").read_bytes()
+    code, out, err = scan(keyed, str(tmp_path), "-o", str(tmp_path / "cat.jpg"))
+    assert code == 2 and out == ""
+    assert "refusing to replace" in err and "not a libra findings file" in err
+    assert (tmp_path / "cat.jpg").read_bytes() == before
+
+
+def test_previous_findings_inside_the_tree_are_skipped_and_replaced(
+    tmp_path: Path, photos: Path, keyed: tuple[Path, Path]
+) -> None:
+    shutil.copy(photos / "chelsea.jpg", tmp_path / "cat.jpg")
+    out = tmp_path / "findings.json"
+    for _ in range(2):  # the second run finds the first run's file in the tree: libra's own, not scanned
+        code, _, err = scan(keyed, str(tmp_path), "-q", "-o", str(out))
+        assert code == 1, err
+        doc = json.loads(out.read_text())
+        assert [Path(f["location"]).name for f in doc["findings"]] == ["cat.jpg"]
+        assert doc["summary"]["files"] == 1
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # findings name locations of suspected material

@@ -236,11 +236,14 @@ def test_sigterm_stops_cleanly_without_a_half_written_file(
         (tree / f"{i:05d}.jpg").write_bytes(data[:-2] + i.to_bytes(2, "big"))  # distinct files, same picture
     out = tmp_path / "findings.json"
     cmd = [sys.executable, "-m", "libra_cli", "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-q"]
-    proc = subprocess.Popen([*cmd, "-o", str(out), "-w", "2"], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".findings.json.*.part")):  # the scan is under way: lists loaded, output open
-        assert proc.poll() is None and time.monotonic() < deadline, "the scan ended or never started"
-        time.sleep(0.05)
+    cmd += ["-o", str(out), "-w", "2", "--log-level", "info"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    while "scan started" not in seen:  # the scan is under way: lists loaded, output open
+        line = proc.stderr.readline()
+        assert line, "the scan ended or never started"
+        seen += line
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -309,3 +312,4 @@ def test_sigkill_leaves_no_worker_behind(tmp_path: Path, photos: Path, keyed_lis
     while (alive := {pid for pid in descendants if Path(f"/proc/{pid}").exists()}) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive, f"processes left running after SIGKILL: {sorted(alive)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]  # no findings file, no .part file

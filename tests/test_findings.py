@@ -70,15 +70,16 @@ def test_csv_one_row_per_match_and_error() -> None:
 
 def test_open_output_is_atomic(tmp_path: Path) -> None:
     target = tmp_path / "findings.json"
-    target.write_text("old")
+    old = '{"type": "scan", "libra_version": "0.1.0"}\n'  # last night's findings (ndjson)
+    target.write_text(old)
     with pytest.raises(RuntimeError), open_output(str(target)) as stream:
         stream.write("half")
         raise RuntimeError("interrupted")
-    assert target.read_text() == "old"  # the old file is untouched
+    assert target.read_text() == old  # the old file is untouched
     assert os.listdir(tmp_path) == ["findings.json"]  # and no temp file is left behind
     with open_output(str(target)) as stream:
         stream.write("new")
-        assert target.read_text() == "old"  # not visible until the end
+        assert target.read_text() == old  # not visible until the end
     assert target.read_text() == "new"
 
 

@@ -77,3 +77,47 @@ def test_read_limit(tree: Path) -> None:
 def test_unknown_scheme() -> None:
     with pytest.raises(StorageError, match="no storage backend for scheme 'gopher'"):
         storage_for("gopher://x/y")
+
+
+def _nest(root: Path, depth: int) -> None:
+    """``root/d/d/.../d/leaf.bin``, ``depth`` folders deep, with relative calls (the path passes PATH_MAX)."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        leaf = os.open("leaf.bin", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(leaf, b"x")
+        os.close(leaf)
+    finally:
+        os.close(fd)
+
+
+def _unnest(root: Path, depth: int) -> None:
+    """Remove what ``_nest`` made, deepest first, without recursion (shutil.rmtree would overflow)."""
+    fds = [os.open(root, os.O_RDONLY)]
+    for _ in range(depth):
+        fds.append(os.open("d", os.O_RDONLY, dir_fd=fds[-1]))
+    os.unlink("leaf.bin", dir_fd=fds[-1])
+    for level in range(depth, 0, -1):
+        os.close(fds[level])
+        os.rmdir("d", dir_fd=fds[level - 1])
+    os.close(fds[0])
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_walked(tmp_path: Path) -> None:
+    """A hostile upload of thousands of nested folders must not crash the walk (no recursion)."""
+    import sys
+
+    depth = sys.getrecursionlimit() + 200
+    _nest(tmp_path, depth)
+    try:
+        (tmp_path / "top.bin").write_bytes(b"y")
+        items = walk(tmp_path)
+        refs = [i for i in items if isinstance(i, MediaRef)]
+        assert any(r.uri.endswith("top.bin") for r in refs)
+        assert any(r.uri.endswith("leaf.bin") for r in refs)
+    finally:
+        _unnest(tmp_path, depth)

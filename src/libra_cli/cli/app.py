@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import signal
 import sys
+from typing import TextIO
 
 import typer
 
@@ -52,8 +56,44 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _reserve_standard_fds() -> None:
+    """Point a closed stdin, stdout or stderr (``libra scan ... >&-``) at /dev/null.
+
+    Otherwise the next file libra opens would get descriptor 1 or 2, and a stray write meant for the
+    terminal would land in it. ``sys.stdout`` stays ``None``, so writing findings there is refused.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if not _writable(sys.stdout):
+        sys.stdout = None  # findings to stdout are then refused in one sentence
+    if not _writable(sys.stderr):
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # messages for people go nowhere, the run goes on
+
+
+def _writable(stream: TextIO | None) -> bool:
+    """A standard stream that exists and is open for writing (a shell can leave fd 2 open read-only)."""
+    if stream is None:
+        return False
+    try:
+        mode = fcntl.fcntl(stream.fileno(), fcntl.F_GETFL) & os.O_ACCMODE
+    except (AttributeError, OSError, ValueError):
+        return False
+    return mode in (os.O_WRONLY, os.O_RDWR)
+
+
 def main() -> None:
-    """Console entry point: run the app; a ``LibraError`` becomes one plain sentence and exit code 2."""
+    """Console entry point: run the app; a ``LibraError`` becomes one plain sentence and exit code 2.
+
+    Anything unexpected is also exit code 2 with one line, never a traceback and never exit code 1,
+    which cron and CI read as "something matched".
+    """
+    _reserve_standard_fds()
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -64,8 +104,19 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except LibraError as err:
-        typer.echo(f"libra: {printable(err)}", err=True)
+        _tell(f"libra: {printable(err)}")
         sys.exit(int(err.exit_code))
     except KeyboardInterrupt:
-        typer.echo("libra: interrupted.", err=True)
+        _tell("libra: interrupted.")
         sys.exit(int(ExitCode.ERROR))
+    except Exception as err:  # a bug must still end with the documented code and one line
+        logging.getLogger("libra").debug("internal error", exc_info=True)
+        _tell(f"libra: internal error, the run did not complete ({type(err).__name__}: {printable(err)})")
+        sys.exit(int(ExitCode.ERROR))
+
+
+def _tell(text: str) -> None:
+    """One line on stderr, if there is a stderr to write to."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(text, file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -28,7 +29,8 @@ log = logging.getLogger("libra")
 def say(text: str) -> None:
     """One line for people on stderr: no rich markup (file names may hold brackets), control characters
     escaped (file names may hold escape sequences), no hard wrapping."""
-    stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+    with contextlib.suppress(OSError, ValueError):  # a closed stderr (``2>&-``) must not change the outcome
+        stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _silence_stdout() -> None:
@@ -51,17 +53,17 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except LibraError as err:
-            typer.echo(f"libra: {printable(err)}", err=True)
+            say(f"libra: {printable(err)}")
             raise typer.Exit(int(err.exit_code)) from None
         except BrokenPipeError:  # `libra hash ... | head`: the reader left; nothing more to say
             _silence_stdout()
             raise typer.Exit(int(ExitCode.ERROR)) from None
         except OSError as err:  # a full disk, a vanished output folder: one sentence, never a traceback
             where = f": {printable(err.filename)}" if err.filename else ""
-            typer.echo(f"libra: cannot continue: {err.strerror or err}{where}", err=True)
+            say(f"libra: cannot continue: {err.strerror or err}{where}")
             raise typer.Exit(int(ExitCode.ERROR)) from None
         except KeyboardInterrupt:
-            typer.echo("libra: interrupted.", err=True)
+            say("libra: interrupted.")
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
     return wrapper

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import typer
 
 from ..config import load_config
 from ..errors import ConfigError, ExitCode
-from ..findings import formats, make_writer, open_output
+from ..findings import formats, make_writer, open_output, output_identity
 from ..hashlist.table import HashList
 from ..matcher import DEFAULT_MIN_QUALITY, DEFAULT_THRESHOLDS, Matcher
 from ..models import HashConfig
@@ -84,14 +84,17 @@ def _timeout(value: Any) -> float:
     return seconds
 
 
-def _own_output(output: str | None) -> tuple[str, ...]:
-    """Exclude patterns for the findings file and its temporary name, in case they sit in a scanned tree."""
-    if output in (None, "-"):
-        return ()
-    assert output is not None
-    target = os.path.abspath(output)
-    folder, name = os.path.split(target)
-    return (glob.escape(target), os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.part"))
+def _identities(*paths: str | None) -> set[tuple[int, int]]:
+    """(device, inode) of the files that exist among ``paths``: libra's own, recognised whatever their name."""
+    found: set[tuple[int, int]] = set()
+    for path in paths:
+        if path not in (None, "-"):
+            try:
+                st = os.stat(str(path))
+            except OSError:
+                continue
+            found.add((st.st_dev, st.st_ino))
+    return found
 
 
 def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str, int]:
@@ -232,7 +235,7 @@ def scan(
         say(f"libra: the lists hold entries libra cannot compute ({kinds}); they will never match")
     options = ScanOptions(
         walk=WalkOptions(
-            exclude=(*_pick(exclude, config, "exclude", []), *_own_output(output)),
+            exclude=tuple(_pick(exclude, config, "exclude", [])),
             max_file_size=size_limit,
             one_file_system=one_file_system or bool(config.get("one_file_system", False)),
             follow_symlinks=follow_symlinks or bool(config.get("follow_symlinks", False)),
@@ -242,6 +245,8 @@ def scan(
         hash_config=HashConfig(dihedral=not no_dihedral and bool(config.get("dihedral", True))),
     )
     with open_output(output) as stream, ScanBar(enabled=not quiet) as bar:
+        own = _identities(output, log_file) | {i for i in [output_identity(stream)] if i is not None}
+        options = replace(options, walk=replace(options.walk, own_files=frozenset(own)))
         writer = make_writer(fmt, stream)
         report = run_scan(targets, matcher, writer, options, lists=loaded, listener=bar.update)
     if not quiet:

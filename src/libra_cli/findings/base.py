@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 
 from ..errors import ConfigError
 from ..models import Finding, Match, ScanError
+from ..outfile import atomic_output
 from ..textsafe import unicode_safe
 
 
@@ -74,13 +76,16 @@ def make_writer(name: str, stream: TextIO) -> FindingsWriter:
 
 @contextlib.contextmanager
 def open_output(path: str | None) -> Iterator[TextIO]:
-    """stdout for ``None``/``-``; else a temp file beside ``path``, renamed onto it on success.
+    """stdout for ``None``/``-``; else an anonymous file beside ``path``, named ``path`` on success.
 
-    On failure the temp file is removed and the target is left as it was. A target that exists but is
-    not a regular file (``/dev/null``, a named pipe) is written directly: renaming onto it would
+    On failure the target is left as it was. An existing target that is not a libra findings file is
+    refused before anything is written (it could be a file of the scanned tree). A target that exists
+    but is not a regular file (``/dev/null``, a named pipe) is written directly: renaming onto it would
     replace the device.
     """
     if path in (None, "-"):
+        if sys.stdout is None:  # started with stdout closed (``>&-``): say so before anything is scanned
+            raise ConfigError("cannot write findings to standard output: it is closed (use -o FILE)")
         yield sys.stdout
         sys.stdout.flush()
         return
@@ -97,22 +102,39 @@ def open_output(path: str | None) -> Iterator[TextIO]:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise ConfigError(f"cannot write findings to {path!r}: folder {directory!r} does not exist")
-    temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.part")
+    if os.path.isfile(target) and not is_findings_file(target):
+        # It may be a file in the scanned tree (evidence): never replace it, refuse before any work.
+        raise ConfigError(f"refusing to replace {path!r}: it exists and is not a libra findings file")
+    stack = contextlib.ExitStack()
     try:
-        # backslashreplace: a missed non-UTF-8 name must never cost the whole findings file.
-        handle = open(temp, "w", encoding="utf-8", errors="backslashreplace", newline="")  # noqa: SIM115
+        opened = stack.enter_context(atomic_output(target))
     except OSError as err:
         raise ConfigError(f"cannot write findings to {path!r}: {err.strerror or err}") from None
+    with stack:
+        yield opened.handle
+
+
+#: How a libra findings file starts, per format: what ``-o`` may replace without asking.
+_FINDINGS_HEADS = (b'{\n  "libra_version"', b'{\n  "schema"', b'{"type": "scan"', b"status,location,")
+
+
+def is_findings_file(path: str) -> bool:
+    """True for an empty file or one libra wrote as findings (json, ndjson or csv), judged by its first bytes."""
     try:
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return not head or head.startswith(_FINDINGS_HEADS)
+
+
+def output_identity(stream: TextIO) -> tuple[int, int] | None:
+    """(device, inode) of a findings stream that is a file, so the walk can recognise libra's own output."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def match_to_dict(match: Match) -> dict[str, Any]:

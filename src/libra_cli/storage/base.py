@@ -23,6 +23,8 @@ class WalkOptions:
     max_file_size: int | None = None
     one_file_system: bool = False
     follow_symlinks: bool = False
+    #: (device, inode) of libra's own files (findings, logs): recognised by identity, never hashed.
+    own_files: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class LocalStorage(Storage):
             yield self._item(root, st, options)
 
     def _item(self, path: str, st: os.stat_result, options: WalkOptions) -> WalkItem:
+        if (st.st_dev, st.st_ino) in options.own_files:
+            return Skipped(path, "libra's own output file", notable=False)
         if not stat.S_ISREG(st.st_mode):
             kind = "symlink" if stat.S_ISLNK(st.st_mode) else "not a regular file"
             return Skipped(path, kind)
@@ -43,15 +45,21 @@ class LocalStorage(Storage):
         return MediaRef(uri=path, size=st.st_size, mtime=st.st_mtime, inode=st.st_ino, device=st.st_dev)
 
     def _walk_dir(
-        self, directory: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]
+        self, root: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]
     ) -> Iterator[WalkItem]:
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as err:
-            yield WalkError(directory, err.strerror or str(err))
+        """Depth-first, names sorted, with an explicit stack: a tree thousands of folders deep (a hostile
+        upload) costs one list entry per level, never a Python stack frame, so it cannot crash the scan."""
+        stack: list[Iterator[os.DirEntry[str]]] = []
+        pending = self._entries(root)
+        if isinstance(pending, WalkError):
+            yield pending
             return
-        for entry in entries:
+        stack.append(pending)
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
             path = entry.path
             if _excluded(path, entry.name, options.exclude):
                 yield Skipped(path, "excluded (--exclude)", notable=False)
@@ -61,17 +69,30 @@ class LocalStorage(Storage):
             except OSError as err:
                 yield WalkError(path, err.strerror or str(err))
                 continue
-            if stat.S_ISDIR(st.st_mode):
-                if options.one_file_system and st.st_dev != device:
-                    yield Skipped(path, "on another filesystem (--one-file-system)")
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if key in seen:  # a symlink loop
-                    continue
-                seen.add(key)
-                yield from self._walk_dir(path, device, options, seen)
-            else:
+            if not stat.S_ISDIR(st.st_mode):
                 yield self._item(path, st, options)
+                continue
+            if options.one_file_system and st.st_dev != device:
+                yield Skipped(path, "on another filesystem (--one-file-system)")
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen:  # a symlink loop
+                continue
+            seen.add(key)
+            children = self._entries(path)
+            if isinstance(children, WalkError):
+                yield children
+            else:
+                stack.append(children)
+
+    @staticmethod
+    def _entries(directory: str) -> Iterator[os.DirEntry[str]] | WalkError:
+        """A folder's entries sorted by name (a stable order for findings), or why it cannot be listed."""
+        try:
+            with os.scandir(directory) as it:
+                return iter(sorted(it, key=lambda e: e.name))
+        except OSError as err:
+            return WalkError(directory, err.strerror or str(err))
 
     def open(self, ref: MediaRef) -> BinaryIO:
         try:
