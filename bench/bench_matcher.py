@@ -24,8 +24,8 @@ from collections.abc import Callable
 import numpy as np
 
 from libra_cli.hashlist.table import Codes, HashColumn, HashList, ListInfo, VarStrings
-from libra_cli.matcher import Matcher
-from libra_cli.models import HashResult, Match, MediaRef, PerceptualHash
+from libra_cli.match.matcher import Matcher
+from libra_cli.models import HashResult, HashValues, Match, MediaRef
 
 REF = MediaRef(uri="/bench", size=0)
 
@@ -57,9 +57,9 @@ def pdq_queries(values: np.ndarray, rng: np.random.Generator, count: int) -> tup
         if i % 2 == 0:
             hashes[3] = flip_bits(values[rng.integers(len(values))], rng, 31)
             planted += 1
-        perceptual = tuple(
-            PerceptualHash("pdq", h.tobytes().hex(), quality=100, variant=f"v{k}") for k, h in enumerate(hashes)
-        )
+        block = np.stack(hashes).astype(np.uint8)
+        quality = np.full(len(hashes), 100, dtype=np.uint8)
+        perceptual = (HashValues("pdq", block, tuple(f"v{k}" for k in range(len(hashes))), quality),)
         results.append(HashResult(ref=REF, media_type="image/jpeg", perceptual=perceptual))
     return results, planted
 
@@ -125,7 +125,7 @@ def bench_md5(n: int, budget: float, rng: np.random.Generator) -> None:
         HashResult(
             ref=REF,
             media_type=None,
-            digests={"md5": (values[i] if i % 2 else rng.integers(0, 256, 16, dtype=np.uint8)).tobytes().hex()},
+            digests={"md5": (values[i] if i % 2 else rng.integers(0, 256, 16, dtype=np.uint8)).tobytes()},
         )
         for i in range(20000)
     ]

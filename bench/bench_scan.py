@@ -5,7 +5,7 @@ Run:  python bench/bench_scan.py [--files 200] [--sizes 0,100000,1000000,5000000
 It writes ``--files`` distinct 2-megapixel JPEGs made from the benign sample photos into a temporary
 folder (outside the repository; the scan itself writes nothing), builds synthetic in-memory lists of
 random PDQ hashes plus as many random MD5s, plants the real hashes of a few of the photos so every run
-finds something, and prints files/s for a full ``libra_cli.scan.scan`` at each list size. The list
+finds something, and prints files/s for a full ``libra_cli.api.run`` at each list size. The list
 size where files/s drops shows when the parent's matching, not the workers' hashing, is the limit.
 """
 
@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 from bench_throughput import make_jpegs  # bench/ is on sys.path when run as a script
 
+from libra_cli.api import prepare, run
 from libra_cli.findings import make_writer
+from libra_cli.hashing import hash_ref
 from libra_cli.hashlist.table import HashList, ListInfo
-from libra_cli.matcher import Matcher
 from libra_cli.models import Entry, HashConfig, MediaRef
-from libra_cli.pipeline import hash_ref
-from libra_cli.scan import ScanOptions, scan
+from libra_cli.settings import ScanSettings
+from libra_cli.sinks import FindingsSink
 
 logging.getLogger("libra").setLevel(logging.ERROR)  # the match log lines are not what we measure
 
@@ -44,8 +45,9 @@ def synthetic_list(size: int, planted: list[Path], rng: np.random.Generator) -> 
     extra: list[Entry] = []
     for path in planted:
         result = hash_ref(MediaRef(str(path), path.stat().st_size), HashConfig(dihedral=False))
-        extra.append(Entry("md5", result.digests["md5"], id=path.name))
-        extra += [Entry(p.hash_type, p.value, id=path.name) for p in result.perceptual if p.hash_type == "pdq"]
+        extra.append(Entry("md5", result.digests["md5"].hex(), id=path.name))
+        for values in result.perceptual:
+            extra += [Entry(values.hash_type, row.tobytes().hex(), id=path.name) for row in values.values]
     pdq = np.concatenate([rng.integers(0, 256, (size, 32), dtype=np.uint8),
                           np.array([bytes.fromhex(e.value) for e in extra if e.hash_type == "pdq"], "S32")
                           .view(np.uint8).reshape(-1, 32)])  # fmt: skip
@@ -73,11 +75,12 @@ def main() -> None:
               f"workers: {args.workers}")  # fmt: skip
         for size in (int(s) for s in args.sizes.split(",")):
             hashlist = synthetic_list(size, paths[:3], rng)
+            settings = ScanSettings.resolve({"targets": [tmp], "workers": args.workers})
             start = time.perf_counter()
-            matcher = Matcher.build([hashlist])
+            prepared = prepare(settings, [hashlist])
             built = time.perf_counter() - start
             start = time.perf_counter()
-            report = scan([tmp], matcher, make_writer("json", Null()), ScanOptions(workers=args.workers))
+            report = run(prepared, [FindingsSink(make_writer("json", Null()))])
             elapsed = time.perf_counter() - start
             assert report.matched >= 3, report
             print(f"list {size:>9,} PDQ + {size:>9,} MD5: build {built:5.1f} s, "

@@ -29,8 +29,8 @@ from pathlib import Path
 import imagehash
 from PIL import Image
 
+from libra_cli.hashing import hash_ref
 from libra_cli.models import HashConfig, MediaRef
-from libra_cli.pipeline import hash_ref
 
 PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "photos"
 SIZE = (1632, 1224)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -38,3 +39,9 @@ def make_list(tmp: Path, images: list[Path], recipient: str, *, robust: bool = F
     code, out, err = cli("hashlist", "build", str(source), "-o", str(target), "--recipient", recipient, "--name", name)
     assert code == 0, err
     return target
+
+
+def records(doc: dict[str, Any], *statuses: str) -> list[dict[str, Any]]:
+    """The records of a JSON findings document with one of ``statuses`` (default: matches)."""
+    wanted = statuses or ("match",)
+    return [r for r in doc["findings"] if r["status"] in wanted]

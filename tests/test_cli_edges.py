@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scanhelp import cli, make_identity, make_list
+from scanhelp import cli, make_identity, make_list, records
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,14 @@ def test_overlapping_targets_report_each_file_once(tmp_path: Path, photos: Path,
     shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
     code, out, _ = scan(keyed, str(tmp_path), str(tmp_path / "a.jpg"), f"{tmp_path}/", "-q")
     doc = json.loads(out)
-    assert code == 1 and len(doc["findings"]) == 1 and doc["summary"]["files"] == 1
+    assert code == 1 and len(records(doc)) == 1 and doc["summary"]["files"] == 1
 
 
 def test_excluded_files_count_as_skipped(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
     shutil.copy(photos / "chelsea.jpg", tmp_path / "a.jpg")
     shutil.copy(photos / "moon.jpg", tmp_path / "b.webp")
     _, out, _ = scan(keyed, str(tmp_path), "-q", "--exclude", "*.webp")
-    assert json.loads(out)["summary"]["skipped"] == 1
+    assert json.loads(out)["summary"]["filtered"] == {"exclude": 1}
 
 
 def test_a_key_pasted_as_a_path_is_never_echoed(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
@@ -158,7 +158,7 @@ def test_closed_stderr_does_not_change_the_outcome(tmp_path: Path, photos: Path,
     out = tmp_path / "f.json"
     done = _scan_process(keyed, tree, "2>&-", "-w", "1", "-o", str(out))
     assert done.returncode == 1  # found, although nothing could be said on stderr
-    assert len(json.loads(out.read_text())["findings"]) == 1
+    assert len(records(json.loads(out.read_text()))) == 1
 
 
 def test_output_naming_a_file_of_the_tree_is_refused(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
@@ -180,6 +180,6 @@ def test_previous_findings_inside_the_tree_are_skipped_and_replaced(
         code, _, err = scan(keyed, str(tmp_path), "-q", "-o", str(out))
         assert code == 1, err
         doc = json.loads(out.read_text())
-        assert [Path(f["location"]).name for f in doc["findings"]] == ["cat.jpg"]
+        assert [Path(f["location"]).name for f in records(doc)] == ["cat.jpg"]
         assert doc["summary"]["files"] == 1
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # findings name locations of suspected material

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from scanhelp import cli, make_identity, make_list
+from scanhelp import cli, make_identity, make_list, records
 
 LISTED = ("chelsea.jpg", "coffee.jpg", "rocket.jpg")
 UNLISTED = ("moon.jpg", "coins.jpg", "brick.jpg")
@@ -57,7 +57,7 @@ def scan_json(tree: Path, keyed_list: tuple[Path, Path], *extra: str) -> tuple[i
 
 
 def by_name(doc: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {os.path.basename(f["location"]): f for f in doc["findings"]}  # type: ignore[attr-defined,index]
+    return {os.path.basename(f["location"]): f for f in records(doc)}  # type: ignore[attr-defined,index]
 
 
 def test_scan_finds_copies_and_variants(tree: Path, keyed_list: tuple[Path, Path]) -> None:
@@ -72,9 +72,12 @@ def test_scan_finds_copies_and_variants(tree: Path, keyed_list: tuple[Path, Path
     assert mirror and all(m["distance"] <= 31 for m in mirror)
     assert all(m["entry"]["label"] == "known" for f in found.values() for m in f["matches"])  # type: ignore[attr-defined]
     assert found["notes.txt"]["media_type"] == "image/jpeg"
-    assert doc["summary"] == {"files": 9, "media": 8, "matched": 4, "suspected": 0, "skipped": 0, "errors": 1}
-    (error,) = doc["errors"]  # type: ignore[misc]
-    assert error["location"].endswith("broken.jpg") and error["fatal"] is False
+    summary = {k: v for k, v in doc["summary"].items() if k != "bytes"}  # type: ignore[attr-defined]
+    assert summary == {"files": 9, "media": 8, "matched": 4, "suspected": 0, "skipped": 0, "filtered": {},
+                       "errors": 1, "not_covered": 0}  # fmt: skip
+    (error,) = records(doc, "error", "warning")  # type: ignore[arg-type]
+    assert error["location"].endswith("broken.jpg") and error["status"] == "warning"
+    assert doc["complete"] is True
     assert doc["lists"][0]["name"] == "test list" and len(doc["lists"][0]["sha256"]) == 64  # type: ignore[index]
 
 
@@ -87,7 +90,7 @@ def test_two_workers_find_the_same(tree: Path, keyed_list: tuple[Path, Path]) ->
 
 def test_thresholds_are_applied(tree: Path, keyed_list: tuple[Path, Path]) -> None:
     _, doc, _ = scan_json(tree, keyed_list, "--pdq-threshold", "0", "--threshold", "phash=0", "--threshold", "dhash=0")
-    for finding in doc["findings"]:  # type: ignore[attr-defined]
+    for finding in records(doc):  # type: ignore[arg-type]  # type: ignore[attr-defined]
         assert all(m["distance"] == 0 for m in finding["matches"])
 
 
@@ -95,7 +98,7 @@ def test_clean_tree_exits_zero(tmp_path: Path, photos: Path, keyed_list: tuple[P
     for name in UNLISTED:
         shutil.copy(photos / name, tmp_path / name)
     code, doc, _ = scan_json(tmp_path, keyed_list)
-    assert code == 0 and doc["findings"] == [] and doc["summary"]["files"] == 3  # type: ignore[index]
+    assert code == 0 and records(doc) == [] and doc["summary"]["files"] == 3  # type: ignore[index]
 
 
 def test_exclude_and_size_limit(tree: Path, keyed_list: tuple[Path, Path]) -> None:
@@ -110,8 +113,9 @@ def test_unreadable_location_exits_two(tmp_path: Path, photos: Path, keyed_list:
     os.symlink(tmp_path / "gone.jpg", tmp_path / "dangling.jpg")
     code, doc, _ = scan_json(tmp_path, keyed_list, "--follow-symlinks")
     assert code == 2
-    (error,) = doc["errors"]  # type: ignore[misc]
-    assert error["location"].endswith("dangling.jpg") and error["fatal"] is True
+    (error,) = records(doc, "error", "warning")  # type: ignore[arg-type]
+    assert error["location"].endswith("dangling.jpg") and error["status"] == "error"
+    assert doc["complete"] is False
 
 
 @pytest.mark.parametrize(("suffix", "fmt"), [(".csv", "csv"), (".ndjson", "ndjson"), (".json", "json")])
@@ -128,7 +132,7 @@ def test_output_file_format_from_suffix(tree: Path, keyed_list: tuple[Path, Path
         kinds = [json.loads(line)["type"] for line in text.splitlines()]
         assert kinds[0] == "scan" and kinds[-1] == "summary" and kinds.count("finding") == 4
     else:
-        assert len(json.loads(text)["findings"]) == 4
+        assert len(records(json.loads(text))) == 4
     assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, "uploads"])  # no temp left
 
 
@@ -183,7 +187,7 @@ def test_never_writes_media_anywhere(tree: Path, keyed_list: tuple[Path, Path], 
     cmd = [sys.executable, "-m", "libra_cli", "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-q"]
     proc = subprocess.run([*cmd, "--workers", "2"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    assert len(json.loads(proc.stdout)["findings"]) == 4
+    assert len(records(json.loads(proc.stdout))) == 4
     assert list(tmpdir.iterdir()) == []
     assert tree_state(tree) == before
     assert sorted(p.name for p in tree.parent.iterdir()) == sorted(["uploads", "tmpdir"])
@@ -262,7 +266,7 @@ def test_unsupported_entries_are_announced(tmp_path: Path, photos: Path) -> None
     assert code == 0, err
     shutil.copy(photos / "moon.jpg", tmp_path / "moon.jpg")
     code, out, err = cli("scan", str(tmp_path / "moon.jpg"), "-l", str(hashlist), "-i", str(identity), "-w", "1")
-    assert code == 0 and json.loads(out)["findings"] == []
+    assert code == 0 and records(json.loads(out)) == []
     assert "entries libra cannot compute (1 photodna)" in err
 
 

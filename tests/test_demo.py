@@ -8,7 +8,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from scanhelp import cli
+from scanhelp import cli, records
 
 ROOT = Path(__file__).parent.parent
 
@@ -23,12 +23,12 @@ def test_readme_demo_finds_the_listed_photos(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 1, err
     doc = json.loads(out)
-    found = {os.path.basename(f["location"]): {m["method"] for m in f["matches"]} for f in doc["findings"]}
+    found = {os.path.basename(f["location"]): {m["method"] for m in f["matches"]} for f in records(doc)}
     assert found == {
         "IMG_2041.jpg": {"exact", "perceptual"},  # an exact copy
         "notes.txt": {"exact", "perceptual"},  # a JPEG renamed .txt
         "launch_small.jpg": {"perceptual"},  # resized and re-encoded
         "cat_flipped.png": {"perceptual"},  # mirrored, as PNG
     }
-    assert [os.path.basename(e["location"]) for e in doc["errors"]] == ["broken.jpg"]
+    assert [os.path.basename(e["location"]) for e in records(doc, "error", "warning")] == ["broken.jpg"]
     assert doc["summary"]["files"] == 10 and doc["lists"][0]["name"] == "libra demo list"

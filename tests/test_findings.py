@@ -12,7 +12,7 @@ import pytest
 
 from libra_cli.errors import ConfigError
 from libra_cli.findings import ScanHeader, formats, make_writer, open_output
-from libra_cli.models import Entry, Finding, Match, ScanError
+from libra_cli.models import Entry, Finding, Match, MediaRef, ScanError, Skip
 
 HEADER = ScanHeader("0.1.0", "2026-11-25T08:00:00+00:00", ["/srv"], [{"name": "demo", "entries": 3, "sha256": "ab"}])
 
@@ -20,10 +20,11 @@ HEADER = ScanHeader("0.1.0", "2026-11-25T08:00:00+00:00", ["/srv"], [{"name": "d
 def finding(location: str = "/srv/a.jpg") -> Finding:
     entry = Entry("md5", "00" * 16, id="e1", label="series", category="A")
     match = Match("exact", "md5", 0, "demo", entry)
-    return Finding(location, 10, 1.5, "image/jpeg", {"md5": "00" * 16}, (match,))
+    ref = MediaRef(location, 10, mtime_ns=1_500_000_000)
+    return Finding(ref, "image/jpeg", {"md5": bytes(16)}, (match,))
 
 
-def run(fmt: str, findings: int = 2, errors: int = 1) -> str:
+def run(fmt: str, findings: int = 2, errors: int = 1, skips: int = 0) -> str:
     stream = io.StringIO()
     writer = make_writer(fmt, stream)
     writer.begin(HEADER)
@@ -31,7 +32,9 @@ def run(fmt: str, findings: int = 2, errors: int = 1) -> str:
         writer.finding(finding(f"/srv/{i}.jpg"))
     for i in range(errors):
         writer.error(ScanError(f"/srv/bad{i}", "cannot read", fatal=True))
-    writer.end({"files": 5, "matched": findings}, "2026-11-25T08:01:00+00:00")
+    for i in range(skips):
+        writer.skip(Skip(f"/srv/big{i}", "larger than --max-file-size", "max_file_size"))
+    writer.end({"files": 5, "matched": findings}, errors == 0, "2026-11-25T08:01:00+00:00")
     return stream.getvalue()
 
 
@@ -43,27 +46,31 @@ def test_registry_names_are_unique_and_known() -> None:
 
 @pytest.mark.parametrize(("findings", "errors"), [(0, 0), (1, 0), (2, 3), (0, 2)])
 def test_json_document_is_valid_and_complete(findings: int, errors: int) -> None:
-    doc = json.loads(run("json", findings, errors))
-    assert doc["libra_version"] == "0.1.0"
+    doc = json.loads(run("json", findings, errors, skips=1))
+    assert doc["schema"] == 2 and doc["libra_version"] == "0.1.0"
     assert doc["lists"] == [{"name": "demo", "entries": 3, "sha256": "ab"}]
-    assert len(doc["findings"]) == findings
-    assert len(doc["errors"]) == errors
-    assert doc["summary"]["matched"] == findings
+    statuses = [r["status"] for r in doc["findings"]]
+    assert statuses == ["match"] * findings + ["error"] * errors + ["skipped"]
+    assert doc["findings"][-1]["rule"] == "max_file_size"
+    assert doc["summary"]["matched"] == findings and doc["complete"] is (errors == 0)
     if findings:
-        match = doc["findings"][0]["matches"][0]
+        first = doc["findings"][0]
+        assert first["mtime"] == "1970-01-01T00:00:01.500000Z" and first["digests"] == {"md5": "00" * 16}
+        match = first["matches"][0]
         assert match["entry"] == {"id": "e1", "label": "series", "category": "A"}
         assert "value" not in match["entry"]  # the list's hash values are not repeated in findings
 
 
 def test_ndjson_lines_are_typed() -> None:
-    lines = [json.loads(x) for x in run("ndjson", 2, 1).splitlines()]
-    assert [x["type"] for x in lines] == ["scan", "finding", "finding", "error", "summary"]
+    lines = [json.loads(x) for x in run("ndjson", 2, 1, skips=1).splitlines()]
+    assert [x["type"] for x in lines] == ["scan", "finding", "finding", "error", "skipped", "summary"]
+    assert lines[0]["schema"] == 2 and lines[-1]["complete"] is False
     assert lines[1]["location"] == "/srv/0.jpg"
 
 
 def test_csv_one_row_per_match_and_error() -> None:
-    rows = list(csv.DictReader(io.StringIO(run("csv", 2, 1))))
-    assert [r["status"] for r in rows] == ["match", "match", "error"]
+    rows = list(csv.DictReader(io.StringIO(run("csv", 2, 1, skips=1))))
+    assert [r["status"] for r in rows] == ["match", "match", "error", "skipped"]
     assert rows[0]["entry_id"] == "e1" and rows[0]["md5"] == "00" * 16
     assert rows[2]["reason"] == "cannot read"
 

@@ -11,11 +11,15 @@ import pytest
 from PIL import Image
 
 import imagegen
+from libra_cli import signals
 from libra_cli.errors import ConfigError
 from libra_cli.hashers import base, digest_all, exact, get, hashers, perceptual
 from libra_cli.hashers.pdq import DIHEDRAL_VARIANTS, PDQ, pdq_hex
 from libra_cli.hashers.robust import robust_hashes
-from libra_cli.models import DIGEST_SIZES, PERCEPTUAL_BITS
+
+BUILTIN = [s for s in signals.all_types() if type(s).__module__.startswith("libra_cli")]
+DIGEST_SIZES = {s.name: s.nbytes for s in BUILTIN if s.kind == "digest"}
+PERCEPTUAL_BITS = {s.name: s.bits for s in BUILTIN if s.kind == "perceptual"}
 
 EXAMPLES = [(h, e) for h in hashers() for e in h.examples()]
 

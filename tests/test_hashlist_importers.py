@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from libra_cli import signals
 from libra_cli.errors import HashListError
 from libra_cli.hashlist import build_hashlist, import_source
 from libra_cli.hashlist.importers import BY_NAME, IMPORTERS, ImportReport, import_text
-from libra_cli.models import HASH_TYPES
+
+HASH_TYPES = set(signals.names())
 
 SOURCES = Path(__file__).parent / "data" / "sources"
 

@@ -224,7 +224,7 @@ import warnings
 from PIL import Image, ImageFile
 ImageFile.LOAD_TRUNCATED_IMAGES = True
 Image.MAX_IMAGE_PIXELS = 12345678
-import libra_cli.pipeline, libra_cli.workers
+import libra_cli.pipeline, libra_cli.hashing, libra_cli.engine.worker
 from libra_cli.errors import MediaError
 from libra_cli.media.image import decode
 filters = list(warnings.filters)  # after the imports: numpy and scipy add their own at import
@@ -245,7 +245,7 @@ def test_dependencies_leave_truncated_images_refused() -> None:
     import subprocess
     import sys
 
-    script = "import libra_cli.pipeline, libra_cli.workers, libra_cli.cli\nfrom PIL import ImageFile\n" \
+    script = "import libra_cli.pipeline, libra_cli.hashing, libra_cli.cli\nfrom PIL import ImageFile\n" \
              "assert ImageFile.LOAD_TRUNCATED_IMAGES is False"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

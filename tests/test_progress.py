@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from libra_cli.cli.progress import ScanBar
-from libra_cli.scan import Progress
+from libra_cli.pipeline import Progress
 
 
 def test_bar_never_redirects_stdout(monkeypatch: pytest.MonkeyPatch) -> None:

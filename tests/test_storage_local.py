@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from libra_cli.errors import StorageError
-from libra_cli.models import MediaRef
-from libra_cli.storage import Skipped, WalkError, WalkOptions, read_ref, storage_for
+from libra_cli.errors import FileTooLarge, StorageError
+from libra_cli.models import MediaRef, Skip
+from libra_cli.storage import Changed, Gone, WalkError, WalkOptions, storage_for
+
+
+def read_ref(ref: MediaRef, limit: int) -> bytes:
+    return storage_for(ref.uri).read(ref, limit)[0]
 
 
 def walk(target: Path, **options: object) -> list[object]:
@@ -34,9 +38,9 @@ def test_walk_yields_refs_in_order(tree: Path) -> None:
 
 def test_exclude_and_size_limit(tree: Path) -> None:
     items = walk(tree, exclude=("*.tmp",), max_file_size=50)
-    assert [type(i).__name__ for i in items] == ["Skipped", "MediaRef", "Skipped"]
-    assert "larger than" in items[0].reason and items[0].notable  # type: ignore[attr-defined]
-    assert "excluded" in items[2].reason and not items[2].notable  # type: ignore[attr-defined]
+    assert [type(i).__name__ for i in items] == ["Skip", "MediaRef", "Skip"]
+    assert "larger than" in items[0].reason and items[0].listed and items[0].rule == "max_file_size"  # type: ignore[attr-defined]
+    assert "excluded" in items[2].reason and not items[2].listed and items[2].rule == "exclude"  # type: ignore[attr-defined]
 
 
 def test_single_file_target(tree: Path) -> None:
@@ -54,7 +58,7 @@ def test_symlinks_skipped_unless_followed_and_loops_end(tree: Path) -> None:
     os.symlink(tree / "a", tree / "a" / "b" / "loop")
     os.symlink(tree / "three.tmp", tree / "link.tmp")
     plain = walk(tree)
-    assert sum(isinstance(i, Skipped) for i in plain) == 2
+    assert sum(isinstance(i, Skip) for i in plain) == 2
     followed = [i for i in walk(tree, follow_symlinks=True) if isinstance(i, MediaRef)]
     assert len(followed) == 4  # the loop is entered once, never forever
 
@@ -70,7 +74,7 @@ def test_unreadable_folder(tree: Path) -> None:  # pragma: no cover - CI runs as
 
 def test_read_limit(tree: Path) -> None:
     (ref,) = walk(tree / "a" / "b" / "two.bin")
-    with pytest.raises(StorageError, match="larger than the 50-byte limit"):
+    with pytest.raises(FileTooLarge, match="larger than the 50-byte in-memory limit"):
         read_ref(ref, 50)  # type: ignore[arg-type]
 
 
@@ -121,3 +125,41 @@ def test_a_tree_deeper_than_the_recursion_limit_is_walked(tmp_path: Path) -> Non
         assert any(r.uri.endswith("leaf.bin") for r in refs)
     finally:
         _unnest(tmp_path, depth)
+
+
+def test_a_file_swapped_after_the_walk_is_refused(tmp_path: Path) -> None:
+    """Workers open long after the walk: a symlink, a FIFO or another file in its place is never read."""
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"listed content elsewhere")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("link", "fifo", "other", "gone", "grown"):
+        (tree / name).write_bytes(b"walked")
+    refs = {Path(r.uri).name: r for r in walk(tree) if isinstance(r, MediaRef)}
+    (tree / "link").unlink()
+    os.symlink(outside, tree / "link")
+    (tree / "fifo").unlink()
+    os.mkfifo(tree / "fifo")
+    (tree / "other.new").write_bytes(b"a different file")  # made before the old one goes: a new inode
+    os.replace(tree / "other.new", tree / "other")
+    (tree / "gone").unlink()
+    with open(tree / "grown", "ab") as handle:
+        handle.write(b" and more")
+    backend = storage_for(str(tree))
+    for name in ("link", "other"):
+        with pytest.raises(Changed, match="replaced by another file"):
+            backend.read(refs[name], 1000)
+    with pytest.raises(Changed, match="named pipe"):
+        backend.read(refs["fifo"], 1000)  # O_NONBLOCK: refused at once, never a hang
+    with pytest.raises(Gone):
+        backend.read(refs["gone"], 1000)
+    data, ref = backend.read(refs["grown"], 1000)  # changed in place: re-read as it is now
+    assert data == b"walked and more" and ref.size == len(data)
+
+
+def test_libra_own_files_are_skipped_by_identity(tmp_path: Path) -> None:
+    (tmp_path / "findings.json").write_text("{}")
+    (tmp_path / "photo.jpg").write_bytes(b"x")
+    st = (tmp_path / "findings.json").stat()
+    items = walk(tmp_path, own_files=frozenset({(st.st_dev, st.st_ino)}))
+    assert [(Path(i.location).name, i.rule) for i in items if isinstance(i, Skip)] == [("findings.json", "own_output")]  # type: ignore[union-attr]

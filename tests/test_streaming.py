@@ -8,18 +8,18 @@ from pathlib import Path
 
 import blake3
 
+from libra_cli.hashing import STREAM_CHUNK, hash_ref
 from libra_cli.models import HashConfig, MediaRef
-from libra_cli.pipeline import STREAM_CHUNK, hash_ref
 
 ALL = ("md5", "sha1", "sha256", "blake3")
 
 
-def expected(data: bytes) -> dict[str, str]:
+def expected(data: bytes) -> dict[str, bytes]:
     return {
-        "md5": hashlib.md5(data).hexdigest(),
-        "sha1": hashlib.sha1(data).hexdigest(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "blake3": blake3.blake3(data).hexdigest(),
+        "md5": hashlib.md5(data).digest(),
+        "sha1": hashlib.sha1(data).digest(),
+        "sha256": hashlib.sha256(data).digest(),
+        "blake3": blake3.blake3(data).digest(),
     }
 
 
@@ -40,7 +40,7 @@ def test_a_large_image_keeps_its_type_and_digests(tmp_path: Path, photos: Path) 
     path.write_bytes(data)
     result = hash_ref(MediaRef(str(path), len(data)), HashConfig(max_in_memory=10_000))
     assert result.media_type == "image/jpeg" and not result.perceptual
-    assert result.digests["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result.digests["sha256"] == hashlib.sha256(data).digest()
     assert result.error and "decode limit" in result.error  # reported, not fatal: digests are there
 
 
@@ -50,9 +50,11 @@ def test_a_file_that_grew_since_the_walk_is_streamed(tmp_path: Path) -> None:
     path.write_bytes(data)
     stale = MediaRef(str(path), 100)  # the walk saw 100 bytes
     result = hash_ref(stale, HashConfig(digests=("sha256",), max_in_memory=1_000))
-    assert result.error is None and result.digests == {"sha256": hashlib.sha256(data).hexdigest()}
+    assert result.error is None and result.digests == {"sha256": hashlib.sha256(data).digest()}
+    assert result.ref.size == len(data)  # the result says what was read, not what the walk saw
 
 
-def test_a_vanished_file_is_a_fatal_error(tmp_path: Path) -> None:
+def test_a_vanished_file_is_reported_as_gone_not_uncovered(tmp_path: Path) -> None:
     result = hash_ref(MediaRef(str(tmp_path / "gone.bin"), 10**9), HashConfig(max_in_memory=10))
-    assert result.error and not result.digests
+    assert result.error and "removed during the scan" in result.error
+    assert not result.digests and not result.fatal

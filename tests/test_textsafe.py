@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from libra_cli.textsafe import log_value, printable
-from scanhelp import cli, make_identity, make_list
+from scanhelp import cli, make_identity, make_list, records
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_non_utf8_file_names_never_stop_a_scan(tmp_path: Path, photos: Path, fmt
     text = out.read_text(encoding="utf-8")  # valid UTF-8 throughout
     if fmt == "json":
         doc = json.loads(text)
-        names = [doc["findings"][0]["location"], doc["errors"][0]["location"]]
+        names = [records(doc)[0]["location"], records(doc, "warning")[0]["location"]]
     elif fmt == "ndjson":
         lines = [json.loads(line) for line in text.splitlines()]
         names = [x["location"] for x in lines if x["type"] in ("finding", "error")]

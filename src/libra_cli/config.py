@@ -37,6 +37,15 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "dihedral": (bool,),
     "quiet": (bool,),
     "log_level": (str,),
+    "log_file": (str,),
+    "engine": (str,),
+    "scheduler": (str,),
+    "hash_set": (str, list),
+    "endpoint_url": (str,),
+    "region": (str,),
+    "profile": (str,),
+    "path_style": (bool,),
+    "all_versions": (bool,),
 }
 
 

@@ -1,7 +1,8 @@
-"""Frozen value types that flow storage -> worker -> matcher -> findings.
+"""Frozen value types that flow source -> engine -> match stage -> sinks.
 
-Everything here is small, immutable and picklable: workers receive a ``MediaRef`` and a
-``HashConfig`` and send back a ``HashResult``. None of them ever holds media bytes or pixels.
+Everything here is small and immutable. A worker receives a ``MediaRef`` and a ``HashConfig`` and
+sends back what becomes a ``HashResult``: raw digests and perceptual hash arrays (hex appears only at
+the output edge). None of them ever holds media bytes or pixels.
 """
 
 from __future__ import annotations
@@ -9,74 +10,142 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-#: Exact digests and their sizes in bytes.
-DIGEST_SIZES: Mapping[str, int] = {"md5": 16, "sha1": 20, "sha256": 32, "blake3": 32}
-#: Perceptual hashes and their sizes in bits. ``vpdq`` is a PDQ hash of one sampled video frame.
-PERCEPTUAL_BITS: Mapping[str, int] = {"pdq": 256, "phash": 64, "dhash": 64, "vpdq": 256}
-#: Hash types a list may carry but libra cannot compute (kept, counted, reported as unsupported).
-UNSUPPORTED_TYPES: frozenset[str] = frozenset({"photodna"})
-#: Every hash type a list entry may name.
-HASH_TYPES: frozenset[str] = frozenset(DIGEST_SIZES) | frozenset(PERCEPTUAL_BITS) | UNSUPPORTED_TYPES
+import numpy as np
+import numpy.typing as npt
+
+U8 = npt.NDArray[np.uint8]
+F32 = npt.NDArray[np.float32]
 
 
-def hash_nbytes(hash_type: str) -> int:
-    """Size in bytes of one value of ``hash_type`` (``KeyError`` for unsupported types)."""
-    if hash_type in DIGEST_SIZES:
-        return DIGEST_SIZES[hash_type]
-    return PERCEPTUAL_BITS[hash_type] // 8
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MediaRef:
     """Where a file is, and what identifies its current version. Never its bytes.
 
-    ``uri`` is an absolute local path or a ``scheme://`` URI (``s3://bucket/key``).
+    ``uri`` is an absolute local path or a ``scheme://`` URI (``s3://bucket/key``). Local files are
+    identified by inode, size, ``mtime_ns`` and ``ctime_ns`` (not the device number, which changes
+    across remounts and network-filesystem clients); objects by ETag and version id.
     """
 
     uri: str
     size: int
-    mtime: float | None = None
-    etag: str | None = None
+    mtime_ns: int | None = None
     inode: int | None = None
-    device: int | None = None
+    ctime_ns: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+    @property
+    def mtime(self) -> float | None:
+        """Modification time in seconds since the epoch (for people and filters)."""
+        return None if self.mtime_ns is None else self.mtime_ns / 1e9
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """How to reach storage: endpoint and credentials for object stores. Frozen and picklable, so each
+    worker process builds its own backend (one client) from it."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    path_style: bool = False  #: ``https://host/bucket/key`` addressing (MinIO, Ceph)
+    all_versions: bool = False  #: noncurrent object versions too (a "deleted" upload lingers in them)
+    extra: tuple[tuple[str, str], ...] = ()  #: options of plug-in backends, as (key, value) pairs
 
 
 @dataclass(frozen=True)
 class HashConfig:
-    """What a worker computes. Frozen and picklable: it is sent to every worker process once."""
+    """What a worker computes. Frozen and picklable: it is sent to every worker process once.
+
+    ``digests`` and ``perceptual`` name signal types (see ``libra_cli.signals``): the hash set.
+    """
 
     digests: tuple[str, ...] = ("md5", "sha256")
-    perceptual: tuple[str, ...] = ("pdq", "phash", "dhash")
+    perceptual: tuple[str, ...] = ("pdq",)
     dihedral: bool = True  #: also compute the 7 mirrored/rotated PDQ variants (query side)
     robust: bool = False  #: list-side robust variants (``libra hash --robust``)
-    #: Files up to this size are read whole into memory and decoded; larger ones are streamed for their
-    #: exact digests only (no decoder sees them), so a 4 GB video still matches an MD5 list.
+    #: Files up to this size are read whole into memory; larger ones are streamed (digests in one
+    #: sequential pass; video decoders read the stream), so a 4 GB video is never held whole.
     max_in_memory: int = 256 * 1024 * 1024
     max_pixels: int = 64_000_000  #: decompression-bomb guard
+    video_fps: float = 1.0  #: sampled video frames per second (vPDQ's convention), plus the first frame
+    max_frames: int = 3600  #: at most this many sampled frames per video
+    #: Modules that register plug-ins (signal types, storage backends) from outside the package: worker
+    #: processes import them at start, so a plug-in registered in the parent works in every worker.
+    plugins: tuple[str, ...] = ()
+    storage: StorageOptions = field(default_factory=StorageOptions)  #: how workers open references
 
 
 @dataclass(frozen=True)
 class PerceptualHash:
-    """One perceptual hash of an image or of one video frame, as lowercase hex."""
+    """One perceptual hash as a hasher computes it (hex); the worker packs them into ``HashValues``."""
 
     hash_type: str
     value: str
     quality: int | None = None
     frame_time: float | None = None
-    variant: str = "original"  #: e.g. ``mirror``, ``rot90``, ``crop5-center``
+    variant: str = "original"  #: the transform applied to the picture before hashing (``mirror``, ...)
+
+
+@dataclass(frozen=True, eq=False)
+class HashValues:
+    """Every value of one perceptual hash type for one file: an image and its variants, or video frames.
+
+    ``values`` is ``(k, nbytes)`` raw bytes; ``quality`` (0-100) and ``times`` (seconds into a video)
+    are ``(k,)`` or ``None``; ``transforms`` names what was done to the file before hashing each row
+    (``original``, ``mirror``, ``rot90``, a region, ...).
+    """
+
+    hash_type: str
+    values: U8
+    transforms: tuple[str, ...]
+    quality: U8 | None = None
+    times: F32 | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashValues):
+            return NotImplemented
+        return (
+            self.hash_type == other.hash_type
+            and self.transforms == other.transforms
+            and np.array_equal(self.values, other.values)
+            and _same(self.quality, other.quality)
+            and _same(self.times, other.times)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # arrays inside: compared by value, never hashed
+
+
+def _same(a: npt.NDArray[np.generic] | None, b: npt.NDArray[np.generic] | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 @dataclass(frozen=True)
 class HashResult:
-    """What a worker learned about one file. ``error`` says why decoding failed, if it did."""
+    """What a worker learned about one file. ``error`` says why it could not be fully hashed.
+
+    ``computed`` is the hash set this result holds (the names of every type computed), so stored
+    results can tell which future lists they can serve. ``ref`` is the file as the worker found it
+    (its size and times may be newer than the walk's).
+    """
 
     ref: MediaRef
     media_type: str | None
-    digests: Mapping[str, str] = field(default_factory=dict)
-    perceptual: tuple[PerceptualHash, ...] = ()
+    digests: Mapping[str, bytes] = field(default_factory=dict)
+    perceptual: tuple[HashValues, ...] = ()
+    computed: frozenset[str] = frozenset()
     error: str | None = None
     width: int | None = None
     height: int | None = None
+    duration: float | None = None  #: seconds, for videos
+    #: ``True`` when the file could not be covered at all (unreadable, gone, hung): exit code 2.
+    fatal: bool = False
+
+    def hex_digests(self) -> dict[str, str]:
+        return {name: value.hex() for name, value in self.digests.items()}
 
 
 @dataclass(frozen=True)
@@ -94,7 +163,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class Match:
-    """A file hash that matched one list entry."""
+    """A file hash that matched one list entry.
+
+    ``transform`` says how the file relates to the listed picture (``mirror``: the file is the listed
+    picture mirrored; ``rot90``: turned a quarter counter-clockwise); ``original`` when it is as listed.
+    """
 
     method: str  #: ``exact`` or ``perceptual``
     hash_type: str
@@ -102,7 +175,7 @@ class Match:
     list: str
     entry: Entry
     frame_time: float | None = None
-    variant: str = "original"
+    transform: str = "original"
     quality: int | None = None
 
 
@@ -110,23 +183,41 @@ class Match:
 class Finding:
     """One location that matched (or is suspected): what a findings file records. Never media."""
 
-    location: str
-    size: int
-    mtime: float | None
+    ref: MediaRef
     media_type: str | None
-    digests: Mapping[str, str]
+    digests: Mapping[str, bytes]
     matches: tuple[Match, ...]
-    suspected: bool = False
+    suspected: Mapping[str, object] | None = None  #: ``{"score", "reasons"}`` from context signals
+    warning: str | None = None  #: a non-fatal problem with the same file (undecodable: digests only)
+
+    @property
+    def location(self) -> str:
+        return self.ref.uri
 
 
 @dataclass(frozen=True)
 class ScanError:
     """A location the scan could not fully cover, and why (one plain sentence).
 
-    ``fatal`` errors (unreadable, unreachable) mean the file was not covered at all and make the
-    exit code 2; non-fatal ones (undecodable image) still had their exact digests matched.
+    ``fatal`` errors (unreadable, unreachable, hung) mean the file was not covered at all and make the
+    exit code 2; non-fatal ones (undecodable image, vanished mid-scan) are listed but do not.
     """
 
     location: str
     reason: str
     fatal: bool = True
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A file the scan saw but did not look at, and why.
+
+    ``listed`` skips (over the size limit, not a regular file, a symlink not followed) are written to
+    the findings one by one, so an auditor can see every file that was not hashed. The rest are the
+    user's own filters (``--exclude``, ``--since``, unchanged since the last run): counted per ``rule``.
+    """
+
+    location: str
+    reason: str
+    rule: str
+    listed: bool = True

@@ -1,159 +1,284 @@
-"""The worker function: one reference in, its hashes out. Pure, top-level, picklable, and it never writes.
+"""The stages of a run, joined: source -> filter -> hash engine -> match stage -> sinks.
 
-``hash_ref`` runs in worker processes (or in-process as the single-worker fallback). It reads the
-file's bytes into memory, digests them (always: exact lists still match undecodable and non-media
-files), recognises the media by magic bytes, decodes images as little as the hashes need and
-computes the perceptual hashes. A bad file never raises: it comes back with ``error`` set to one
-plain sentence and whatever digests could be computed.
+```
+Source ──walk items──▶ Filter ──refs──▶ Engine ──results──▶ MatchStage ──outcomes──▶ sinks
+(own thread,           (state: skip      (in-process, local    (parent only: the       (findings, hash
+ bounded queue)         unchanged)        pool, cluster)        decrypted lists)         output, state)
+```
 
->>> from libra_cli.models import HashConfig, MediaRef
->>> result = hash_ref(MediaRef("/srv/a.jpg", 1234), HashConfig())  # doctest: +SKIP
->>> result.media_type, [h.variant for h in result.perceptual][:2]  # doctest: +SKIP
-('image/jpeg', ['original', 'rot90'])
+The walk runs in its own thread and hands items over a bounded queue (``queues.WakeQueue``); the
+main loop feeds the engine while it has capacity, waits for results or new items (whichever comes
+first), matches results in small batches (one index look-up per hash type for many files) and passes
+every outcome to every sink in order. ``libra scan`` and ``libra hash`` run this same pipeline with
+different sinks. A ``Report`` counts outcomes and owns the exit code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
-from .errors import ConfigError, FileTooLarge, LibraError
-from .hashers import exact, perceptual
-from .hashers.exact import digest_all, digest_chunks
-from .hashers.pdq import PDQ
-from .hashers.robust import robust_hashes
-from .media.image import decode, one_line
-from .media.sniff import sniff
-from .models import HashConfig, HashResult, MediaRef, PerceptualHash
-from .storage import open_ref, read_ref
+from . import __version__
+from .engine import Engine
+from .errors import LibraError
+from .findings import ScanHeader
+from .hashers.exact import raw_digests_of_chunks
+from .match.matcher import Matcher
+from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
+from .report import Report
+from .sinks import Sink
+from .storage import Source, WalkError, storage_for
+from .textsafe import log_value, one_line
 
-#: Perceptual hash types that only apply to video frames; images skip them.
-VIDEO_ONLY: frozenset[str] = frozenset({"vpdq"})
+log = logging.getLogger("libra.scan")
+
+#: Results matched together: one index look-up per hash type for many files (the per-call cost of
+#: numpy dominates small files), while findings still stream out within a fraction of a second.
+MATCH_BATCH = 32
+#: A partial batch is matched after this long, so findings never wait for a batch to fill.
+MATCH_DELAY = 0.25
+#: Digests every finding reports, whatever the lists use: what hotline reports ask for.
+REPORTED_DIGESTS = ("md5", "sha1", "sha256")
 
 
-@dataclass(frozen=True)
-class _MediaHashes:
-    perceptual: tuple[PerceptualHash, ...] = ()
-    width: int | None = None
-    height: int | None = None
-    error: str | None = None
+@dataclass
+class Progress:
+    """What a progress display needs; the pipeline updates it and calls the listener as results come."""
+
+    discovered: int = 0
+    discovered_bytes: int = 0
+    walk_done: bool = False
+    report: Report = field(default_factory=Report)
 
 
-def check_config(config: HashConfig) -> None:
-    """Raise ``ConfigError`` naming the first hash type in ``config`` that libra cannot compute.
+Listener = Callable[[Progress], None]
 
-    Call it once in the parent: a bad config is the caller's mistake, not a bad file.
+
+class Filter:
+    """Decides per reference whether it must be hashed, or is known (unchanged since it was last hashed).
+
+    This one hashes everything; the state store's filter answers from stored hashes.
     """
-    for name in config.digests:
-        exact(name)
-    for name in config.perceptual:
-        if name not in VIDEO_ONLY:
-            perceptual(name)
+
+    def check(self, ref: MediaRef) -> HashResult | None:
+        """The stored result for ``ref`` if it can be matched without reading it, else ``None``."""
+        return None
 
 
-def _image_hashes(data: bytes, config: HashConfig) -> _MediaHashes:
-    """Decode once to grey, then run every requested perceptual hasher over the same pixels."""
-    decoded = decode(data, max_pixels=config.max_pixels)
-    img = decoded.image
-    found: list[PerceptualHash] = []
-    for name in config.perceptual:
-        if name in VIDEO_ONLY:
-            continue
-        if name == PDQ.name and config.dihedral:
-            found.extend(PDQ.hash_dihedral(img))
+def collapse(matches: Sequence[Match]) -> list[Match]:
+    """One match per (list, method, hash type, listed item), the closest, exact ones first.
+
+    A list built with ``libra hash --robust`` holds several hashes of one item (crops, scales) under
+    one id; reporting each would bury the finding. Entries without an id are kept apart by value.
+    """
+    best: dict[tuple[object, ...], Match] = {}
+    for match in matches:
+        entry = match.entry
+        item = (entry.id, entry.label, entry.category) if entry.id else (entry.value,)
+        key = (match.list, match.method, match.hash_type, *item)
+        if key not in best or match.distance < best[key].distance:
+            best[key] = match
+    return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, m.list, m.hash_type))
+
+
+class MatchStage:
+    """Matches results against the lists (parent only) and completes the reported digests of matches.
+
+    The engine computes only the hash set the lists need; a finding also reports MD5, SHA-1 and
+    SHA-256, so for the few matched files the missing ones are computed here, in a second read of
+    just that file (digests only: the parent never decodes).
+    """
+
+    def __init__(self, matcher: Matcher | None, config: HashConfig, report_digests: Sequence[str] = ()) -> None:
+        self.matcher = matcher
+        self.config = config
+        self.report_digests = tuple(report_digests)
+
+    def run(self, results: Sequence[HashResult]) -> list[tuple[HashResult, list[Match]]]:
+        if self.matcher is None or not results:
+            return [(r, []) for r in results]
+        out = []
+        for result, found in zip(results, self.matcher.match_many(results), strict=True):
+            matches = collapse(found)
+            if matches:
+                result = self._complete(result)
+            out.append((result, matches))
+        return out
+
+    def _complete(self, result: HashResult) -> HashResult:
+        missing = [d for d in self.report_digests if d not in result.digests]
+        if not missing:
+            return result
+        try:
+            with storage_for(result.ref.uri, self.config.storage).open(result.ref) as handle:
+                extra = raw_digests_of_chunks(iter(lambda: handle.read(1 << 20), b""), missing)
+        except LibraError as err:
+            log.warning("digests not completed location=%s reason=%s", log_value(result.ref.uri), log_value(err))
+            return result
+        except Exception as err:  # a backend bug must not lose the finding
+            log.warning("digests not completed location=%s reason=%s", log_value(result.ref.uri), one_line(err))
+            return result
+        return replace(result, digests={**result.digests, **extra})
+
+
+class Pipeline:
+    """One run: the source's items through the filter, engine and match stage, out to the sinks."""
+
+    def __init__(
+        self,
+        source: Source,
+        engine_factory: Callable[[], Engine],
+        match: MatchStage,
+        sinks: Sequence[Sink],
+        *,
+        header: ScanHeader | None = None,
+        filter: Filter | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.source = source
+        self.engine_factory = engine_factory
+        self.match = match
+        self.sinks = list(sinks)
+        self.header = header
+        self.filter = filter or Filter()
+        self.listener = listener
+        self.progress = Progress()
+        self.report = self.progress.report
+
+    def run(self) -> Report:
+        """Run to the end and return the report. Interrupts propagate after workers are stopped."""
+        header = self.header or ScanHeader(__version__, now_iso(), list(self.source.targets), [])
+        for sink in self.sinks:
+            sink.begin(header)
+        log.info("scan started targets=%d", len(self.source.targets))
+        engine = self.engine_factory()
+        queue = self.source.queue
+        batch: list[HashResult] = []
+        oldest = 0.0
+        self.source.start()
+        try:
+            with engine:
+                while True:
+                    while engine.capacity() > 0:
+                        item = queue.get_nowait()
+                        if item is None:
+                            break
+                        known = self._route(item, engine)
+                        if known is not None:
+                            oldest = oldest if batch else time.monotonic()
+                            batch.append(known)
+                    if queue.drained and queue.error is not None:
+                        raise queue.error
+                    if queue.drained and engine.pending() == 0:
+                        break
+                    waiting = bool(batch)
+                    wake = [queue] if engine.capacity() > 0 and not queue.finished else []
+                    results = engine.poll(MATCH_DELAY if waiting else 1.0, wake)
+                    if results and not batch:
+                        oldest = time.monotonic()
+                    batch.extend(results)
+                    if len(batch) >= MATCH_BATCH or (
+                        batch and (not results or time.monotonic() - oldest > MATCH_DELAY)
+                    ):
+                        self._emit(batch)
+                        batch = []
+                    self._notify()
+                self._emit(batch)
+        except BaseException:
+            self.report.interrupted = True
+            raise
+        finally:
+            self.source.stop()
+        self.progress.walk_done = True
+        self._notify()
+        finished = now_iso()
+        for sink in self.sinks:
+            sink.end(self.report, finished)
+        report = self.report
+        log.info(
+            "scan finished files=%d matched=%d errors=%d skipped=%d exit=%d",
+            report.files,
+            report.matched,
+            report.errors,
+            report.skipped,
+            int(report.exit_code),
+        )
+        return report
+
+    def _route(self, item: MediaRef | Skip | WalkError, engine: Engine) -> HashResult | None:
+        """A walk item to where it goes: references to the filter and engine, the rest to the sinks."""
+        if isinstance(item, MediaRef):
+            known = self.filter.check(item)
+            if known is None:
+                engine.submit(item)
+            return known
+        if isinstance(item, Skip):
+            self._skip(item)
         else:
-            found.extend(perceptual(name).hash_image(img))
-    if config.robust:
-        found.extend(robust_hashes(img))
-    return _MediaHashes(tuple(found), decoded.width, decoded.height)
+            error = ScanError(item.location, item.reason, fatal=True)
+            self.report.errors += 1
+            self.report.fatal_errors += 1
+            log.error("unreadable location=%s reason=%s", log_value(error.location), log_value(error.reason))
+            for sink in self.sinks:
+                sink.error(error)
+        return None
+
+    def _skip(self, skip: Skip) -> None:
+        if skip.listed:
+            self.report.skipped += 1
+            log.info(
+                "skipped location=%s rule=%s reason=%s", log_value(skip.location), skip.rule, log_value(skip.reason)
+            )
+        else:
+            self.report.filter(skip.rule)
+            log.debug("filtered location=%s rule=%s", log_value(skip.location), skip.rule)
+        for sink in self.sinks:
+            sink.skip(skip)
+
+    def _emit(self, batch: Sequence[HashResult]) -> None:
+        for result, matches in self.match.run(batch):
+            self._count(result, matches)
+            for sink in self.sinks:
+                sink.result(result, matches)
+
+    def _count(self, result: HashResult, matches: Sequence[Match]) -> None:
+        report, ref = self.report, result.ref
+        report.files += 1
+        report.bytes += ref.size
+        if result.media_type:
+            report.media += 1
+        if result.error:
+            report.errors += 1
+            report.fatal_errors += int(result.fatal)
+            level = logging.ERROR if result.fatal else logging.WARNING  # errors behind exit code 2 show with -q
+            kind = "unreadable" if result.fatal else "undecodable"
+            log.log(level, "%s location=%s reason=%s", kind, log_value(ref.uri), log_value(result.error))
+        if not matches:
+            return
+        report.matched += 1
+        top = matches[0]
+        log.warning(
+            "match location=%s list=%s entry=%s method=%s hash_type=%s distance=%d",
+            log_value(ref.uri),
+            log_value(top.list),
+            log_value(top.entry.id or ""),
+            top.method,
+            top.hash_type,
+            top.distance,
+        )
+
+    def _notify(self) -> None:
+        if self.listener is None:
+            return
+        self.progress.discovered = self.source.discovered
+        self.progress.discovered_bytes = self.source.discovered_bytes
+        self.progress.walk_done = self.source.queue.finished
+        self.listener(self.progress)
 
 
-def _video_hashes(data: bytes, config: HashConfig) -> _MediaHashes:
-    """Hook for video: frame sampling (vPDQ) plugs in here. For now videos get their digests only."""
-    return _MediaHashes()
+def now_iso() -> str:
+    from datetime import datetime, timezone
 
-
-#: Perceptual hashing per top-level media type. A new kind of media is one function and one line here.
-MEDIA_HASHERS: dict[str, Callable[[bytes, HashConfig], _MediaHashes]] = {
-    "image": _image_hashes,
-    "video": _video_hashes,
-}
-
-
-def hash_ref(ref: MediaRef, config: HashConfig) -> HashResult:
-    """Hash one file: digests always, perceptual hashes when it is decodable media.
-
-    Raises only ``ConfigError`` for a hash type libra does not know (see ``check_config``).
-    """
-    check_config(config)
-    try:
-        if ref.size > config.max_in_memory:
-            return _hash_streamed(ref, config)
-        data = read_ref(ref, config.max_in_memory)
-    except FileTooLarge:  # it grew since the walk saw it
-        return _hash_streamed(ref, config)
-    except LibraError as err:
-        return HashResult(ref, None, error=str(err))
-    except (OSError, MemoryError) as err:
-        return HashResult(ref, None, error=f"the file cannot be read: {err}")
-    digests = digest_all(data, config.digests)
-    media_type = sniff(data)
-    if media_type is None:
-        return HashResult(ref, None, digests)
-    media_hasher = MEDIA_HASHERS.get(media_type.partition("/")[0])
-    if media_hasher is None or not (config.perceptual or config.robust):
-        return HashResult(ref, media_type, digests)
-    try:
-        found = media_hasher(data, config)
-    except ConfigError:
-        raise
-    except LibraError as err:
-        found = _MediaHashes(error=str(err))
-    except MemoryError:
-        found = _MediaHashes(error="the file is too large to decode in memory")
-    except Exception as err:  # a decoder bug on a hostile file must cost one file, never the scan
-        found = _MediaHashes(error=f"the file cannot be hashed ({type(err).__name__}: {one_line(err)})")
-    return HashResult(
-        ref,
-        media_type,
-        digests,
-        perceptual=found.perceptual,
-        error=found.error,
-        width=found.width,
-        height=found.height,
-    )
-
-
-#: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
-STREAM_CHUNK = 8 * 1024 * 1024
-
-
-def _hash_streamed(ref: MediaRef, config: HashConfig) -> HashResult:
-    """A file above ``max_in_memory``: exact digests over a stream, media type from its first bytes.
-
-    No decoder sees it (holding it whole is what the limit prevents), so an image this large is
-    reported, not fatally: its exact digests still match.
-    """
-    head = b""
-
-    def chunks(handle: BinaryIO) -> Iterator[bytes]:
-        nonlocal head
-        while chunk := handle.read(STREAM_CHUNK):
-            if not head:
-                head = chunk[:4096]
-            yield chunk
-
-    try:
-        with open_ref(ref) as handle:
-            digests = digest_chunks(chunks(handle), config.digests)
-    except LibraError as err:
-        return HashResult(ref, None, error=str(err))
-    except OSError as err:
-        return HashResult(ref, None, error=f"the file cannot be read: {one_line(err)}")
-    media_type = sniff(head)
-    error = None
-    if media_type is not None and media_type.startswith("image/") and (config.perceptual or config.robust):
-        limit = config.max_in_memory // (1024 * 1024)
-        error = f"larger than the {limit} MiB decode limit: exact digests only, no perceptual hashes"
-    return HashResult(ref, media_type, digests, error=error)
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -48,3 +48,12 @@ def log_value(value: object) -> str:
 def count(number: int, noun: str, plural: str | None = None) -> str:
     """``count(1, "file")`` -> ``'1 file'``, ``count(2, "file")`` -> ``'2 files'``."""
     return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message as one short printable line: decoders and backends quote hostile bytes.
+
+    >>> one_line(ValueError("bad\\nthing."))
+    'bad thing'
+    """
+    return printable(" ".join(str(err).split()))[:limit].rstrip(".")

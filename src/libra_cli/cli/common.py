@@ -13,10 +13,12 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from ..errors import ConfigError, ExitCode, LibraError
+from ..errors import ExitCode, LibraError
 from ..textsafe import printable
 
 __all__ = ["guarded", "log", "parse_size", "printable", "say", "stderr"]
+
+from ..settings import parse_size
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,39 +69,3 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
     return wrapper
-
-
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "K": 1024,
-    "KB": 1024,
-    "KIB": 1024,
-    "M": 1024**2,
-    "MB": 1024**2,
-    "MIB": 1024**2,
-    "G": 1024**3,
-    "GB": 1024**3,
-    "GIB": 1024**3,
-    "T": 1024**4,
-    "TB": 1024**4,
-    "TIB": 1024**4,
-}
-
-
-def parse_size(text: str) -> int:
-    """``"512M"`` -> 536870912. Units are binary (K = 1024); a bare number is bytes.
-
-    >>> parse_size("2G")
-    2147483648
-    """
-    raw = text.strip().upper().replace(" ", "")
-    number = raw.rstrip("KMGTIB")
-    unit = raw[len(number) :]
-    try:
-        value = float(number)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a size (try 512M or 2G)") from None
-    if unit not in _UNITS or value < 0:
-        raise ConfigError(f"{text!r} is not a size (try 512M or 2G)")
-    return int(value * _UNITS[unit])

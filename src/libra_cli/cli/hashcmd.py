@@ -1,4 +1,8 @@
-"""``libra hash``: print the hashes of media files, as JSON or as a hash-list source (CSV)."""
+"""``libra hash``: print the hashes of files, as JSON, a hash-list source (CSV), md5sum or hashdeep lines.
+
+It runs the same pipeline as ``libra scan`` (walk thread, worker engine) with no lists and a sink that
+prints hashes instead of findings.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,21 @@ from typing import Any
 
 import typer
 
+from .. import signals
+from ..api import hash_paths
 from ..errors import ConfigError, ExitCode
 from ..hashlist.importers.libra_csv import COLUMNS
-from ..matcher import DEFAULT_MIN_QUALITY
-from ..models import DIGEST_SIZES, HashConfig, HashResult
-from ..scan import Progress
-from ..storage import Walker, WalkOptions
+from ..models import HashConfig, HashResult, Match, ScanError, Skip
+from ..settings import default_workers, parse_size
+from ..sinks import Sink
 from ..textsafe import count, unicode_safe
-from ..workers import default_workers, hash_many
-from .common import guarded, parse_size, say
+from .common import guarded, say
 from .progress import ScanBar
 
 #: The list-source CSV header (docs/hashlist-format.md): what ``libra hashlist build`` imports.
 CSV_HEADER = COLUMNS
-#: Perceptual hashes of flat or tiny images match too much: list sources leave out what a scan would ignore.
-MIN_LIST_QUALITY = DEFAULT_MIN_QUALITY
+#: Output formats, and whether they list every file (digest formats) or media only.
+FORMATS = {"json": False, "csv": False, "md5sum": True, "sha256sum": True, "hashdeep": True}
 
 
 def entry_id(uri: str, roots: Sequence[str]) -> str:
@@ -37,17 +41,26 @@ def entry_id(uri: str, roots: Sequence[str]) -> str:
 
 
 def result_to_dict(result: HashResult) -> dict[str, Any]:
+    perceptual = []
+    for values in result.perceptual:
+        for row in range(len(values)):
+            perceptual.append(
+                {
+                    "hash_type": values.hash_type,
+                    "value": values.values[row].tobytes().hex(),
+                    "quality": None if values.quality is None else int(values.quality[row]),
+                    "variant": values.transforms[row],
+                    **({} if values.times is None else {"frame_time": round(float(values.times[row]), 3)}),
+                }
+            )
     return {
         "location": unicode_safe(result.ref.uri),
         "size": result.ref.size,
         "media_type": result.media_type,
         "width": result.width,
         "height": result.height,
-        "digests": dict(result.digests),
-        "perceptual": [
-            {"hash_type": p.hash_type, "value": p.value, "quality": p.quality, "variant": p.variant}
-            for p in result.perceptual
-        ],
+        "digests": result.hex_digests(),
+        "perceptual": perceptual,
         "error": None if result.error is None else unicode_safe(result.error),
     }
 
@@ -55,57 +68,95 @@ def result_to_dict(result: HashResult) -> dict[str, Any]:
 def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Iterator[tuple[str, ...]]:
     """List-source rows for one file: each digest, then each distinct perceptual hash of usable quality."""
     for hash_type, value in result.digests.items():
-        yield (hash_type, value, ident, label, category, "0")
-    seen: set[tuple[str, str]] = set()
-    for p in result.perceptual:
-        if p.quality is not None and p.quality < MIN_LIST_QUALITY:
-            continue
-        if (p.hash_type, p.value) not in seen:
-            seen.add((p.hash_type, p.value))
-            yield (p.hash_type, p.value, ident, label, category, "0")
+        yield (hash_type, value.hex(), ident, label, category, "0")
+    seen: set[tuple[str, bytes]] = set()
+    for values in result.perceptual:
+        floor = signals.get(values.hash_type).quality_floor
+        for row in range(len(values)):
+            if floor is not None and values.quality is not None and values.quality[row] < floor:
+                continue  # flat or tiny: a scan would ignore it, so a list must not carry it
+            raw = values.values[row].tobytes()
+            if (values.hash_type, raw) not in seen:
+                seen.add((values.hash_type, raw))
+                yield (values.hash_type, raw.hex(), ident, label, category, "0")
 
 
-class _Output:
-    """Streams ``libra hash`` results to stdout as a JSON array or list-source CSV rows."""
+class HashOutput(Sink):
+    """Streams ``libra hash`` results to stdout in one of ``FORMATS``."""
 
     def __init__(self, fmt: str, all_files: bool, roots: Sequence[str], label: str, category: str) -> None:
+        self.fmt, self.roots, self.label, self.category = fmt, roots, label, category
+        self.all_files = all_files or FORMATS[fmt]
         self.out = sys.stdout
-        self.csv = csv.writer(self.out, lineterminator="\n") if fmt == "csv" else None
-        self.all_files, self.roots, self.label, self.category = all_files, roots, label, category
+        self.csv = csv.writer(self.out, lineterminator="\n") if fmt in ("csv", "hashdeep") else None
         self.written = self.left_out = 0
         self.uncovered: list[str] = []
-        if self.csv is not None:
-            self.csv.writerow(CSV_HEADER)
-        else:
+        self.skipped: list[Skip] = []
+        if fmt == "csv":
+            self.out.write(",".join(CSV_HEADER) + "\n")
+        elif fmt == "json":
             self.out.write("[")
+        elif fmt == "hashdeep":
+            self.out.write(f"%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## Invoked from: {os.getcwd()}\n##\n")
 
-    def add(self, result: HashResult) -> None:
-        unreadable = bool(result.error) and not result.digests
-        if result.media_type is None and not self.all_files and not unreadable:
-            self.left_out += 1
-            return
+    def result(self, result: HashResult, matches: Sequence[Match]) -> None:
+        unreadable = result.fatal
         if result.error:
-            say(f"libra: {result.ref.uri}: {result.error}")
+            say(f"libra: {unicode_safe(result.ref.uri)}: {result.error}")
             if unreadable:
                 self.uncovered.append(result.ref.uri)
-        if self.csv is not None:
+                return
+        if result.media_type is None and not self.all_files:
+            self.left_out += 1
+            return
+        name = unicode_safe(result.ref.uri)
+        digests = result.hex_digests()
+        if self.fmt == "csv":
             ident = unicode_safe(entry_id(result.ref.uri, self.roots))
-            self.csv.writerows(csv_rows(result, ident, self.label, self.category))
-        else:
+            self._rows(csv_rows(result, ident, self.label, self.category))
+        elif self.fmt == "json":
             self.out.write(("," if self.written else "") + "\n  " + json.dumps(result_to_dict(result)))
+        elif self.fmt in ("md5sum", "sha256sum"):
+            # GNU coreutils' escaping: a name with a backslash or newline gets a leading backslash.
+            digest = digests[self.fmt.removesuffix("sum")]
+            escaped = name.replace("\\", "\\\\").replace("\n", "\\n")
+            prefix = "\\" if escaped != name else ""
+            self.out.write(f"{prefix}{digest}  {escaped}\n")
+        else:
+            self._rows([(str(result.ref.size), digests["md5"], digests["sha256"], name)])
         self.written += 1
 
+    def _rows(self, rows: Iterator[tuple[str, ...]] | list[tuple[str, ...]]) -> None:
+        assert self.csv is not None
+        self.csv.writerows(rows)
+
+    def skip(self, skip: Skip) -> None:
+        if skip.listed:
+            self.skipped.append(skip)
+
+    def error(self, error: ScanError) -> None:
+        self.uncovered.append(f"{error.location}: {error.reason}")
+
     def close(self) -> None:
-        if self.csv is None:
+        if self.fmt == "json":
             self.out.write("\n]\n" if self.written else "]\n")
         self.out.flush()
 
 
+def _digests_for(fmt: str, chosen: tuple[str, ...]) -> tuple[str, ...]:
+    need = {"md5sum": ("md5",), "sha256sum": ("sha256",), "hashdeep": ("md5", "sha256")}.get(fmt, ())
+    return tuple(dict.fromkeys((*chosen, *need)))
+
+
 @guarded
 def hash_files(
-    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders (walked recursively)."),
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Files or folders (walked recursively)."),
     fmt: str = typer.Option(
-        "json", "--format", "-f", metavar="FORMAT", help="json (one object per file) or csv (a list source)."
+        "json",
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="json (one object per file), csv (a list source), md5sum, sha256sum or hashdeep.",
     ),
     robust: bool = typer.Option(
         False,
@@ -113,7 +164,13 @@ def hash_files(
         help="Add the extra hashes that let a list catch crops and watermarks (docs/hashes.md).",
     ),
     digests: str = typer.Option(
-        ",".join(DIGEST_SIZES), "--digests", metavar="LIST", help="Comma-separated exact digests to compute."
+        ",".join(signals.names("digest")),
+        "--digests",
+        metavar="LIST",
+        help="Comma-separated exact digests to compute.",
+    ),
+    perceptual: str = typer.Option(
+        "pdq,phash,dhash", "--perceptual", metavar="LIST", help="Comma-separated perceptual hashes of images."
     ),
     label: str = typer.Option(
         "", "--label", metavar="TEXT", help="Label for every CSV row (e.g. a case or series name)."
@@ -122,7 +179,7 @@ def hash_files(
     all_files: bool = typer.Option(
         False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
     ),
-    workers: int = typer.Option(0, "--workers", "-w", metavar="N", help="Worker processes; 0 means all cores."),
+    workers: int = typer.Option(0, "--workers", "-w", metavar="N", help="Worker processes; 0 means one per core."),
     max_file_size: str = typer.Option("16G", "--max-file-size", metavar="SIZE", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
@@ -134,39 +191,48 @@ def hash_files(
 
         libra hashlist build source.csv -o my.libra --recipient age1...
 
+    md5sum, sha256sum and hashdeep print every file, in those tools' own formats.
+
     Exit code 2 if some file could not be read.
     """
     if workers < 0:
-        raise ConfigError(f"--workers must be 0 (all cores) or more, not {workers}")
+        raise ConfigError(f"--workers must be 0 (one per core) or more, not {workers}")
     fmt = fmt.lower()
-    if fmt not in ("json", "csv"):
-        raise ConfigError(f"{fmt!r} is not a hash output format (choose json or csv)")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{fmt!r} is not a hash output format (choose from {', '.join(FORMATS)})")
     chosen = tuple(d.strip().lower() for d in digests.split(",") if d.strip())
-    unknown = [d for d in chosen if d not in DIGEST_SIZES]
-    if unknown:
-        raise ConfigError(f"{unknown[0]!r} is not an exact digest (choose from {', '.join(DIGEST_SIZES)})")
-    limit = parse_size(max_file_size)
-    config = HashConfig(digests=chosen, dihedral=False, robust=robust)
+    for name in chosen:
+        if name not in signals.names("digest"):
+            raise ConfigError(f"{name!r} is not an exact digest (choose from {', '.join(signals.names('digest'))})")
+    wanted = tuple(p.strip().lower() for p in perceptual.split(",") if p.strip())
+    for name in wanted:
+        if name not in signals.names("perceptual") or not signals.computable(name):
+            raise ConfigError(f"{name!r} is not a perceptual hash libra computes")
+    config = HashConfig(
+        digests=_digests_for(fmt, chosen),
+        perceptual=wanted if fmt in ("json", "csv") else (),
+        dihedral=False,
+        robust=robust and fmt in ("json", "csv"),
+        plugins=signals.plugin_modules(),
+    )
     roots = [os.path.abspath(p) for p in paths]
-    walker = Walker(paths, WalkOptions(max_file_size=limit))
-    output = _Output(fmt, all_files, roots, label, category)
-    progress = Progress()
+    output = HashOutput(fmt, all_files, roots, label, category)
     with ScanBar(enabled=True, label="hash", matches=False) as bar:
-        for result in hash_many(walker.refs(), config, workers or default_workers()):
-            output.add(result)
-            progress.report.files += 1
-            progress.report.bytes += result.ref.size
-            progress.discovered = walker.discovered
-            bar.update(progress)
-        progress.walk_done = True
-        bar.update(progress)
+        hash_paths(
+            paths,
+            output,
+            config=config,
+            workers=workers or default_workers(),
+            max_file_size=parse_size(max_file_size),
+            listener=bar.update,
+        )
     output.close()
     if output.left_out:
-        say(f"libra: left out {count(output.left_out, 'file')} that are not images or videos (see --all-files)")
-    for skip in walker.skipped:
-        say(f"libra: skipped {skip.location}: {skip.reason}")
-    problems = output.uncovered + [f"{e.location}: {e.reason}" for e in walker.errors]
-    for problem in problems:
-        say(f"libra: not covered: {problem}")
-    if problems:
+        say(f"libra: left out {count(output.left_out, 'file')} that {'is' if output.left_out == 1 else 'are'} "
+            "not an image or video (see --all-files)")  # fmt: skip
+    for skip in output.skipped:
+        say(f"libra: skipped {unicode_safe(skip.location)}: {skip.reason}")
+    for problem in output.uncovered:
+        say(f"libra: not covered: {unicode_safe(problem)}")
+    if output.uncovered:
         raise typer.Exit(int(ExitCode.ERROR))

@@ -12,6 +12,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyrage.x25519 import Recipient
 
+from .. import signals
 from ..errors import ConfigError, SignatureError
 from ..hashlist import (
     BuildReport,
@@ -33,7 +34,7 @@ from ..hashlist import (
 )
 from ..hashlist.build import check_encryption
 from ..hashlist.importers.libra_csv import COLUMNS
-from ..models import UNSUPPORTED_TYPES, Entry
+from ..models import Entry
 from .common import guarded, printable, say
 
 app = typer.Typer(
@@ -117,7 +118,7 @@ def _write(hashlist: HashList, output: str, keys: _OutputKeys) -> None:
     how = f"{len(recipients)} recipient(s)" if recipients else "a passphrase"
     signed = f"signed by {fingerprint(key.public_key())}" if key else "UNSIGNED (hosts cannot verify who published it)"
     _say(f"libra: wrote {output}: {len(hashlist)} entries ({_counts_line(hashlist)}), encrypted to {how}, {signed}")
-    unsupported = sorted(t for t in hashlist.columns if t in UNSUPPORTED_TYPES)
+    unsupported = sorted(t for t in hashlist.columns if signals.get(t).kind == "unsupported")
     if unsupported:
         _say(f"libra: kept {', '.join(unsupported)} entries, which libra cannot compute (unsupported type)")
     typer.echo(f"{digest}  {output}")
@@ -265,7 +266,7 @@ def info(
     out(f"sha256:      {meta.sha256}")
     out(f"entries:     {len(hashlist)}")
     for (hash_type, category), count in sorted(hashlist.counts().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        note = "  (unsupported: libra cannot compute it)" if hash_type in UNSUPPORTED_TYPES else ""
+        note = "  (unsupported: libra cannot compute it)" if signals.get(hash_type).kind == "unsupported" else ""
         out(f"  {hash_type:<9} category {printable(category or '-'):<12} {count}{note}")
     allowed = sum(int(c.allow.sum()) for c in hashlist.columns.values())
     if allowed:

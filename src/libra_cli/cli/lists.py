@@ -1,36 +1,7 @@
-"""Loading the lists a scan names: keys from files or the environment, never from the command line."""
+"""The CLI's view of list loading: the library's ``load_lists`` (kept here for the command modules)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from ..lists import load_lists
 
-from ..hashlist import load_hashlist
-from ..hashlist.keys import load_publisher_keys, passphrase_from_env, resolve_identities
-from ..hashlist.table import HashList
-from ..textsafe import log_value
-from .common import log
-
-
-def load_lists(
-    paths: Sequence[str],
-    *,
-    identities: Sequence[str],
-    passphrase_env: str | None,
-    publisher_keys: Sequence[str],
-) -> list[HashList]:
-    """Decrypt (in memory) and verify every list; the first failure stops with one sentence."""
-    keys = resolve_identities(identities)
-    passphrase = passphrase_from_env(passphrase_env)
-    publishers = load_publisher_keys(publisher_keys) if publisher_keys else []
-    loaded = []
-    for path in paths:
-        hashlist = load_hashlist(path, identities=keys, passphrase=passphrase, publisher_keys=publishers)
-        log.info(
-            "list loaded name=%s entries=%d signature=%s signer=%s",
-            log_value(hashlist.info.name),
-            len(hashlist),
-            hashlist.info.signature_status,
-            log_value(hashlist.info.signer or "-"),
-        )
-        loaded.append(hashlist)
-    return loaded
+__all__ = ["load_lists"]

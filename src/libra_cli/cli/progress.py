@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..scan import Progress as ScanProgress
+from ..pipeline import Progress as ScanProgress
 from .common import stderr
 
 

@@ -1,49 +1,29 @@
-"""``libra scan``: walk targets, hash in workers, match against lists, write findings."""
+"""``libra scan``: walk targets, hash in workers, match against lists, write findings.
+
+The command only parses and prints: settings are resolved by the library (``settings.py``: flags over
+the config file over defaults), the run is ``api.prepare`` + ``api.run``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import typer
 
+from ..api import prepare, run
 from ..config import load_config
+from ..engine import engines
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output, output_identity
-from ..hashlist.table import HashList
-from ..matcher import DEFAULT_MIN_QUALITY, DEFAULT_THRESHOLDS, Matcher
-from ..models import HashConfig
-from ..scan import ScanOptions
-from ..scan import scan as run_scan
-from ..storage import WalkOptions
+from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
+from ..sinks import FindingsSink
 from ..textsafe import count
-from ..workers import DEFAULT_TIMEOUT, default_workers
-from .common import guarded, parse_size, say, stderr
-from .lists import load_lists
+from .common import guarded, say, stderr
 from .progress import ScanBar
 
 log = logging.getLogger("libra.cli")
-
-#: Larger files are skipped (and counted): streaming their digests would outlast --file-timeout.
-DEFAULT_MAX_FILE_SIZE = "16G"
-
-_SUFFIX_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
-
-
-def _pick(cli: Any, config: dict[str, Any], key: str, default: Any) -> Any:
-    """Command line beats config file beats built-in default."""
-    if cli not in (None, [], ()):
-        return cli
-    return config.get(key, default)
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 class _ConsoleHandler(logging.Handler):
@@ -58,10 +38,9 @@ class _ConsoleHandler(logging.Handler):
 
 def setup_logging(level: str, log_file: str | None) -> None:
     """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins."""
-    try:
-        numeric = getattr(logging, level.upper())
-    except AttributeError:
-        raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)") from None
+    numeric = getattr(logging, level.upper(), None) if level.lower() in ("debug", "info", "warning", "error") else None
+    if not isinstance(numeric, int):
+        raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)")
     try:
         handler: logging.Handler = logging.FileHandler(log_file) if log_file else _ConsoleHandler()
     except OSError as err:
@@ -71,17 +50,6 @@ def setup_logging(level: str, log_file: str | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     root.propagate = False
-
-
-#: A week: longer than any one file can take, short enough for the wait primitives.
-MAX_TIMEOUT = 7 * 24 * 3600.0
-
-
-def _timeout(value: Any) -> float:
-    seconds = float(value)
-    if not 0 < seconds <= MAX_TIMEOUT:
-        raise ConfigError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, not {value!r}")
-    return seconds
 
 
 def _identities(*paths: str | None) -> set[tuple[int, int]]:
@@ -97,26 +65,14 @@ def _identities(*paths: str | None) -> set[tuple[int, int]]:
     return found
 
 
-def parse_thresholds(values: list[str], configured: dict[str, Any]) -> dict[str, int]:
-    """``["phash=6"]`` plus the config's ``thresholds`` mapping -> ``{"phash": 6}`` (command line wins)."""
-    out = {str(k): v for k, v in configured.items()}
-    for value in values:
-        name, sep, number = value.partition("=")
-        if not sep:
-            raise ConfigError(f"--threshold {value!r} must look like TYPE=N, e.g. phash=6")
-        out[name.strip().lower()] = number
-    parsed: dict[str, int] = {}
-    for name, number in out.items():
-        try:
-            parsed[name] = int(number)
-        except (TypeError, ValueError):
-            raise ConfigError(f"threshold {name}={number!r} is not a whole number") from None
-    return parsed
+def _flag(value: Any) -> Any:
+    """A boolean switch that was not given is ``None`` (so the config file can set it)."""
+    return True if value else None
 
 
 @guarded
 def scan(
-    targets: list[str] = typer.Argument(..., metavar="TARGET", help="Folders or files to scan (walked recursively)."),
+    targets: list[str] = typer.Argument(..., metavar="TARGET...", help="Folders, files or s3://bucket/prefix to scan."),
     lists: list[str] = typer.Option(
         [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
     ),
@@ -142,10 +98,19 @@ def scan(
         "--format",
         "-f",
         metavar="FORMAT",
-        help=f"Findings format: {', '.join(formats())} (default: from -o suffix, else json).",
+        help=f"Findings format: {', '.join(formats())} (default: from the -o suffix, else json).",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-w", metavar="N", help="Worker processes (default: all cores)."
+        None, "--workers", "-w", metavar="N", help="Worker processes (default 0: one per core; 1: no subprocess)."
+    ),
+    engine: str | None = typer.Option(
+        None, "--engine", metavar="NAME", help=f"Where hashing runs: {', '.join(engines())} (default local)."
+    ),
+    hash_set: str | None = typer.Option(
+        None,
+        "--hash-set",
+        metavar="SET",
+        help="What to compute: lists (default: what the lists can match), all, or names like md5,pdq.",
     ),
     exclude: list[str] = typer.Option(
         [], "--exclude", metavar="GLOB", help="Skip paths or names matching this glob. Repeatable."
@@ -154,13 +119,13 @@ def scan(
         None,
         "--max-file-size",
         metavar="SIZE",
-        help=f"Skip files larger than this (e.g. 512M, 64G). Default {DEFAULT_MAX_FILE_SIZE}.",
+        help=f"Skip (and list) files larger than this (e.g. 512M, 64G). Default {DEFAULT_MAX_FILE_SIZE}.",
     ),
     file_timeout: float | None = typer.Option(
         None,
         "--file-timeout",
         metavar="SECONDS",
-        help="Stop a worker that returns nothing for this many seconds (default 300).",
+        help="Stop a worker whose file makes no progress for this long (default 120).",
     ),
     one_file_system: bool = typer.Option(False, "--one-file-system", help="Do not cross filesystem boundaries."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
@@ -168,12 +133,19 @@ def scan(
         None, "--pdq-threshold", metavar="N", help="Max PDQ Hamming distance for a perceptual match (default 31)."
     ),
     threshold: list[str] = typer.Option(
-        [], "--threshold", metavar="TYPE=N", help="Max distance per hash type, e.g. phash=6, dhash=4. Repeatable."
+        [], "--threshold", metavar="TYPE=N", help="Max distance per hash type, e.g. pdq=28. Repeatable."
     ),
     min_quality: int | None = typer.Option(
         None, "--min-quality", metavar="N", help="Ignore PDQ hashes of lower quality (default 50)."
     ),
     no_dihedral: bool = typer.Option(False, "--no-dihedral", help="Do not also match mirrored/rotated images."),
+    endpoint_url: str | None = typer.Option(
+        None, "--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, Ceph, R2; default: AWS)."
+    ),
+    region: str | None = typer.Option(None, "--region", metavar="REGION", help="S3 region."),
+    profile: str | None = typer.Option(None, "--profile", metavar="NAME", help="AWS shared-config profile."),
+    path_style: bool = typer.Option(False, "--path-style", help="Path-style S3 addressing (MinIO, Ceph)."),
+    all_versions: bool = typer.Option(False, "--all-versions", help="Also scan noncurrent S3 object versions."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -188,11 +160,12 @@ def scan(
         help="Config file (default: $LIBRA_CONFIG, ~/.config/libra/config.yaml, /etc/libra/config.yaml).",
     ),
 ) -> None:
-    """Scan folders and files for known material, by hash, and write findings.
+    """Scan folders, files and buckets for known material, by hash, and write findings.
 
     Media are recognised by content (magic bytes), never by file name. Each file is read once,
-    hashed in memory (MD5, SHA-1, SHA-256 and whatever the lists use; PDQ, pHash, dHash of images)
-    and matched against the decrypted lists. No media is ever copied, cached or written.
+    hashed in memory (whatever the lists can match: exact digests, PDQ of images) and matched
+    against the decrypted lists. Matched files also get MD5, SHA-1 and SHA-256 for the report.
+    No media is ever copied, cached or written.
 
     Examples:
 
@@ -200,60 +173,58 @@ def scan(
 
         libra scan /srv/uploads -l hotline.libra --publisher-key hotline.pub -f ndjson -q | jq .
 
-    Exit codes: 0 nothing found, 1 something matched, 2 the scan could not cover what it was
-    asked to (unreadable files, bad list or key).
+    Exit codes: 0 nothing found, 1 something matched (even if some files could not be read), 2 the
+    scan could not cover what it was asked to (unreadable files, bad list or key).
     """
     config = load_config(config_file)
-    quiet = quiet or bool(config.get("quiet", False))
-    setup_logging(_pick(log_level, config, "log_level", "error" if quiet else "warning"), log_file)
-    list_paths = _pick(lists, config, "lists", [])
-    if not list_paths:
+    flags: dict[str, Any] = {
+        "targets": targets,
+        "lists": lists,
+        "identity": identity,
+        "passphrase_env": passphrase_env,
+        "publisher_keys": publisher_keys,
+        "output": output,
+        "format": fmt,
+        "workers": workers,
+        "engine": engine,
+        "hash_set": hash_set,
+        "exclude": exclude,
+        "max_file_size": max_file_size,
+        "file_timeout": file_timeout,
+        "one_file_system": _flag(one_file_system),
+        "follow_symlinks": _flag(follow_symlinks),
+        "pdq_threshold": pdq_threshold,
+        "thresholds": threshold,
+        "min_quality": min_quality,
+        "dihedral": False if no_dihedral else None,
+        "endpoint_url": endpoint_url,
+        "region": region,
+        "profile": profile,
+        "path_style": _flag(path_style),
+        "all_versions": _flag(all_versions),
+        "quiet": _flag(quiet),
+        "log_level": log_level,
+        "log_file": log_file,
+    }
+    settings = ScanSettings.resolve(flags, config)
+    setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file)
+    if not settings.lists:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
-    output = _pick(output, config, "output", None)
-    fmt = (_pick(fmt, config, "format", None) or _SUFFIX_FORMATS.get(Path(output or "").suffix.lower(), "json")).lower()
-    size_text = _pick(max_file_size, config, "max_file_size", DEFAULT_MAX_FILE_SIZE)
-    size_limit = parse_size(str(size_text))
-    n_workers = int(_pick(workers, config, "workers", 0)) or default_workers()
-    if n_workers < 1:
-        raise ConfigError(f"--workers must be at least 1, not {n_workers}")
-    thresholds = parse_thresholds(threshold, config.get("thresholds", {}))
-    thresholds.setdefault("pdq", int(_pick(pdq_threshold, config, "pdq_threshold", DEFAULT_THRESHOLDS["pdq"])))
-    thresholds.setdefault("vpdq", thresholds["pdq"])
-
-    loaded: list[HashList] = load_lists(
-        list_paths,
-        identities=_as_list(_pick(identity, config, "identity", [])),
-        passphrase_env=_pick(passphrase_env, config, "passphrase_env", None),
-        publisher_keys=_as_list(_pick(publisher_keys, config, "publisher_keys", [])),
-    )
-    matcher = Matcher.build(
-        loaded, thresholds=thresholds, min_quality=int(_pick(min_quality, config, "min_quality", DEFAULT_MIN_QUALITY))
-    )
-    unsupported = matcher.stats()["unsupported"]
-    if unsupported and not quiet:
-        kinds = ", ".join(f"{n} {t}" for t, n in sorted(unsupported.items()))  # type: ignore[attr-defined]
+    prepared = prepare(settings)
+    unsupported = prepared.matcher.unsupported()
+    if unsupported and not settings.quiet:
+        kinds = ", ".join(f"{n} {t}" for t, n in sorted(unsupported.items()))
         say(f"libra: the lists hold entries libra cannot compute ({kinds}); they will never match")
-    options = ScanOptions(
-        walk=WalkOptions(
-            exclude=tuple(_pick(exclude, config, "exclude", [])),
-            max_file_size=size_limit,
-            one_file_system=one_file_system or bool(config.get("one_file_system", False)),
-            follow_symlinks=follow_symlinks or bool(config.get("follow_symlinks", False)),
-        ),
-        workers=n_workers,
-        file_timeout=_timeout(_pick(file_timeout, config, "file_timeout", DEFAULT_TIMEOUT)),
-        hash_config=HashConfig(dihedral=not no_dihedral and bool(config.get("dihedral", True))),
-    )
-    with open_output(output) as stream, ScanBar(enabled=not quiet) as bar:
-        own = _identities(output, log_file) | {i for i in [output_identity(stream)] if i is not None}
-        options = replace(options, walk=replace(options.walk, own_files=frozenset(own)))
-        writer = make_writer(fmt, stream)
-        report = run_scan(targets, matcher, writer, options, lists=loaded, listener=bar.update)
-    if not quiet:
-        where = f" -> {output}" if output not in (None, "-") else ""
+    with open_output(settings.output) as stream, ScanBar(enabled=not settings.quiet) as bar:
+        own = _identities(settings.output, settings.log_file) | {i for i in [output_identity(stream)] if i}
+        writer = make_writer(settings.format, stream)
+        report = run(prepared, [FindingsSink(writer)], own_files=frozenset(own), listener=bar.update)
+    if not settings.quiet:
+        where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
+        coverage = "" if report.complete else ", coverage incomplete"
         say(
             f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
-            f"{report.matched} matched, {count(report.errors, 'error')}{where}"
+            f"{report.matched} matched, {count(report.errors, 'error')}{coverage}{where}"
         )
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))

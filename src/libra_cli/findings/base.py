@@ -12,28 +12,17 @@ import os
 import stat
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from ..errors import ConfigError
-from ..models import Finding, Match, ScanError
+from ..models import Finding, ScanError, Skip
 from ..outfile import atomic_output
-from ..textsafe import unicode_safe
-
-
-@dataclass(frozen=True)
-class ScanHeader:
-    """What the findings file says about the run before any finding."""
-
-    libra_version: str
-    started: str
-    targets: Sequence[str]
-    lists: Sequence[Mapping[str, Any]]  #: ``{"name", "entries", "sha256"}`` per list
+from .schema import ScanHeader, error_record, finding_record, skip_record
 
 
 class FindingsWriter(ABC):
-    """Streams one scan's findings to a text stream. Must not hold all findings in memory."""
+    """Streams one scan's records to a text stream, as they come. Must not hold records in memory."""
 
     format: str = ""
 
@@ -44,13 +33,20 @@ class FindingsWriter(ABC):
     def begin(self, header: ScanHeader) -> None: ...
 
     @abstractmethod
-    def finding(self, finding: Finding) -> None: ...
+    def record(self, record: Mapping[str, Any]) -> None:
+        """One record of ``findings.schema`` (a finding, an error or a skip)."""
 
     @abstractmethod
-    def error(self, error: ScanError) -> None: ...
+    def end(self, summary: Mapping[str, object], complete: bool, finished: str) -> None: ...
 
-    @abstractmethod
-    def end(self, summary: Mapping[str, int], finished: str) -> None: ...
+    def finding(self, finding: Finding) -> None:
+        self.record(finding_record(finding))
+
+    def error(self, error: ScanError) -> None:
+        self.record(error_record(error))
+
+    def skip(self, skip: Skip) -> None:
+        self.record(skip_record(skip))
 
 
 _REGISTRY: dict[str, Callable[[TextIO], FindingsWriter]] = {}
@@ -135,33 +131,3 @@ def output_identity(stream: TextIO) -> tuple[int, int] | None:
     except (OSError, ValueError, AttributeError):
         return None
     return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
-
-
-def match_to_dict(match: Match) -> dict[str, Any]:
-    """A match as the findings schema shows it: the entry's id/label/category, never its hash."""
-    return {
-        "method": match.method,
-        "hash_type": match.hash_type,
-        "distance": match.distance,
-        "list": match.list,
-        "entry": {"id": match.entry.id, "label": match.entry.label, "category": match.entry.category},
-        "frame_time": match.frame_time,
-        "variant": match.variant,
-    }
-
-
-def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    """One finding in the JSON/NDJSON schema (``docs/findings-format.md``)."""
-    return {
-        "location": unicode_safe(finding.location),
-        "size": finding.size,
-        "mtime": finding.mtime,
-        "media_type": finding.media_type,
-        "digests": dict(finding.digests),
-        "suspected": finding.suspected,
-        "matches": [match_to_dict(m) for m in finding.matches],
-    }
-
-
-def error_to_dict(error: ScanError) -> dict[str, Any]:
-    return {"location": unicode_safe(error.location), "reason": unicode_safe(error.reason), "fatal": error.fatal}

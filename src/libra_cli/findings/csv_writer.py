@@ -1,19 +1,23 @@
-"""CSV findings: one row per (location, match), and one row per error, for spreadsheets and SIEMs."""
+"""CSV findings: one row per (location, match), and one row per error or skip, for spreadsheets and SIEMs.
+
+Locations are written in their printable form: a name with a newline or a control character cannot
+split a row or smuggle a formula-looking cell past a reader that honours quoting.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
-from ..models import DIGEST_SIZES, Finding, ScanError
-from ..textsafe import unicode_safe
-from .base import FindingsWriter, ScanHeader, register
+from .base import FindingsWriter, register
+from .schema import ScanHeader
 
+DIGEST_COLUMNS = ("md5", "sha1", "sha256", "blake3")
 COLUMNS = (
-    "status", "location", "size", "mtime", "media_type", *DIGEST_SIZES,
+    "status", "location", "location_bytes", "size", "mtime", "media_type", *DIGEST_COLUMNS,
     "method", "hash_type", "distance", "list", "entry_id", "entry_label", "entry_category",
-    "frame_time", "variant", "reason",
+    "transform", "frame_time", "reason",
 )  # fmt: skip
 
 
@@ -22,48 +26,37 @@ class CsvWriter(FindingsWriter):
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
-        self._csv = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+        self._csv = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
 
     def begin(self, header: ScanHeader) -> None:
         self._csv.writeheader()
 
-    def finding(self, finding: Finding) -> None:
-        base: dict[str, object] = {
-            "status": "suspected" if finding.suspected and not finding.matches else "match",
-            "location": unicode_safe(finding.location),
-            "size": finding.size,
-            "mtime": finding.mtime,
-            "media_type": finding.media_type or "",
-            **{k: finding.digests.get(k, "") for k in DIGEST_SIZES},
-        }
-        for match in finding.matches:
+    def record(self, record: Mapping[str, Any]) -> None:
+        base = {k: ("" if record.get(k) is None else record[k]) for k in ("status", "location", "location_bytes")}
+        base.update({k: record.get(k, "") or "" for k in ("size", "mtime", "media_type")})
+        base.update({k: v for k, v in (record.get("digests") or {}).items() if k in DIGEST_COLUMNS})
+        base["reason"] = record.get("reason") or record.get("warning") or ""
+        matches = record.get("matches") or []
+        for match in matches:
+            entry = match["entry"]
             self._csv.writerow(
                 {
                     **base,
-                    "method": match.method,
-                    "hash_type": match.hash_type,
-                    "distance": match.distance,
-                    "list": match.list,
-                    "entry_id": match.entry.id or "",
-                    "entry_label": match.entry.label or "",
-                    "entry_category": match.entry.category or "",
-                    "frame_time": "" if match.frame_time is None else match.frame_time,
-                    "variant": match.variant,
+                    "method": match["method"],
+                    "hash_type": match["hash_type"],
+                    "distance": match["distance"],
+                    "list": match["list"],
+                    "entry_id": entry["id"] or "",
+                    "entry_label": entry["label"] or "",
+                    "entry_category": entry["category"] or "",
+                    "transform": match["transform"],
+                    "frame_time": "" if match["frame_time"] is None else match["frame_time"],
                 }
             )
-        if not finding.matches:
+        if not matches:
             self._csv.writerow(base)
 
-    def error(self, error: ScanError) -> None:
-        self._csv.writerow(
-            {
-                "status": "error" if error.fatal else "warning",
-                "location": unicode_safe(error.location),
-                "reason": unicode_safe(error.reason),
-            }
-        )
-
-    def end(self, summary: Mapping[str, int], finished: str) -> None:
+    def end(self, summary: Mapping[str, object], complete: bool, finished: str) -> None:
         self.stream.flush()
 
 

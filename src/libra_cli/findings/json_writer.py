@@ -1,6 +1,7 @@
-"""JSON findings: one document, with findings streamed into its array as they are found.
+"""JSON findings: one document whose ``findings`` array streams records as they are found.
 
-Errors are kept until the end (they are few and small); findings never are.
+Findings, errors and skips share the one array (each record has a ``status``), so nothing is held in
+memory until the end, however many files could not be read.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from ..models import Finding, ScanError
-from .base import FindingsWriter, ScanHeader, error_to_dict, finding_to_dict, register
+from .base import FindingsWriter, register
+from .schema import SCHEMA, ScanHeader
 
 
 def _dump(value: Any) -> str:
@@ -23,31 +24,28 @@ class JsonWriter(FindingsWriter):
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
         self._count = 0
-        self._errors: list[dict[str, Any]] = []
 
     def begin(self, header: ScanHeader) -> None:
         w = self.stream.write
         w("{\n")
+        w(f'  "schema": {SCHEMA},\n')
         w(f'  "libra_version": {_dump(header.libra_version)},\n')
         w(f'  "started": {_dump(header.started)},\n')
         w(f'  "targets": {_dump(list(header.targets))},\n')
         w(f'  "lists": {_dump([dict(x) for x in header.lists])},\n')
+        w(f'  "hash_set": {_dump(list(header.hash_set))},\n')
         w('  "findings": [')
 
-    def finding(self, finding: Finding) -> None:
+    def record(self, record: Mapping[str, Any]) -> None:
         sep = "," if self._count else ""
-        self.stream.write(f"{sep}\n    {_dump(finding_to_dict(finding))}")
+        self.stream.write(f"{sep}\n    {_dump(record)}")
         self._count += 1
 
-    def error(self, error: ScanError) -> None:
-        self._errors.append(error_to_dict(error))
-
-    def end(self, summary: Mapping[str, int], finished: str) -> None:
+    def end(self, summary: Mapping[str, object], complete: bool, finished: str) -> None:
         w = self.stream.write
         w("\n  ],\n" if self._count else "],\n")
-        errors = ",\n".join(f"    {_dump(e)}" for e in self._errors)
-        w(f'  "errors": [\n{errors}\n  ],\n' if errors else '  "errors": [],\n')
         w(f'  "summary": {_dump(dict(summary))},\n')
+        w(f'  "complete": {_dump(complete)},\n')
         w(f'  "finished": {_dump(finished)}\n')
         w("}\n")
 

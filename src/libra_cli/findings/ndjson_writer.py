@@ -1,6 +1,6 @@
 """NDJSON findings: one JSON object per line, flushed as found, for ``| jq`` and log shippers.
 
-Every line has a ``type``: ``scan`` (first), ``finding``, ``error``, ``summary`` (last).
+Every line has a ``type``: ``scan`` (first), ``finding``, ``error``, ``skipped``, ``summary`` (last).
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..models import Finding, ScanError
-from .base import FindingsWriter, ScanHeader, error_to_dict, finding_to_dict, register
+from .base import FindingsWriter, register
+from .schema import SCHEMA, ScanHeader
+
+#: The line type of each record status.
+_TYPES = {"match": "finding", "suspected": "finding", "error": "error", "warning": "error", "skipped": "skipped"}
 
 
 class NdjsonWriter(FindingsWriter):
@@ -24,21 +27,20 @@ class NdjsonWriter(FindingsWriter):
         self._line(
             "scan",
             {
+                "schema": SCHEMA,
                 "libra_version": header.libra_version,
                 "started": header.started,
                 "targets": list(header.targets),
                 "lists": [dict(x) for x in header.lists],
+                "hash_set": list(header.hash_set),
             },
         )
 
-    def finding(self, finding: Finding) -> None:
-        self._line("finding", finding_to_dict(finding))
+    def record(self, record: Mapping[str, Any]) -> None:
+        self._line(_TYPES[str(record["status"])], record)
 
-    def error(self, error: ScanError) -> None:
-        self._line("error", error_to_dict(error))
-
-    def end(self, summary: Mapping[str, int], finished: str) -> None:
-        self._line("summary", {"summary": dict(summary), "finished": finished})
+    def end(self, summary: Mapping[str, object], complete: bool, finished: str) -> None:
+        self._line("summary", {"summary": dict(summary), "complete": complete, "finished": finished})
 
 
 register("ndjson", NdjsonWriter)

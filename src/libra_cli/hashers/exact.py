@@ -77,17 +77,24 @@ BLAKE3 = register(
 
 
 def digest_all(data: bytes, names: Iterable[str]) -> dict[str, str]:
+    """Every digest in ``names`` over ``data`` as hex (for people and list sources)."""
+    return {name: value.hex() for name, value in raw_digests(data, names).items()}
+
+
+def raw_digests(data: bytes | memoryview, names: Iterable[str]) -> dict[str, bytes]:
     """Every digest in ``names`` over ``data``, feeding each chunk to all of them before the next."""
     view = memoryview(data)
-    return digest_chunks((view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE)), names)
+    return raw_digests_of_chunks((view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE)), names)
 
 
-def digest_chunks(chunks: Iterable[bytes | memoryview], names: Iterable[str]) -> dict[str, str]:
-    """Every digest in ``names`` over a stream of chunks (a file too large to hold in memory)."""
+def raw_digests_of_chunks(chunks: Iterable[bytes | memoryview], names: Iterable[str]) -> dict[str, bytes]:
+    """Every digest in ``names`` over a stream of chunks (a file too large to hold in memory), raw."""
     digests = {name: exact(name).new() for name in names}
     if not digests:
+        for _ in chunks:  # still read it all: the caller may be hashing the same bytes another way
+            pass
         return {}
     for chunk in chunks:
         for digest in digests.values():
             digest.update(chunk)
-    return {name: digest.hexdigest() for name, digest in digests.items()}
+    return {name: digest.digest() for name, digest in digests.items()}

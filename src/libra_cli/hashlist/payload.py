@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import signals
 from ..errors import HashListError
-from ..models import HASH_TYPES, UNSUPPORTED_TYPES, hash_nbytes
 from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
 
 #: Version of the payload layout, independent of the container's format version.
@@ -232,13 +232,14 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
             )
         columns: dict[str, HashColumn] = {}
         for hash_type, spec in sorted(meta["columns"].items()):
-            if hash_type not in HASH_TYPES:
+            signal = signals.find(hash_type)
+            if signal is None:
                 raise reader.fail(f"unknown hash type {hash_type[:40]!r}")
             if not isinstance(spec, dict):
                 raise reader.fail(f"the description of {hash_type} is not an object")
             count = _count(spec, hash_type, reader)
-            raw = hash_type in UNSUPPORTED_TYPES
-            width = 0 if raw else hash_nbytes(hash_type)
+            raw = signal.kind == "unsupported"
+            width = signal.nbytes
             columns[hash_type] = HashColumn(
                 hash_type=hash_type,
                 values=reader.array(f"{hash_type}.values", np.uint8, (count, width)),

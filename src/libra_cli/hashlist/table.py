@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..models import UNSUPPORTED_TYPES, Entry, hash_nbytes
+from .. import signals
+from ..models import Entry
 
 U8 = npt.NDArray[np.uint8]
 
@@ -136,11 +137,12 @@ class HashColumn:
     def from_entries(cls, hash_type: str, entries: Sequence[Entry]) -> HashColumn:
         n = len(entries)
         raw: VarStrings | None = None
-        if hash_type in UNSUPPORTED_TYPES:
+        signal = signals.get(hash_type)
+        if signal.kind == "unsupported":
             values = np.zeros((n, 0), dtype=np.uint8)
             raw = VarStrings.from_list([e.value for e in entries])
         else:
-            width = hash_nbytes(hash_type)
+            width = signal.nbytes
             joined = bytes.fromhex("".join(e.value for e in entries))
             values = np.frombuffer(joined, dtype=np.uint8).reshape(n, width).copy()
         return cls(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 
-from ..models import DIGEST_SIZES, HASH_TYPES, UNSUPPORTED_TYPES, hash_nbytes
+from .. import signals
 
 _HEX = frozenset(string.hexdigits)
 
@@ -37,8 +37,8 @@ def hash_type_name(text: str) -> str:
     """Normalise a hash-type name (``'SHA-1'`` -> ``'sha1'``); ``InvalidValue`` for an unknown one."""
     name = text.strip().lower()
     name = ALIASES.get(name, name)
-    if name not in HASH_TYPES:
-        known = ", ".join(sorted(HASH_TYPES))
+    if signals.find(name) is None:
+        known = ", ".join(sorted(signals.names()))
         raise InvalidValue(f"{shown(text.strip())} is not a hash type libra knows ({known})")
     return name
 
@@ -50,12 +50,13 @@ def normalise(hash_type: str, value: str) -> str:
     compute them, so it does not pretend to know their encoding.
     """
     text = value.strip()
-    if hash_type in UNSUPPORTED_TYPES:
+    signal = signals.get(hash_type)
+    if signal.kind == "unsupported":
         if not text:
             raise InvalidValue(f"an empty {hash_type} value is not valid")
         return text
-    kind = "digest" if hash_type in DIGEST_SIZES else "hash"
-    width = hash_nbytes(hash_type) * 2
+    kind = "digest" if signal.kind == "digest" else "hash"
+    width = signal.nbytes * 2
     if len(text) != width or not _HEX.issuperset(text):
         raise InvalidValue(f"{shown(text)} is not a valid {hash_type} {kind}")
     return text.lower()

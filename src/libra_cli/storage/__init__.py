@@ -1,20 +1,37 @@
-"""Storage backends: walk targets into references, read one reference's bytes. Never write."""
+"""Storage backends: walk targets into references, open one reference as a stream. Never write."""
 
 from __future__ import annotations
 
 from . import local as _local  # noqa: F401  (registers the ``file`` backend)
-from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, open_ref, read_ref, register, storage_for
-from .walker import Walker
+from .base import (
+    Changed,
+    Gone,
+    Storage,
+    StorageOptions,
+    WalkError,
+    WalkItem,
+    WalkOptions,
+    read_at_most,
+    register,
+    scheme_of,
+    schemes,
+    storage_for,
+)
+from .walker import Source, distinct_targets
 
 __all__ = [
-    "Skipped",
+    "Changed",
+    "Gone",
+    "Source",
     "Storage",
+    "StorageOptions",
     "WalkError",
     "WalkItem",
     "WalkOptions",
-    "Walker",
-    "open_ref",
-    "read_ref",
+    "distinct_targets",
+    "read_at_most",
     "register",
+    "scheme_of",
+    "schemes",
     "storage_for",
 ]

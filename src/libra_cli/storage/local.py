@@ -1,7 +1,15 @@
-"""Local filesystem backend: walks directories with ``os.scandir``, reads files into memory."""
+"""Local filesystem backend: walks directories with ``os.scandir``, opens files checked against the walk.
+
+The walk is iterative (a hostile tree thousands of folders deep costs a list entry per level, never a
+stack frame). Workers open by path long after the walk, so ``open`` refuses to be fooled by a race:
+``O_NOFOLLOW | O_NONBLOCK`` (a file swapped for a symlink or a FIFO cannot redirect or hang the read),
+then ``fstat`` of the descriptor: it must be a regular file with the inode the walk saw. The device
+number is not compared: it differs between clients of one network filesystem.
+"""
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import stat
@@ -9,16 +17,28 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from ..errors import StorageError
-from ..models import MediaRef
-from .base import Skipped, Storage, WalkError, WalkItem, WalkOptions, register
+from ..models import MediaRef, Skip
+from .base import Changed, Gone, Storage, WalkError, WalkItem, WalkOptions, register
 
 
 def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 class LocalStorage(Storage):
-    """Plain paths. Symlinks are not followed unless asked; each real file is yielded once."""
+    """Plain paths. Symlinks are not followed unless asked; each real folder is entered once."""
 
     scheme = "file"
 
@@ -36,25 +56,25 @@ class LocalStorage(Storage):
 
     def _item(self, path: str, st: os.stat_result, options: WalkOptions) -> WalkItem:
         if (st.st_dev, st.st_ino) in options.own_files:
-            return Skipped(path, "libra's own output file", notable=False)
+            return Skip(path, "libra's own output file", "own_output", listed=False)
         if not stat.S_ISREG(st.st_mode):
-            kind = "symlink" if stat.S_ISLNK(st.st_mode) else "not a regular file"
-            return Skipped(path, kind)
+            kind = _kind(st.st_mode)
+            rule = "symlink" if kind == "symlink" else "special_file"
+            reason = "a symbolic link, not followed (--follow-symlinks)" if rule == "symlink" else kind
+            return Skip(path, reason, rule)
         if options.max_file_size is not None and st.st_size > options.max_file_size:
-            return Skipped(path, f"larger than --max-file-size ({st.st_size} bytes)")
-        return MediaRef(uri=path, size=st.st_size, mtime=st.st_mtime, inode=st.st_ino, device=st.st_dev)
+            return Skip(path, f"larger than --max-file-size ({st.st_size} bytes)", "max_file_size")
+        if options.since is not None and st.st_mtime < options.since:
+            return Skip(path, "not modified since --since", "since", listed=False)
+        return MediaRef(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
-    def _walk_dir(
-        self, root: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]
-    ) -> Iterator[WalkItem]:
-        """Depth-first, names sorted, with an explicit stack: a tree thousands of folders deep (a hostile
-        upload) costs one list entry per level, never a Python stack frame, so it cannot crash the scan."""
-        stack: list[Iterator[os.DirEntry[str]]] = []
-        pending = self._entries(root)
-        if isinstance(pending, WalkError):
-            yield pending
+    def _walk_dir(self, root: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]) -> Iterator[WalkItem]:
+        """Depth-first, names sorted, with an explicit stack of open listings."""
+        first = self._entries(root)
+        if isinstance(first, WalkError):
+            yield first
             return
-        stack.append(pending)
+        stack: list[Iterator[os.DirEntry[str]]] = [first]
         while stack:
             entry = next(stack[-1], None)
             if entry is None:
@@ -62,7 +82,7 @@ class LocalStorage(Storage):
                 continue
             path = entry.path
             if _excluded(path, entry.name, options.exclude):
-                yield Skipped(path, "excluded (--exclude)", notable=False)
+                yield Skip(path, "excluded (--exclude)", "exclude", listed=False)
                 continue
             try:
                 st = entry.stat(follow_symlinks=options.follow_symlinks)
@@ -73,7 +93,7 @@ class LocalStorage(Storage):
                 yield self._item(path, st, options)
                 continue
             if options.one_file_system and st.st_dev != device:
-                yield Skipped(path, "on another filesystem (--one-file-system)")
+                yield Skip(path, "on another filesystem (--one-file-system)", "other_filesystem", listed=False)
                 continue
             key = (st.st_dev, st.st_ino)
             if key in seen:  # a symlink loop
@@ -95,10 +115,36 @@ class LocalStorage(Storage):
             return WalkError(directory, err.strerror or str(err))
 
     def open(self, ref: MediaRef) -> BinaryIO:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC
         try:
-            return open(ref.uri, "rb")
+            fd = os.open(ref.uri, flags)
+        except FileNotFoundError:
+            raise Gone("the file was removed during the scan") from None
         except OSError as err:
-            raise StorageError(f"{ref.uri}: {err.strerror or err}") from None
+            if err.errno != errno.ELOOP:
+                raise StorageError(f"the file cannot be read: {err.strerror or err}") from None
+            fd = self._open_link(ref)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise Changed(f"the file was replaced by {_kind(st.st_mode)} during the scan; it was not read")
+            if ref.inode is not None and st.st_ino != ref.inode:
+                raise Changed("the file was replaced by another file during the scan; it was not read")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @staticmethod
+    def _open_link(ref: MediaRef) -> int:
+        """A symlink where the walk saw a file: only acceptable if it leads to that very file (the walk
+        followed it, with --follow-symlinks); the inode check in ``open`` decides."""
+        try:
+            return os.open(ref.uri, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise Changed("the file was replaced by a broken symbolic link during the scan") from None
+        except OSError as err:
+            raise StorageError(f"the file cannot be read: {err.strerror or err}") from None
 
 
 register("file", LocalStorage)

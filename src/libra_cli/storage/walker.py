@@ -1,18 +1,24 @@
-"""Walk many targets lazily as one stream of references; errors and skips wait in queues.
+"""The source stage: walk many targets, in their own thread, as one stream of walk items.
 
-A pool's feeder thread pulls ``refs()``, so the walk never has to finish (or be held in memory)
-before hashing starts; the main thread drains ``errors`` and ``skipped`` so writers are only ever
-called from one thread.
+Walking folders or listing a bucket page by page can be slow; in its own thread it never stalls
+dispatching work to the hash engine or matching results. Items go through a bounded queue, so the
+walk runs at most a queue's length ahead of the hashing and memory stays flat on any tree.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
+from ..errors import LibraError
 from ..models import MediaRef
-from .base import Skipped, WalkError, WalkOptions, scheme_of, storage_for
+from ..queues import Closed, WakeQueue
+from ..textsafe import one_line
+from .base import StorageOptions, WalkError, WalkItem, WalkOptions, scheme_of, storage_for
+
+#: Walk items buffered between the walk thread and the main loop.
+QUEUE_SIZE = 2048
 
 
 def distinct_targets(targets: Sequence[str]) -> list[str]:
@@ -28,36 +34,82 @@ def distinct_targets(targets: Sequence[str]) -> list[str]:
         key = local.get(target, target)
         if key in seen:
             continue
-        inside = any(
-            key != other and key.startswith(other.rstrip(os.sep) + os.sep) for other in local.values()
-        )
+        inside = any(key != other and key.startswith(other.rstrip(os.sep) + os.sep) for other in local.values())
         if not inside:
             seen.add(key)
             kept.append(target)
     return kept
 
 
-class Walker:
-    """All targets, in order, through their storage backends; counts what it has found so far."""
+class Source:
+    """Walks ``targets`` (and single named locations from ``named``) into ``queue`` from a thread.
 
-    def __init__(self, targets: Sequence[str], options: WalkOptions) -> None:
+    ``discovered`` and ``discovered_bytes`` count references found so far (for progress displays).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        walk: WalkOptions,
+        storage: StorageOptions | None = None,
+        named: Iterable[str] = (),
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
         self.targets = distinct_targets(targets)
-        self.options = options
-        self.errors: deque[WalkError] = deque()
-        self.skipped: deque[Skipped] = deque()
+        self.walk_options = walk
+        self.storage = storage or StorageOptions()
+        self.named = named
+        self.queue: WakeQueue[WalkItem] = WakeQueue(queue_size)
         self.discovered = 0
         self.discovered_bytes = 0
-        self.done = False
+        self._thread = threading.Thread(target=self._run, name="libra-walk", daemon=True)
 
-    def refs(self) -> Iterator[MediaRef]:
-        for target in self.targets:
-            for item in storage_for(target).walk(target, self.options):
-                if isinstance(item, MediaRef):
-                    self.discovered += 1
-                    self.discovered_bytes += item.size
-                    yield item
-                elif isinstance(item, WalkError):
-                    self.errors.append(item)
-                else:
-                    self.skipped.append(item)
-        self.done = True
+    def start(self) -> Source:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for target in self.targets:
+                self._walk(target)
+            for uri in self.named:
+                self._put(self._stat(uri))
+        except Closed:
+            self.queue.finish()
+            return
+        except BaseException as err:  # a bug in the walk: the scan must end with code 2, not hang
+            self.queue.finish(err)
+            return
+        self.queue.finish()
+
+    def _walk(self, target: str) -> None:
+        try:
+            backend = storage_for(target, self.storage)
+            for item in backend.walk(target, self.walk_options):
+                self._put(item)
+        except Closed:
+            raise
+        except LibraError as err:
+            self._put(WalkError(target, str(err)))
+        except Exception as err:  # a backend's own failure costs its target, never the scan
+            self._put(WalkError(target, f"the storage backend failed ({type(err).__name__}: {one_line(err)})"))
+
+    def _stat(self, uri: str) -> WalkItem:
+        try:
+            return storage_for(uri, self.storage).stat(uri, self.walk_options)
+        except LibraError as err:
+            return WalkError(uri, str(err))
+        except Exception as err:
+            return WalkError(uri, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
+
+    def _put(self, item: WalkItem) -> None:
+        if isinstance(item, MediaRef):
+            self.discovered += 1
+            self.discovered_bytes += item.size
+        self.queue.put(item)
+
+    def stop(self) -> None:
+        """Stop the walk thread (after an interrupt or error) and release the queue."""
+        self.queue.abort()
+        self._thread.join(timeout=5)
+        self.queue.close()

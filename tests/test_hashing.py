@@ -1,4 +1,4 @@
-"""The worker function: digests always, perceptual hashes for media, one plain sentence for bad files."""
+"""The worker function: the hash set's digests, perceptual hashes for media, one plain sentence for bad files."""
 
 from __future__ import annotations
 
@@ -15,12 +15,24 @@ from PIL import Image
 import imagegen
 from libra_cli.errors import ConfigError
 from libra_cli.hashers.pdq import DIHEDRAL_VARIANTS
-from libra_cli.models import HashConfig, HashResult, MediaRef
-from libra_cli.pipeline import check_config, hash_ref
+from libra_cli.hashing import check_config, hash_ref
+from libra_cli.models import HashConfig, HashResult, HashValues, MediaRef
 
 
 def ref_for(path: Path) -> MediaRef:
-    return MediaRef(str(path), path.stat().st_size)
+    st = path.stat()
+    return MediaRef(str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+ALL = HashConfig(perceptual=("pdq", "phash", "dhash"))
+
+
+def values(result: HashResult, hash_type: str) -> HashValues:
+    return next(v for v in result.perceptual if v.hash_type == hash_type)
+
+
+def hexes(result: HashResult, hash_type: str) -> list[str]:
+    return [row.tobytes().hex() for row in values(result, hash_type).values]
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> MediaRef:
@@ -31,15 +43,16 @@ def write(tmp_path: Path, name: str, data: bytes) -> MediaRef:
 
 def test_jpeg_gets_every_default_hash(tmp_path: Path) -> None:
     data = imagegen.jpeg()
-    result = hash_ref(write(tmp_path, "a.jpg", data), HashConfig())
+    result = hash_ref(write(tmp_path, "a.jpg", data), ALL)
     assert result.error is None
     assert result.media_type == "image/jpeg"
     assert (result.width, result.height) == (600, 400)
-    assert result.digests == {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
-    pdq = [h for h in result.perceptual if h.hash_type == "pdq"]
-    assert tuple(h.variant for h in pdq) == DIHEDRAL_VARIANTS
-    assert all(h.quality == 100 and len(h.value) == 64 for h in pdq)
-    assert [len(h.value) for h in result.perceptual if h.hash_type in ("phash", "dhash")] == [16, 16]
+    assert result.digests == {"md5": hashlib.md5(data).digest(), "sha256": hashlib.sha256(data).digest()}
+    pdq = values(result, "pdq")
+    assert pdq.transforms == DIHEDRAL_VARIANTS and pdq.values.shape == (8, 32)
+    assert pdq.quality is not None and set(pdq.quality.tolist()) == {100}
+    assert values(result, "phash").values.shape == values(result, "dhash").values.shape == (1, 8)
+    assert result.computed == {"md5", "sha256", "pdq", "phash", "dhash"}
 
 
 def test_media_is_recognised_by_content_not_name(tmp_path: Path) -> None:
@@ -51,18 +64,19 @@ def test_options_select_what_is_computed(tmp_path: Path) -> None:
     ref = write(tmp_path, "a.png", imagegen.encode(imagegen.photo(), "PNG"))
     plain = hash_ref(ref, HashConfig(digests=("sha1", "blake3"), perceptual=("pdq",), dihedral=False))
     assert set(plain.digests) == {"sha1", "blake3"}
-    assert [h.variant for h in plain.perceptual] == ["original"]
+    assert values(plain, "pdq").transforms == ("original",)
     robust = hash_ref(ref, HashConfig(perceptual=("pdq",), dihedral=False, robust=True))
-    variants = [h.variant for h in robust.perceptual]
+    variants = values(robust, "pdq").transforms
     assert variants[0] == "original" and len(variants) == len(set(variants)) > 30
     digests_only = hash_ref(ref, HashConfig(perceptual=()))
     assert digests_only.media_type == "image/png" and not digests_only.perceptual
+    assert digests_only.computed == {"md5", "sha256"}
 
 
 def test_exif_rotated_photo_hashes_like_its_upright_original(tmp_path: Path) -> None:
     upright = hash_ref(write(tmp_path, "up.jpg", imagegen.jpeg()), HashConfig(dihedral=False))
     rotated = hash_ref(write(tmp_path, "side.jpg", imagegen.exif_rotated()), HashConfig(dihedral=False))
-    a, b = (next(h.value for h in r.perceptual if h.hash_type == "pdq") for r in (upright, rotated))
+    a, b = (hexes(r, "pdq")[0] for r in (upright, rotated))
     assert bin(int(a, 16) ^ int(b, 16)).count("1") <= 10
 
 
@@ -77,16 +91,16 @@ def test_exif_rotated_photo_hashes_like_its_upright_original(tmp_path: Path) -> 
 )
 def test_bad_media_keeps_its_digests(tmp_path: Path, data: bytes, reason: str) -> None:
     result = hash_ref(write(tmp_path, "bad.bin", data), HashConfig())
-    assert result.error is not None and reason in result.error
-    assert result.digests["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result.error is not None and reason in result.error and not result.fatal
+    assert result.digests["sha256"] == hashlib.sha256(data).digest()
     assert result.media_type is not None and not result.perceptual
 
 
 @pytest.mark.parametrize("data", [b"", b"plain text, not media\n"], ids=["zero-bytes", "text"])
 def test_non_media_gets_digests_only(tmp_path: Path, data: bytes) -> None:
     result = hash_ref(write(tmp_path, "f", data), HashConfig())
-    assert result == HashResult(result.ref, None, {"md5": hashlib.md5(data).hexdigest(),
-                                                   "sha256": hashlib.sha256(data).hexdigest()})
+    digests = {"md5": hashlib.md5(data).digest(), "sha256": hashlib.sha256(data).digest()}
+    assert result == HashResult(result.ref, None, digests, computed=frozenset(digests))
 
 
 def test_video_gets_digests_and_its_type(tmp_path: Path) -> None:
@@ -98,7 +112,7 @@ def test_video_gets_digests_and_its_type(tmp_path: Path) -> None:
 
 def test_unreadable_and_oversized_files_are_errors_not_exceptions(tmp_path: Path) -> None:
     missing = hash_ref(MediaRef(str(tmp_path / "gone.jpg"), 10), HashConfig())
-    assert missing.error and not missing.digests
+    assert missing.error and "removed" in missing.error and not missing.digests and not missing.fatal
     big = hash_ref(write(tmp_path, "big.jpg", imagegen.jpeg()), HashConfig(max_in_memory=100))
     assert big.error and "limit" in big.error
     assert big.media_type == "image/jpeg" and set(big.digests) == {"md5", "sha256"}  # streamed, still matchable
@@ -126,7 +140,7 @@ def test_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(tempfile, "tempdir", str(empty_tmp))
     monkeypatch.setattr(Image.Image, "save", lambda *a, **k: pytest.fail("the pipeline saved an image"))
     for path in sorted(tree.iterdir()):
-        hash_ref(ref_for(path), HashConfig(robust=True))
+        hash_ref(ref_for(path), HashConfig(perceptual=("pdq", "phash", "dhash"), robust=True))
     assert list(empty_tmp.iterdir()) == []
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tree.iterdir()} == before
 
@@ -163,10 +177,10 @@ def test_an_unexpected_hasher_failure_is_one_short_printable_sentence(
 
     monkeypatch.setattr(imagehash_family.PHASH, "_function", explode)
     data = imagegen.jpeg()
-    result = hash_ref(write(tmp_path, "a.jpg", data), HashConfig())
+    result = hash_ref(write(tmp_path, "a.jpg", data), ALL)
     assert result.error is not None and "ValueError" in result.error
     assert result.error.isprintable() and len(result.error) < 300
-    assert result.digests["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result.digests["sha256"] == hashlib.sha256(data).digest()
 
 
 def test_decoder_messages_are_printable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

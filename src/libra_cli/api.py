@@ -1,0 +1,172 @@
+"""The public library API: what the CLI calls, and what a Python program can call the same way.
+
+>>> from libra_cli import ScanSettings, scan
+>>> settings = ScanSettings.resolve({"targets": ["/srv/uploads"], "lists": ["ncmec.libra"],
+...                                  "identity": ["/etc/libra/host.key"], "output": "findings.json"})
+>>> report = scan(settings)  # doctest: +SKIP
+>>> report.exit_code, report.matched  # doctest: +SKIP
+(<ExitCode.FOUND: 1>, 3)
+
+``scan`` loads (decrypts, verifies) the lists in this process, builds the matcher, walks the targets,
+hashes in worker processes and writes findings. For more control, ``prepare`` then ``run`` with your
+own sinks (see ``libra_cli.sinks.Sink``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import __version__, signals
+from .engine import EngineOptions, make_engine
+from .findings import ScanHeader, make_writer, open_output, output_identity
+from .hashing import check_config
+from .hashlist.table import HashList
+from .lists import load_lists
+from .match.matcher import Matcher
+from .models import HashConfig
+from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
+from .report import Report
+from .settings import ScanSettings
+from .sinks import FindingsSink, Sink
+from .storage import Source, WalkOptions
+from .textsafe import unicode_safe
+
+__all__ = ["Prepared", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Lists loaded and compiled, and the hash set decided: everything a run needs but the sinks."""
+
+    settings: ScanSettings
+    lists: tuple[HashList, ...]
+    matcher: Matcher
+    config: HashConfig
+
+
+def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
+    """The hash set: what the lists can match (``lists``), everything (``all``), or named types.
+
+    The digests findings report (MD5, SHA-1, SHA-256) are added for matched files only, later.
+    """
+    digests: set[str] = set()
+    perceptual: set[str] = set()
+    if matcher is not None:
+        digests |= matcher.needed_digests()
+        perceptual |= matcher.needed_perceptual()
+    if settings.hash_set == "all":
+        digests |= {n for n in signals.names("digest") if signals.computable(n)}
+        perceptual |= {n for n in signals.names("perceptual") if signals.computable(n)}
+    elif settings.hash_set != "lists":
+        for name in settings.hash_set.split(","):
+            (digests if signals.get(name).kind == "digest" else perceptual).add(name)
+    order = {name: i for i, name in enumerate(signals.names())}
+    config = HashConfig(
+        digests=tuple(sorted(digests, key=order.__getitem__)),
+        perceptual=tuple(sorted(perceptual, key=order.__getitem__)),
+        dihedral=settings.dihedral and "pdq" in perceptual,
+        storage=settings.storage,
+        plugins=signals.plugin_modules(),
+    )
+    check_config(config)
+    return config
+
+
+def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> Prepared:
+    """Load the lists (unless given) and build the matcher and hash set; the first problem raises."""
+    if lists is None:
+        lists = load_lists(
+            settings.lists,
+            identities=settings.identity,
+            passphrase_env=settings.passphrase_env,
+            publisher_keys=settings.publisher_keys,
+        )
+    matcher = Matcher.build(lists, thresholds=settings.thresholds, min_quality=settings.min_quality)
+    return Prepared(settings, tuple(lists), matcher, hash_config(settings, matcher))
+
+
+def _list_header(lists: Sequence[HashList]) -> list[dict[str, object]]:
+    return [{"name": hl.info.name, "entries": len(hl), "sha256": hl.info.sha256} for hl in lists]
+
+
+def run(
+    prepared: Prepared,
+    sinks: Sequence[Sink],
+    *,
+    own_files: frozenset[tuple[int, int]] = frozenset(),
+    listener: Listener | None = None,
+    filter: Filter | None = None,
+) -> Report:
+    """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs)."""
+    s = prepared.settings
+    walk = WalkOptions(
+        exclude=s.exclude,
+        max_file_size=s.max_file_size,
+        one_file_system=s.one_file_system,
+        follow_symlinks=s.follow_symlinks,
+        own_files=own_files,
+    )
+    source = Source(s.targets, walk, s.storage)
+    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler)
+    engine_name = "inprocess" if s.engine == "local" and s.workers <= 1 else s.engine
+    header = ScanHeader(
+        __version__,
+        now_iso(),
+        [unicode_safe(t) for t in s.targets],
+        _list_header(prepared.lists),
+        (*prepared.config.digests, *prepared.config.perceptual),
+    )
+    pipeline = Pipeline(
+        source,
+        lambda: make_engine(engine_name, prepared.config, options),
+        MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS),
+        sinks,
+        header=header,
+        filter=filter,
+        listener=listener,
+    )
+    return pipeline.run()
+
+
+def scan(settings: ScanSettings, *, listener: Listener | None = None) -> Report:
+    """Scan ``settings.targets`` against ``settings.lists`` and write findings to ``settings.output``.
+
+    Returns the report, which owns the exit code (0 clean, 1 found, 2 not everything covered).
+    Raises a ``LibraError`` (one plain sentence) for a bad list, key or setting.
+    """
+    prepared = prepare(settings)
+    with open_output(settings.output) as stream:
+        writer = make_writer(settings.format, stream)
+        own = output_identity(stream)
+        return run(prepared, [FindingsSink(writer)], own_files=frozenset([own] if own else []), listener=listener)
+
+
+def hash_paths(
+    paths: Sequence[str],
+    sink: Sink,
+    *,
+    config: HashConfig | None = None,
+    workers: int = 1,
+    max_file_size: int | None = None,
+    listener: Listener | None = None,
+) -> Report:
+    """Hash every file under ``paths`` (no lists, no matching) and hand each result to ``sink``.
+
+    >>> class Print(Sink):
+    ...     def result(self, result, matches): print(result.ref.uri, result.hex_digests())
+    >>> hash_paths(["photos/"], Print(), config=HashConfig(digests=("md5",)))  # doctest: +SKIP
+    """
+    config = config or HashConfig()
+    check_config(config)
+    source = Source(paths, WalkOptions(max_file_size=max_file_size), config.storage)
+    options = EngineOptions(workers=workers)
+    engine_name = "inprocess" if workers <= 1 else "local"
+    pipeline = Pipeline(
+        source,
+        lambda: make_engine(engine_name, config, options),
+        MatchStage(None, config),
+        [sink],
+        listener=listener,
+    )
+    return pipeline.run()

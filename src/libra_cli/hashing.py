@@ -1,0 +1,270 @@
+"""The worker function: one reference in, its hashes out. Pure, top-level, and it never writes.
+
+``hash_ref`` runs in worker processes (or in-process for one worker). It opens the reference through
+its storage backend (checked to be what the walk saw), reads it into memory when it fits, computes
+the exact digests of the hash set (always: exact lists match undecodable and non-media files too),
+recognises the media by magic bytes, decodes as little as the perceptual hashes need, and returns
+raw bytes. Files too large for memory are streamed: digests in one sequential pass, and a media
+hasher that can read a stream (video) gets its own stream. A bad file never raises: it comes back with
+``error`` set to one plain sentence and whatever digests could be computed.
+
+>>> from libra_cli.models import HashConfig, MediaRef
+>>> result = hash_ref(MediaRef("/srv/a.jpg", 1234), HashConfig())  # doctest: +SKIP
+>>> result.media_type, result.perceptual[0].transforms[:2]  # doctest: +SKIP
+('image/jpeg', ('original', 'rot90'))
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+import numpy as np
+
+from . import signals
+from .errors import ConfigError, FileTooLarge, LibraError
+from .hashers.exact import raw_digests, raw_digests_of_chunks
+from .hashers.pdq import PDQ
+from .hashers.robust import robust_hashes
+from .media.image import decode
+from .media.sniff import HEAD_SIZE, sniff
+from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
+from .storage import Changed, Gone, storage_for
+from .textsafe import one_line
+
+#: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
+STREAM_CHUNK = 8 * 1024 * 1024
+
+Heartbeat = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """What a media hasher reads: the bytes in memory, or a way to open a seekable stream of them."""
+
+    ref: MediaRef
+    media_type: str
+    data: bytes | None
+    opener: Callable[[], BinaryIO]
+    heartbeat: Heartbeat | None = None
+
+    def stream(self) -> BinaryIO:
+        """A seekable stream over the media (in memory when it was read whole)."""
+        return io.BytesIO(self.data) if self.data is not None else self.opener()
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """What a media hasher found: perceptual values, the picture's size, and a problem if there was one."""
+
+    perceptual: tuple[HashValues, ...] = ()
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    error: str | None = None
+
+
+class MediaHasher:
+    """Computes perceptual hashes for one kind of media (``image``, ``video``).
+
+    ``streams``: it can read a file too large to hold in memory (video decoders can, image decoders
+    cannot). A new kind of media is one subclass and one ``register_media_hasher`` line.
+    """
+
+    kind: str = ""
+    streams: bool = False
+
+    def wants(self, config: HashConfig) -> tuple[str, ...]:
+        """The perceptual types of ``config`` that apply to this kind of media."""
+        return tuple(n for n in config.perceptual if self.kind in signals.get(n).media)
+
+    def hash(self, source: MediaSource, config: HashConfig, types: tuple[str, ...]) -> MediaHashes:
+        raise NotImplementedError
+
+
+def pack(hashes: list[PerceptualHash]) -> tuple[HashValues, ...]:
+    """Hashers' hex values grouped by type into raw ``HashValues`` arrays (one per hash type)."""
+    by_type: dict[str, list[PerceptualHash]] = {}
+    for h in hashes:
+        by_type.setdefault(h.hash_type, []).append(h)
+    out = []
+    for hash_type, group in by_type.items():
+        values = np.frombuffer(b"".join(bytes.fromhex(h.value) for h in group), dtype=np.uint8)
+        quality = [h.quality for h in group]
+        times = [h.frame_time for h in group]
+        out.append(
+            HashValues(
+                hash_type,
+                values.reshape(len(group), -1),
+                tuple(h.variant for h in group),
+                None if any(q is None for q in quality) else np.array(quality, dtype=np.uint8),
+                None if any(t is None for t in times) else np.array(times, dtype=np.float32),
+            )
+        )
+    return tuple(out)
+
+
+class ImageHasher(MediaHasher):
+    """Decode once to grey, as small as the hashes allow, then run every requested hasher on the pixels."""
+
+    kind = "image"
+
+    def hash(self, source: MediaSource, config: HashConfig, types: tuple[str, ...]) -> MediaHashes:
+        assert source.data is not None
+        decoded = decode(source.data, max_pixels=config.max_pixels)
+        img = decoded.image
+        found: list[PerceptualHash] = []
+        for name in types:
+            signal = signals.get(name)
+            if name == PDQ.name and config.dihedral:
+                found.extend(PDQ.hash_dihedral(img))
+                continue
+            hasher = signal.hasher()
+            if hasher is not None and hasattr(hasher, "hash_image"):
+                found.extend(hasher.hash_image(img))
+        if config.robust:
+            found.extend(robust_hashes(img))
+        return MediaHashes(pack(found), decoded.width, decoded.height)
+
+
+_MEDIA_HASHERS: dict[str, MediaHasher] = {}
+
+
+def register_media_hasher(hasher: MediaHasher) -> None:
+    """Add the perceptual hasher for one kind of media (the part of a media type before ``/``)."""
+    if hasher.kind in _MEDIA_HASHERS:
+        raise ValueError(f"a media hasher for {hasher.kind!r} is registered twice")
+    _MEDIA_HASHERS[hasher.kind] = hasher
+
+
+register_media_hasher(ImageHasher())
+
+
+@functools.lru_cache(maxsize=8)
+def check_config(config: HashConfig) -> None:
+    """Raise ``ConfigError`` naming the first hash type in ``config`` that libra cannot compute.
+
+    Call it once in the parent: a bad config is the caller's mistake, not a bad file.
+    """
+    signals.import_plugins(config.plugins)
+    for name in (*config.digests, *config.perceptual):
+        signal = signals.find(name)
+        if signal is None:
+            raise ConfigError(f"{name!r} is not a known hash type (known: {', '.join(signals.names())})")
+        if not signals.computable(name):
+            raise ConfigError(f"libra cannot compute {name!r} hashes")
+        expected = "digest" if name in config.digests else "perceptual"
+        if signal.kind != expected:
+            raise ConfigError(f"{name!r} is a {signal.kind} type, not a {expected} one")
+
+
+def _fatal(ref: MediaRef, reason: str) -> HashResult:
+    return HashResult(ref, None, error=reason, fatal=True)
+
+
+def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = None) -> HashResult:
+    """Hash one file: the hash set's digests always, perceptual hashes when it is decodable media.
+
+    ``heartbeat`` is called while long files are read, so a deadline measures lack of progress, not
+    size. Raises only ``ConfigError`` for a hash type libra does not know (see ``check_config``).
+    """
+    check_config(config)
+    try:
+        backend = storage_for(ref.uri, config.storage)
+        if ref.size > config.max_in_memory:
+            return _hash_streamed(ref, config, heartbeat)
+        data, ref = backend.read(ref, config.max_in_memory)
+    except FileTooLarge:  # it grew past the limit since the walk saw it
+        return _hash_streamed(ref, config, heartbeat)
+    except (Gone, Changed) as err:  # a race with the uploader: reported, not a coverage failure
+        return HashResult(ref, None, error=str(err))
+    except LibraError as err:
+        return _fatal(ref, str(err))
+    except MemoryError:
+        return _fatal(ref, "the file is too large to read into memory")
+    except Exception as err:  # a storage backend's bug costs one file, never the scan
+        return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
+    digests = raw_digests(data, config.digests)
+    media_type = sniff(data)
+    source = MediaSource(ref, media_type or "", data, lambda: backend.open(ref), heartbeat)
+    return _with_media(ref, config, digests, media_type, source)
+
+
+def _with_media(
+    ref: MediaRef, config: HashConfig, digests: dict[str, bytes], media_type: str | None, source: MediaSource
+) -> HashResult:
+    computed = frozenset(digests)
+    if media_type is None:
+        return HashResult(ref, None, digests, computed=computed)
+    hasher = _MEDIA_HASHERS.get(media_type.partition("/")[0])
+    types = hasher.wants(config) if hasher is not None else ()
+    if hasher is None or not (types or config.robust):
+        return HashResult(ref, media_type, digests, computed=computed)
+    if source.data is None and not hasher.streams:
+        limit = config.max_in_memory // (1024 * 1024)
+        error = f"larger than the {limit} MiB decode limit: exact digests only, no perceptual hashes"
+        return HashResult(ref, media_type, digests, computed=computed, error=error)
+    try:
+        found = hasher.hash(source, config, types)
+    except ConfigError:
+        raise
+    except LibraError as err:
+        found = MediaHashes(error=str(err))
+    except MemoryError:
+        found = MediaHashes(error="the file is too large to decode in memory")
+    except Exception as err:  # a decoder bug on a hostile file must cost one file, never the scan
+        found = MediaHashes(error=f"the file cannot be hashed ({type(err).__name__}: {one_line(err)})")
+    if found.error is None:
+        computed |= frozenset(types)
+    return HashResult(
+        ref,
+        media_type,
+        digests,
+        perceptual=found.perceptual,
+        computed=computed,
+        error=found.error,
+        width=found.width,
+        height=found.height,
+        duration=found.duration,
+    )
+
+
+def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None) -> HashResult:
+    """A file above ``max_in_memory``: digests over one sequential pass, media type from its first bytes.
+
+    Image decoders need the whole file, so a still this large keeps its digests only (reported, not
+    fatally); a media hasher that reads streams (video) opens the file again and reads what it needs.
+    """
+    head = b""
+    size = 0
+
+    def chunks(handle: BinaryIO) -> Iterator[bytes]:
+        nonlocal head, size
+        while chunk := handle.read(STREAM_CHUNK):
+            if len(head) < HEAD_SIZE:
+                head += chunk[: HEAD_SIZE - len(head)]
+            size += len(chunk)
+            if heartbeat is not None:
+                heartbeat()
+            yield chunk
+
+    try:
+        backend = storage_for(ref.uri, config.storage)
+        with backend.open(ref) as handle:
+            digests = raw_digests_of_chunks(chunks(handle), config.digests)
+    except (Gone, Changed) as err:
+        return HashResult(ref, None, error=str(err))
+    except LibraError as err:
+        return _fatal(ref, str(err))
+    except OSError as err:
+        return _fatal(ref, f"the file cannot be read: {one_line(err)}")
+    except Exception as err:
+        return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
+    if size != ref.size:
+        ref = replace(ref, size=size)
+    media_type = sniff(head)
+    source = MediaSource(ref, media_type or "", None, lambda: backend.open(ref), heartbeat)
+    return _with_media(ref, config, digests, media_type, source)

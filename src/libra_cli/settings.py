@@ -1,0 +1,283 @@
+"""Scan settings: command-line flags beat the config file beat built-in defaults, validated once.
+
+The library resolves settings, so a Python caller gets the same defaults and the same one-sentence
+errors as the CLI. Every option has one config-file key (its long flag name with ``_``), one parser
+and one default, in the table below: a new option is one line here.
+
+>>> settings = ScanSettings.resolve({"targets": ["/srv/uploads"], "lists": ["ncmec.libra"]})
+>>> settings.workers >= 1, settings.engine, settings.max_file_size
+(True, 'local', 17179869184)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .engine.base import DEFAULT_TIMEOUT
+from .errors import ConfigError
+from .models import StorageOptions
+
+#: Larger files are skipped (and listed): streaming their digests would outlast any reasonable run.
+DEFAULT_MAX_FILE_SIZE = "16G"
+#: A week: longer than any one file can take without progress, short enough for the wait primitives.
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
+          "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}  # fmt: skip
+#: Sizes above this (1 PiB) are a typo, not a limit.
+MAX_SIZE = 1024**5
+
+
+def parse_size(text: str) -> int:
+    """``"512M"`` -> 536870912. Units are binary (K = 1024); a bare number is bytes.
+
+    >>> parse_size("2G")
+    2147483648
+    """
+    raw = str(text).strip().upper().replace(" ", "")
+    number = raw.rstrip("KMGTIB")
+    unit = raw[len(number) :]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a size (try 512M or 2G)") from None
+    if unit not in _UNITS or not math.isfinite(value) or value < 0 or value * _UNITS[unit] > MAX_SIZE:
+        raise ConfigError(f"{text!r} is not a size (try 512M or 2G, at most 1P)")
+    return int(value * _UNITS[unit])
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _strings(name: str) -> Callable[[Any], tuple[str, ...]]:
+    def parse(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+
+    return parse
+
+
+def _bool(name: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+    return parse
+
+
+def _text(name: str) -> Callable[[Any], str | None]:
+    def parse(value: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+
+    return parse
+
+
+def _int(name: str, low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, not {number}")
+        return number
+
+    return parse
+
+
+def _workers(value: Any) -> int:
+    number = _int("--workers", 0, 1024)(value)
+    return number or default_workers()
+
+
+def _timeout(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--file-timeout must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, not {value!r}")
+    return seconds
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"--max-file-size must be a size (512M, 2G), not {value!r}")
+    return parse_size(str(value))
+
+
+def _thresholds(value: Any) -> dict[str, int]:
+    """``["phash=6"]`` from the command line or ``{"phash": 6}`` from the config -> ``{"phash": 6}``."""
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(value, Mapping):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        for item in value:
+            name, sep, number = str(item).partition("=")
+            if not sep:
+                raise ConfigError(f"--threshold {item!r} must look like TYPE=N, e.g. pdq=28")
+            pairs.append((name, number))
+    else:
+        raise ConfigError(f"thresholds must be TYPE=N pairs, not {value!r}")
+    out: dict[str, int] = {}
+    for name, number in pairs:
+        try:
+            out[name.strip().lower()] = int(number)
+        except (TypeError, ValueError):
+            raise ConfigError(f"threshold {name}={number!r} is not a whole number") from None
+    return out
+
+
+def _format(value: Any) -> str | None:
+    if value is None:
+        return None
+    from .findings import formats  # the registry of writers
+
+    name = str(value).lower()
+    if name not in formats():
+        raise ConfigError(f"{value!r} is not a findings format (choose from {', '.join(formats())})")
+    return name
+
+
+def _hash_set(value: Any) -> str:
+    text = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--hash-set needs 'lists', 'all' or hash type names")
+    if len(names) > 1 and ({"lists", "all"} & set(names)):
+        raise ConfigError("--hash-set takes 'lists', 'all', or a list of hash type names, not a mix")
+    from . import signals
+
+    for name in names:
+        if name not in ("lists", "all") and not signals.computable(name):
+            raise ConfigError(f"--hash-set: {name!r} is not a hash type libra computes ({', '.join(signals.names())})")
+    return ",".join(names)
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One setting: its default (a value, or text run through the parser) and parser."""
+
+    default: Any
+    parse: Callable[[Any], Any]
+
+
+#: Every scan setting: key (flag name with ``_``; also the config-file key) -> default and parser.
+OPTIONS: dict[str, _Option] = {
+    "targets": _Option((), _strings("targets")),
+    "lists": _Option((), _strings("lists")),
+    "identity": _Option((), _strings("identity")),
+    "passphrase_env": _Option(None, _text("passphrase_env")),
+    "publisher_keys": _Option((), _strings("publisher_keys")),
+    "output": _Option(None, _text("output")),
+    "format": _Option(None, _format),
+    "workers": _Option(0, _workers),
+    "engine": _Option("local", _text("engine")),
+    "scheduler": _Option(None, _text("scheduler")),
+    "exclude": _Option((), _strings("exclude")),
+    "max_file_size": _Option(DEFAULT_MAX_FILE_SIZE, _size),
+    "one_file_system": _Option(False, _bool("one_file_system")),
+    "follow_symlinks": _Option(False, _bool("follow_symlinks")),
+    "file_timeout": _Option(DEFAULT_TIMEOUT, _timeout),
+    "pdq_threshold": _Option(None, lambda v: None if v is None else _int("--pdq-threshold", 0, 127)(v)),
+    "thresholds": _Option({}, _thresholds),
+    "min_quality": _Option(None, lambda v: None if v is None else _int("--min-quality", 0, 100)(v)),
+    "dihedral": _Option(True, _bool("dihedral")),
+    "hash_set": _Option("lists", _hash_set),
+    "endpoint_url": _Option(None, _text("endpoint_url")),
+    "region": _Option(None, _text("region")),
+    "profile": _Option(None, _text("profile")),
+    "path_style": _Option(False, _bool("path_style")),
+    "all_versions": _Option(False, _bool("all_versions")),
+    "quiet": _Option(False, _bool("quiet")),
+    "log_level": _Option(None, _text("log_level")),
+    "log_file": _Option(None, _text("log_file")),
+}
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """A scan's resolved, validated settings (see ``OPTIONS`` and ``docs/config.md``)."""
+
+    targets: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
+    identity: tuple[str, ...] = ()
+    passphrase_env: str | None = None
+    publisher_keys: tuple[str, ...] = ()
+    output: str | None = None
+    format: str = "json"
+    workers: int = 1
+    engine: str = "local"
+    scheduler: str | None = None
+    exclude: tuple[str, ...] = ()
+    max_file_size: int = 16 * 1024**3
+    one_file_system: bool = False
+    follow_symlinks: bool = False
+    file_timeout: float = DEFAULT_TIMEOUT
+    thresholds: dict[str, int] = field(default_factory=dict)
+    min_quality: int | None = None
+    dihedral: bool = True
+    hash_set: str = "lists"
+    storage: StorageOptions = field(default_factory=StorageOptions)
+    quiet: bool = False
+    log_level: str | None = None
+    log_file: str | None = None
+
+    @classmethod
+    def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:
+        """Flags (``None`` or empty means "not given") over ``config`` (the config file) over defaults."""
+        config = config or {}
+        unknown = (set(flags) | set(config)) - set(OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
+        values: dict[str, Any] = {}
+        for key, option in OPTIONS.items():
+            given = flags.get(key)
+            if given is None or (isinstance(given, list | tuple) and not given):
+                given = config.get(key)
+            values[key] = option.parse(option.default if given is None else given)
+        return cls._build(values)
+
+    @classmethod
+    def _build(cls, values: dict[str, Any]) -> ScanSettings:
+        thresholds = dict(values.pop("thresholds"))
+        pdq = values.pop("pdq_threshold")
+        if pdq is not None:
+            thresholds.setdefault("pdq", pdq)
+        if "pdq" in thresholds:
+            thresholds.setdefault("vpdq", thresholds["pdq"])
+        output = values["output"]
+        if values["format"] is None:
+            suffix = os.path.splitext(output or "")[1].lower()
+            values["format"] = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(suffix, "json")
+        storage = StorageOptions(
+            endpoint_url=values.pop("endpoint_url"),
+            region=values.pop("region"),
+            profile=values.pop("profile"),
+            path_style=values.pop("path_style"),
+            all_versions=values.pop("all_versions"),
+        )
+        known = {f.name for f in fields(cls)}
+        return cls(thresholds=thresholds, storage=storage, **{k: v for k, v in values.items() if k in known})
+
+    def with_targets(self, targets: Sequence[str]) -> ScanSettings:
+        from dataclasses import replace
+
+        return replace(self, targets=tuple(targets))

@@ -1,0 +1,85 @@
+"""The built-in signal types: four exact digests, PDQ (stills and video frames), pHash, dHash, PhotoDNA.
+
+Thresholds and floors are PDQ's published defaults; the 64-bit hashes' default of 6 keeps random
+false matches near 2e-5 per query against a 5M-entry list (docs/matching.md has the arithmetic).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .base import DigestSignal, PerceptualSignal, UnsupportedSignal, register
+
+
+class Md5(DigestSignal):
+    name: ClassVar[str] = "md5"
+    nbytes: ClassVar[int] = 16
+    hasher_name: ClassVar[str | None] = "md5"
+
+
+class Sha1(DigestSignal):
+    name: ClassVar[str] = "sha1"
+    nbytes: ClassVar[int] = 20
+    hasher_name: ClassVar[str | None] = "sha1"
+
+
+class Sha256(DigestSignal):
+    name: ClassVar[str] = "sha256"
+    nbytes: ClassVar[int] = 32
+    hasher_name: ClassVar[str | None] = "sha256"
+
+
+class Blake3(DigestSignal):
+    name: ClassVar[str] = "blake3"
+    nbytes: ClassVar[int] = 32
+    hasher_name: ClassVar[str | None] = "blake3"
+
+
+class Pdq(PerceptualSignal):
+    """PDQ of a still image (and, on the query side, of sampled video frames)."""
+
+    name: ClassVar[str] = "pdq"
+    nbytes: ClassVar[int] = 32
+    family: ClassVar[str] = "pdq"
+    default_threshold: ClassVar[int] = 31
+    quality_floor: ClassVar[int | None] = 50
+    media: ClassVar[frozenset[str]] = frozenset({"image", "video"})
+    hasher_name: ClassVar[str | None] = "pdq"
+
+
+class Vpdq(PerceptualSignal):
+    """PDQ of one sampled video frame (Meta's vPDQ): the same kind of value as ``pdq``, one index."""
+
+    name: ClassVar[str] = "vpdq"
+    nbytes: ClassVar[int] = 32
+    family: ClassVar[str] = "pdq"
+    default_threshold: ClassVar[int] = 31
+    quality_floor: ClassVar[int | None] = 50
+    media: ClassVar[frozenset[str]] = frozenset({"video"})
+    hasher_name: ClassVar[str | None] = "pdq"
+
+
+class Phash(PerceptualSignal):
+    name: ClassVar[str] = "phash"
+    nbytes: ClassVar[int] = 8
+    family: ClassVar[str] = "phash"
+    default_threshold: ClassVar[int] = 6
+    hasher_name: ClassVar[str | None] = "phash"
+
+
+class Dhash(PerceptualSignal):
+    name: ClassVar[str] = "dhash"
+    nbytes: ClassVar[int] = 8
+    family: ClassVar[str] = "dhash"
+    default_threshold: ClassVar[int] = 6
+    hasher_name: ClassVar[str | None] = "dhash"
+
+
+class PhotoDna(UnsupportedSignal):
+    """Microsoft's PhotoDNA: licensed, not computable here; lists may carry it."""
+
+    name: ClassVar[str] = "photodna"
+
+
+for _signal in (Md5(), Sha1(), Sha256(), Blake3(), Pdq(), Vpdq(), Phash(), Dhash(), PhotoDna()):
+    register(_signal)

@@ -1,0 +1,60 @@
+"""Sinks: where every outcome of a run goes, in order (findings files, hash output, later the state store).
+
+The pipeline calls every sink with every outcome: each hashed file with its matches (none for a clean
+file), each skip, each place that could not be walked, then the report. A sink takes what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..findings import FindingsWriter, ScanHeader
+from ..models import Finding, HashResult, Match, ScanError, Skip
+from ..report import Report
+
+
+class Sink:
+    """Receives a run's outcomes. Every method is optional: the defaults ignore the outcome."""
+
+    def begin(self, header: ScanHeader) -> None:
+        """Before the first outcome."""
+
+    def result(self, result: HashResult, matches: Sequence[Match]) -> None:
+        """One file hashed (or matched from stored hashes), with its matches."""
+
+    def skip(self, skip: Skip) -> None:
+        """One file seen and not looked at (listed), or left out by a user's filter (not listed)."""
+
+    def error(self, error: ScanError) -> None:
+        """A place that could not be walked or listed."""
+
+    def end(self, report: Report, finished: str) -> None:
+        """After the last outcome (not called when the run is interrupted)."""
+
+
+class FindingsSink(Sink):
+    """Findings files: matches, files that could not be covered, and files that were not looked at."""
+
+    def __init__(self, writer: FindingsWriter) -> None:
+        self.writer = writer
+
+    def begin(self, header: ScanHeader) -> None:
+        self.writer.begin(header)
+
+    def result(self, result: HashResult, matches: Sequence[Match]) -> None:
+        if matches:
+            self.writer.finding(
+                Finding(result.ref, result.media_type, result.digests, tuple(matches), warning=result.error)
+            )
+        elif result.error:
+            self.writer.error(ScanError(result.ref.uri, result.error, fatal=result.fatal))
+
+    def skip(self, skip: Skip) -> None:
+        if skip.listed:
+            self.writer.skip(skip)
+
+    def error(self, error: ScanError) -> None:
+        self.writer.error(error)
+
+    def end(self, report: Report, finished: str) -> None:
+        self.writer.end(report.summary(), report.complete, finished)
