@@ -11,9 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scanhelp import cli, make_identity
-
 from libra_cli.config import load_config
+from scanhelp import cli, make_identity
 
 ROOT = Path(__file__).parent.parent
 HEADING = "## A nightly config that is silent on a clean run"
