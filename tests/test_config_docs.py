@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from libra_cli.config import load_config
+from libra_cli.errors import ConfigError
 from scanhelp import cli, make_identity
 
 ROOT = Path(__file__).parent.parent
@@ -63,3 +66,21 @@ def test_the_documented_config_is_silent_on_a_clean_tree(tmp_path: Path, photos:
     )
     assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
     assert (var / "findings.json").is_file()  # it did scan: the findings file is written
+
+
+def test_lists_may_be_one_path_and_a_typo_gets_the_nearest_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("scan:\n  lists: /etc/libra/lists\n  quiet: true\n")
+    assert load_config(str(config)) == {"lists": ["/etc/libra/lists"], "quiet": True}
+    config.write_text("list: /etc/libra/lists\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(config))
+    assert str(err.value) == (
+        f"config file '{config}': unknown key 'list' (did you mean 'lists'?) (see docs/config.md)"
+    )
+    config.write_text("colour: blue\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'colour' \(see docs/config.md\)"):
+        load_config(str(config))
+    config.write_text("lists: [/a.libra, 3]\n")
+    with pytest.raises(ConfigError, match="'lists' must be a path or a list of paths"):
+        load_config(str(config))

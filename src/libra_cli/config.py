@@ -91,25 +91,14 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
         if key not in SCHEMA:
             raise ConfigError(f"config file {str(path)!r}: unknown key {key!r}{_suggest(key)} (see docs/config.md)")
         if not isinstance(value, SCHEMA[key]) or (isinstance(value, bool) and bool not in SCHEMA[key]):
-            kinds = " or ".join(_KIND_NAMES.get(t, t.__name__) for t in SCHEMA[key])
-            raise ConfigError(f"config file {str(path)!r}: {key!r} must be {kinds}, not {value!r}")
+            kinds = " or ".join(t.__name__ for t in SCHEMA[key])
+            raise ConfigError(f"config file {str(path)!r}: {key!r} must be of type {kinds}, not {value!r}")
     settings = dict(scan)
     if isinstance(settings.get("lists"), str):
         settings["lists"] = [settings["lists"]]
     if "lists" in settings and not all(isinstance(item, str) for item in settings["lists"]):
         raise ConfigError(f"config file {str(path)!r}: 'lists' must be a path or a list of paths")
     return settings
-
-
-#: How a type is named in an error a sysadmin reads (YAML words, not Python's).
-_KIND_NAMES: Mapping[type, str] = {
-    list: "a list",
-    str: "a string",
-    int: "a whole number",
-    float: "a number",
-    bool: "true or false",
-    dict: "a mapping",
-}
 
 
 def _suggest(key: object) -> str:
