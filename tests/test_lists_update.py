@@ -175,11 +175,19 @@ def test_expiry_travels_in_the_signed_header_and_is_flagged(
     identity = tmp_path / "host.key"
     identity.write_text(f"{keys.identity}\n")
     identity.chmod(0o600)
-    with caplog.at_level(logging.WARNING, logger="libra"):
-        load_lists(
-            [str(stale), str(fresh)], identities=[str(identity)], passphrase_env=None, publisher_keys=[], now=NOW
-        )
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("libra")  # the CLI's logger may not propagate to the root (a scan set it up)
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="libra"):
+            load_lists(
+                [str(stale), str(fresh)], identities=[str(identity)], passphrase_env=None, publisher_keys=[], now=NOW
+            )
+    finally:
+        logger.removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].startswith("list expired name=stale ")
 
 
