@@ -183,3 +183,11 @@ def test_previous_findings_inside_the_tree_are_skipped_and_replaced(
         assert [Path(f["location"]).name for f in records(doc)] == ["cat.jpg"]
         assert doc["summary"]["files"] == 1
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # findings name locations of suspected material
+
+
+def test_a_list_among_the_targets_is_refused(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    """``-l /etc/libra/*.libra /srv`` expands to ``-l a.libra b.libra /srv``: b.libra must not be scanned."""
+    identity, hashlist = keyed
+    code, out, err = cli("scan", "-l", str(hashlist), str(hashlist), str(tmp_path), "-i", str(identity))
+    assert code == 2 and out == ""
+    assert "is a libra hash list, not something to scan; did you mean --list" in err

@@ -72,7 +72,8 @@ def test_build_prints_checksum_and_reports_on_stderr(s: Setup) -> None:
 def test_info_shows_counts_but_never_hashes(s: Setup) -> None:
     out = run("hashlist", "info", s.list, "-i", s.host, "--publisher-key", s.sign + ".pub").stdout
     assert "name:        ncmec" in out and "publisher:   Example Hotline" in out
-    assert f"signature:   verified (publisher key {s.fingerprint})" in out
+    signature = f"signature:   verified: signed by publisher key {s.fingerprint}, one of the --publisher-key keys"
+    assert signature in out
     assert "entries:     11" in out
     assert "photodna  category 1" in out and "unsupported" in out
     md5 = hashlib.md5(b"libra sample one").hexdigest()
@@ -158,7 +159,8 @@ def test_passphrase_is_read_from_the_named_variable(s: Setup, tmp_path: Path) ->
 @pytest.mark.parametrize(
     "command",
     [["keygen"], ["hashlist"], ["hashlist", "keygen"], ["hashlist", "build"], ["hashlist", "info"],
-     ["hashlist", "verify"], ["hashlist", "merge"], ["hashlist", "diff"]],
+     ["hashlist", "verify"], ["hashlist", "merge"], ["hashlist", "diff"], ["hashlist", "update"],
+     ["hashlist", "rollback"]],
 )
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
@@ -182,3 +184,91 @@ def test_build_reads_a_source_from_stdin(s: Setup, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert "read stdin as libra-csv: 5 entries" in result.stderr
+
+
+def test_build_and_merge_refuse_to_overwrite_a_list_without_force(s: Setup, tmp_path: Path) -> None:
+    out = tmp_path / "kept.libra"
+    run("hashlist", "build", str(SOURCES / "sample.md5"), "-o", str(out), "-r", s.recipient)
+    before = out.read_bytes()
+    for command in (
+        ["hashlist", "build", str(SOURCES / "sample.hdb"), "-o", str(out), "-r", s.recipient],
+        ["hashlist", "merge", s.list, "-o", str(out), "-i", s.host, "-r", s.recipient],
+    ):
+        result = run(*command, code=2)
+        assert result.stderr == f"libra: {out} already exists; give --force to replace it\n"
+        assert out.read_bytes() == before
+    run("hashlist", "build", str(SOURCES / "sample.hdb"), "-o", str(out), "-r", s.recipient, "--force")
+    assert out.read_bytes() != before
+
+
+def test_a_public_key_given_as_identity_is_named_as_such(s: Setup, tmp_path: Path) -> None:
+    recipient_file = tmp_path / "host.txt"
+    recipient_file.write_text(f"{s.recipient}\n")
+    recipient_file.chmod(0o644)  # readable by all, as a public key may be: no chmod advice first
+    for public in (s.sign + ".pub", str(recipient_file)):
+        result = run("hashlist", "info", s.list, "-i", public, code=2)
+        assert result.stderr == (
+            f"libra: identity file {public}: this is a public key; --identity needs the private identity file "
+            "(AGE-SECRET-KEY-1…, made by 'libra keygen')\n"
+        )
+    result = run("hashlist", "info", s.list, "-i", s.sign, code=2)
+    assert "is a signing key, not an age identity" in result.stderr
+
+
+def test_info_says_exactly_what_was_checked_and_skips_empty_fields(s: Setup, tmp_path: Path) -> None:
+    out = run("hashlist", "info", s.list, "-i", s.host).stdout
+    assert (
+        f"signature:   intact (matches its signature by key {s.fingerprint}); who that key belongs to was not "
+        "checked (give --publisher-key)"
+    ) in out
+    assert "expires:     never (the publisher set no expiry)" in out
+    bare = tmp_path / "bare.libra"
+    built = run("hashlist", "build", str(SOURCES / "sample.hdb"), "-o", str(bare), "-r", s.recipient)
+    assert "read sample.hdb as clamav: 2 entries" in built.stderr and "encrypted to 1 recipient," in built.stderr
+    out = run("hashlist", "info", str(bare), "-i", s.host).stdout
+    assert "signature:   none: the list is unsigned" in out
+    assert "publisher:" not in out and "description:" not in out  # empty fields are left out
+    one = tmp_path / "one.csv"
+    one.write_text("hash_type,hash\nmd5," + hashlib.md5(b"libra one").hexdigest() + "\n")
+    result = run("hashlist", "build", str(one), "-o", str(tmp_path / "one.libra"), "-r", s.recipient)
+    assert "read one.csv as libra-csv: 1 entry\n" in result.stderr and ": 1 entry (md5 1)" in result.stderr
+
+
+def test_build_expires_is_shown_by_info_with_and_without_a_key(s: Setup, tmp_path: Path) -> None:
+    out, md5s = str(tmp_path / "dated.libra"), str(SOURCES / "sample.md5")
+    result = run("hashlist", "build", md5s, "-o", out, "-r", s.recipient, "--expires", "2001-02-03")
+    assert "--expires 2001-02-03T00:00:00+00:00 is already past" in result.stderr
+    for args in (["-i", s.host], []):
+        info = run("hashlist", "info", out, *args, env={"LIBRA_IDENTITY": ""}).stdout
+        assert "expires:     2001-02-03T00:00:00+00:00 (EXPIRED " in info
+    other = str(tmp_path / "other.libra")
+    bad = run("hashlist", "build", md5s, "-o", other, "-r", s.recipient, "--expires", "x", code=2)
+    assert bad.stderr == "libra: --expires 'x' is not a date (use YYYY-MM-DD or an ISO 8601 time)\n"
+
+
+def test_update_and_rollback_commands(s: Setup, tmp_path: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    target = lists / "ncmec.libra"
+    (lists / "ncmec.pub").write_bytes(Path(s.sign + ".pub").read_bytes())  # the pinned publisher key
+    first = run("hashlist", "update", str(target), "--from", s.list, "-i", s.host).stdout
+    assert first.startswith(f"{target}: installed the version created ")
+    assert f"signed by publisher key {s.fingerprint} ({lists / 'ncmec.pub'})" in first
+    forged = str(tmp_path / "forged.libra")
+    run("hashlist", "build", str(SOURCES / "sample.md5"), "-o", forged, "-r", s.recipient, "--sign-key", s.other_sign)
+    refused = run("hashlist", "update", str(target), "--from", forged, code=2)
+    assert refused.stderr.startswith("libra: hashlist ncmec.libra (new version): signature does not match publisher")
+    assert refused.stderr.count("\n") == 1 and target.read_bytes() == Path(s.list).read_bytes()
+    newer = str(tmp_path / "newer.libra")
+    run("hashlist", "build", str(SOURCES / "sample.md5"), "-o", newer, "-r", s.recipient, "--sign-key", s.sign)
+    quiet = run("hashlist", "update", str(target), "--from", newer, "-q")
+    assert quiet.stdout == "" and quiet.stderr == ""  # silent for cron
+    assert target.read_bytes() == Path(newer).read_bytes()
+    downgrade = run("hashlist", "update", str(target), "--from", s.list, code=2)
+    assert "refusing a downgrade" in downgrade.stderr and target.read_bytes() == Path(newer).read_bytes()
+    back = run("hashlist", "rollback", str(target)).stdout
+    assert back.startswith(f"{target}: rolled back to the version created ")
+    assert target.read_bytes() == Path(s.list).read_bytes()
+    assert (lists / "ncmec.libra.previous").read_bytes() == Path(newer).read_bytes()
+    none = run("hashlist", "update", str(tmp_path / "iwf.libra"), "--from", newer, code=2, env={"LIBRA_CONFIG": ""})
+    assert "no publisher key is pinned for iwf.libra" in none.stderr

@@ -83,10 +83,16 @@ def test_vics_keeps_ids_categories_and_photodna() -> None:
     assert sum(e.hash_type == "photodna" for e in entries) == 1
 
 
-def test_clamav_and_hashdeep_names_become_labels() -> None:
-    assert [e.label for e in import_source(str(SOURCES / "sample.hdb"))] == ["Libra.Sample.A", "Libra.Sample.B"]
-    labels = [e.label for e in import_source(str(SOURCES / "sample.hashdeep"))]
-    assert labels[0] == "/samples/a, with comma.jpg"
+def test_file_and_signature_names_become_ids() -> None:
+    """The name that identifies an item (a file name, a ClamAV signature name) is the entry's id, not a label."""
+    clam = list(import_source(str(SOURCES / "sample.hdb")))
+    assert [(e.id, e.label) for e in clam] == [("Libra.Sample.A", None), ("Libra.Sample.B", None)]
+    deep = list(import_source(str(SOURCES / "sample.hashdeep")))
+    assert (deep[0].id, deep[0].label) == ("/samples/a, with comma.jpg", None)
+    for source in ("sample.md5", "sample-tag.sha1"):
+        sums = list(import_source(str(SOURCES / source)))
+        assert sums and all(e.id and e.label is None for e in sums), source
+    assert next(import_text(f"{h('md5', 'x')}  photos/a b.jpg\n", "s")).id == "photos/a b.jpg"
 
 
 def test_bad_line_names_file_line_and_value() -> None:
@@ -139,4 +145,4 @@ def test_build_deduplicates_and_conflicting_allow_blocks(tmp_path: Path) -> None
     hashlist, report = build_hashlist([str(a), str(b)], name="dup")
     assert len(hashlist) == 1 and report.duplicates == 1 and report.allow_conflicts == 1
     (entry,) = hashlist.entries()
-    assert (entry.category, entry.label, entry.allow) == ("A", "dup.jpg", False)
+    assert (entry.category, entry.id, entry.allow) == ("A", "dup.jpg", False)

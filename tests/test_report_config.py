@@ -44,8 +44,10 @@ def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("workers: many\n", "'workers' must be of type int"), ("wrokers: 2\n", "unknown key 'wrokers'"),
-     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("quiet: 1\n", "'quiet' must be of type bool"),
+    [("workers: many\n", "'workers' must be of type int"),
+     ("wrokers: 2\n", r"unknown key 'wrokers' \(did you mean 'workers'\?\)"),
+     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"),
+     ("quiet: 1\n", "'quiet' must be of type bool"),
      ("scan:\n  workers: 2\nlists: [a]\n", "put 'lists' under 'scan:'")],
 )  # fmt: skip
 def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:

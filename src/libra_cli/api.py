@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from . import __version__, signals
 from .engine import EngineOptions, make_engine
+from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
 from .hashing import check_config
 from .hashlist.table import HashList
-from .lists import load_lists
+from .lists import load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig
 from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
@@ -75,6 +76,9 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
 
 def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> Prepared:
     """Load the lists (unless given) and build the matcher and hash set; the first problem raises."""
+    for target in settings.targets:
+        if looks_like_list(target):  # `-l a.libra b.libra /srv`: the shell glob put a list among the targets
+            raise ConfigError(f"{target!r} is a libra hash list, not something to scan; did you mean --list {target}?")
     if lists is None:
         lists = load_lists(
             settings.lists,

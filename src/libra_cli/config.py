@@ -8,6 +8,7 @@ never silently does nothing. Keys and passphrases never go in the file: only pat
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from .errors import ConfigError
 
 #: Key -> accepted Python types.
 SCHEMA: Mapping[str, tuple[type, ...]] = {
-    "lists": (list,),
+    "lists": (list, str),  # one path may be given as a plain string
     "identity": (list, str),
     "publisher_keys": (list,),
     "passphrase_env": (str,),
@@ -97,8 +98,19 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r}: put {others} under 'scan:' too, or drop the 'scan:' level")
     for key, value in scan.items():
         if key not in SCHEMA:
-            raise ConfigError(f"config file {str(path)!r}: unknown key {key!r} (see docs/config.md)")
+            raise ConfigError(f"config file {str(path)!r}: unknown key {key!r}{_suggest(key)} (see docs/config.md)")
         if not isinstance(value, SCHEMA[key]) or (isinstance(value, bool) and bool not in SCHEMA[key]):
             kinds = " or ".join(t.__name__ for t in SCHEMA[key])
             raise ConfigError(f"config file {str(path)!r}: {key!r} must be of type {kinds}, not {value!r}")
-    return dict(scan)
+    settings = dict(scan)
+    if isinstance(settings.get("lists"), str):
+        settings["lists"] = [settings["lists"]]
+    if "lists" in settings and not all(isinstance(item, str) for item in settings["lists"]):
+        raise ConfigError(f"config file {str(path)!r}: 'lists' must be a path or a list of paths")
+    return settings
+
+
+def _suggest(key: object) -> str:
+    """``" (did you mean 'lists'?)"`` for a near miss of a known key, else ``""``."""
+    close = difflib.get_close_matches(str(key), SCHEMA, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyrage.x25519 import Recipient
 
 from .. import signals
+from ..config import load_config
 from ..errors import ConfigError, SignatureError
 from ..hashlist import (
     BuildReport,
@@ -33,9 +34,20 @@ from ..hashlist import (
     write_hashlist,
 )
 from ..hashlist.build import check_encryption
+from ..hashlist.expiry import expired_lists, expiry_text, parse_expiry
+from ..hashlist.fetch import DEFAULT_TIMEOUT, is_url, shown_url
 from ..hashlist.importers.libra_csv import COLUMNS
+from ..hashlist.table import ListInfo
+from ..hashlist.update import (
+    PREVIOUS_SUFFIX,
+    pinned_key_files,
+    resolve_target,
+    rollback_list,
+    update_list,
+)
 from ..models import Entry
-from .common import guarded, printable, say
+from ..textsafe import count as plural
+from .common import guarded, parse_size, printable, say
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -80,17 +92,19 @@ def _counts_line(hashlist: HashList) -> str:
 def _report_build(report: BuildReport) -> None:
     imports = report.imports
     for origin, fmt in imports.formats.items():
-        _say(f"libra: read {origin} as {fmt}: {imports.entries.get(origin, 0)} entries")
+        _say(f"libra: read {origin} as {fmt}: {plural(imports.entries.get(origin, 0), 'entry', 'entries')}")
     if imports.invalid:
-        _say(f"libra: skipped {imports.invalid} invalid lines (--skip-invalid):")
+        _say(f"libra: skipped {plural(imports.invalid, 'invalid line')} (--skip-invalid):")
         for message in imports.messages:
             _say(f"  {message}")
         if imports.invalid > len(imports.messages):
             _say(f"  … and {imports.invalid - len(imports.messages)} more")
     if report.duplicates:
-        _say(f"libra: merged {report.duplicates} duplicate entries")
+        _say(f"libra: merged {plural(report.duplicates, 'duplicate entry', 'duplicate entries')}")
     if report.allow_conflicts:
-        _say(f"libra: {report.allow_conflicts} duplicates disagreed on allow; they block (allow=0)")
+        conflicts = report.allow_conflicts
+        blocks = "it blocks" if conflicts == 1 else "they block"
+        _say(f"libra: {plural(conflicts, 'duplicate')} disagreed on allow; {blocks} (allow=0)")
 
 
 @dataclass(frozen=True)
@@ -112,12 +126,38 @@ def _output_keys(
     return _OutputKeys(recipients, passphrase, load_signing_key(sign_key) if sign_key else None)
 
 
+_FORCE_HELP = "Replace OUTPUT if it exists (to install a new version of a list a host uses, see 'hashlist update')."
+_EXPIRES_HELP = (
+    "Date (YYYY-MM-DD, midnight UTC) or ISO 8601 time from which hosts are warned that the list is stale. "
+    "Stored in the signed header."
+)
+
+
+def _check_output(output: str, force: bool) -> None:
+    """Refuse to replace an existing list by accident (a typo in -o must not destroy a list)."""
+    if not force and os.path.isfile(output):
+        raise ConfigError(f"{output} already exists; give --force to replace it")
+
+
+def _expiry(expires: str | None) -> str:
+    """``--expires`` checked before any source is read; a date already past is allowed but said."""
+    if not expires:
+        return ""
+    value = parse_expiry(expires)
+    if expired_lists([HashList(ListInfo("", expires=value), {})]):
+        _say(f"libra: note: --expires {value} is already past; hosts will be warned that this list is stale")
+    return value
+
+
 def _write(hashlist: HashList, output: str, keys: _OutputKeys) -> None:
     recipients, key = keys.recipients, keys.sign_key
     digest = write_hashlist(hashlist, output, recipients=recipients, passphrase=keys.passphrase, sign_key=key)
-    how = f"{len(recipients)} recipient(s)" if recipients else "a passphrase"
+    how = plural(len(recipients), "recipient") if recipients else "a passphrase"
     signed = f"signed by {fingerprint(key.public_key())}" if key else "UNSIGNED (hosts cannot verify who published it)"
-    _say(f"libra: wrote {output}: {len(hashlist)} entries ({_counts_line(hashlist)}), encrypted to {how}, {signed}")
+    entries = plural(len(hashlist), "entry", "entries")
+    _say(f"libra: wrote {output}: {entries} ({_counts_line(hashlist)}), encrypted to {how}, {signed}")
+    if hashlist.info.expires:
+        _say(f"libra: the list expires {expiry_text(hashlist.info)}")
     unsupported = sorted(t for t in hashlist.columns if signals.get(t).kind == "unsupported")
     if unsupported:
         _say(f"libra: kept {', '.join(unsupported)} entries, which libra cannot compute (unsupported type)")
@@ -177,21 +217,31 @@ def build(
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Skip and count bad lines instead of stopping at the first one."
     ),
+    expires: str | None = typer.Option(None, "--expires", metavar="DATE", help=_EXPIRES_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Import sources, deduplicate, validate every value, encrypt with age, sign with Ed25519.
 
     Prints the SHA-256 of the written file on stdout (publish it beside the list).
     A bad line stops the build and names file, line and value, unless --skip-invalid.
+    An existing OUTPUT is replaced only with --force.
 
     Examples:
 
-        libra hashlist build ncmec.csv -o ncmec.libra -r age1… -R hosts.txt --sign-key hotline.key --name ncmec
+        libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt --sign-key hotline.key --expires 2025-07-01
 
         LIST_PASS=… libra hashlist build vics.json -o vics.libra --passphrase-env LIST_PASS
     """
+    _check_output(output, force)
     keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
+    valid_until = _expiry(expires)
     hashlist, report = build_hashlist(
-        sources, name=name or _stem(output), publisher=publisher, description=description, skip_invalid=skip_invalid
+        sources,
+        name=name or _stem(output),
+        publisher=publisher,
+        description=description,
+        skip_invalid=skip_invalid,
+        expires=valid_until,
     )
     _report_build(report)
     _write(hashlist, output, keys)
@@ -206,11 +256,16 @@ def _entries_csv(entries: Iterable[Entry]) -> None:
 
 
 def _signature_text(status: str, signer: str | None) -> str:
+    """Exactly what was checked: the file's integrity against the key it names, and whether that key is one
+    the user gave (``--publisher-key``), which is what says who published it."""
     if status == "verified":
-        return f"verified (publisher key {signer})"
+        return f"verified: signed by publisher key {signer}, one of the --publisher-key keys given"
     if status == "unverified":
-        return f"valid, by key {signer} (not checked: give --publisher-key to trust it)"
-    return "unsigned"
+        return (
+            f"intact (matches its signature by key {signer}); who that key belongs to was not checked "
+            "(give --publisher-key)"
+        )
+    return "none: the list is unsigned (neither its integrity nor its publisher can be checked)"
 
 
 @app.command("info")
@@ -224,7 +279,7 @@ def info(
         False, "--entries", help="Also print every entry as libra CSV on stdout (the summary moves to stderr)."
     ),
 ) -> None:
-    """Show a list's name, publisher, creation time, signature status and entry counts per hash type and category.
+    """Show a list's name, publisher, creation and expiry dates, signature status and entry counts per hash type.
 
     Never prints the hashes themselves unless --entries is given. Without a key it shows only the public
     header (format, signer, creation time).
@@ -248,6 +303,7 @@ def info(
             status = "verified" if keys and box.signer else ("unverified" if box.signer else "unsigned")
             typer.echo(f"list:        {path}\nformat:      {box.header['format']}")
             typer.echo(f"created:     {printable(box.header.get('created'))}")
+            typer.echo(f"expires:     {expiry_text(ListInfo('', expires=box.expires or ''))}")
             typer.echo(f"signature:   {_signature_text(status, box.signer)}\nsha256:      {box.sha256}")
         _say(
             "libra: give --identity (or set LIBRA_IDENTITY), or --passphrase-env for a passphrase list, "
@@ -258,9 +314,14 @@ def info(
     meta = hashlist.info
     out(f"list:        {path}")
     out(f"name:        {printable(meta.name)}")
-    out(f"publisher:   {printable(meta.publisher)}")
-    out(f"created:     {printable(meta.created)}")
-    out(f"description: {printable(meta.description)}")
+    if meta.publisher:
+        out(f"publisher:   {printable(meta.publisher)}")
+    if meta.created:
+        out(f"created:     {printable(meta.created)}")
+    if meta.format_version:
+        out(f"expires:     {expiry_text(meta)}")
+    if meta.description:
+        out(f"description: {printable(meta.description)}")
     out(f"format:      {meta.format_version or 'plain age file'}")
     out(f"signature:   {_signature_text(meta.signature_status, meta.signer)}")
     out(f"sha256:      {meta.sha256}")
@@ -324,6 +385,8 @@ def merge(
     name: str | None = typer.Option(None, "--name", help="Name of the merged list (default: output file name)."),
     publisher: str = typer.Option("", "--publisher", help="Who publishes the merged list."),
     description: str = typer.Option("", "--description", help="One line on what the merged list holds."),
+    expires: str | None = typer.Option(None, "--expires", metavar="DATE", help=_EXPIRES_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Merge lists into one, deduplicated; each entry keeps its source (the list it came from).
 
@@ -331,10 +394,14 @@ def merge(
 
         libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key -r age1… --publisher-key ncmec.pub
     """
+    _check_output(output, force)
     out_passphrase = None if (recipient or recipients_file) else passphrase_env
     keys = _output_keys(recipient, recipients_file, out_passphrase, sign_key)
+    valid_until = _expiry(expires)
     loaded = [_load(path, identity, passphrase_env, publisher_key) for path in lists]
-    merged, report = merge_hashlists(loaded, name=name or _stem(output), publisher=publisher, description=description)
+    merged, report = merge_hashlists(
+        loaded, name=name or _stem(output), publisher=publisher, description=description, expires=valid_until
+    )
     _report_build(report)
     _write(merged, output, keys)
 
@@ -370,3 +437,120 @@ def diff(
             typer.echo(f"- {e.hash_type} {printable(e.value)} {printable(e.id or '')}".rstrip())
         for _, e in result.changed:
             typer.echo(f"~ {e.hash_type} {printable(e.value)} {printable(e.id or '')}".rstrip())
+
+
+def _configured(config_file: str | None) -> dict[str, object]:
+    """The config file's scan settings (``{}`` without one): where lists, keys and identities are."""
+    return load_config(config_file)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+@app.command("update")
+@guarded
+def update(
+    target: str = typer.Argument(
+        ..., metavar="NAME_OR_PATH", help="The installed list's path, or its name among the config's lists."
+    ),
+    source: str = typer.Option(
+        ..., "--from", metavar="FILE|URL", help="The new version: a local file or an https:// URL."
+    ),
+    publisher_key: list[str] = typer.Option(
+        [],
+        "--publisher-key",
+        metavar="PUB",
+        help="Key the new version must be signed by (default: NAME.pub beside the list, then the config's "
+        "publisher_keys). Repeatable.",
+    ),
+    identity: list[str] = typer.Option(
+        [], "--identity", "-i", metavar="FILE", help="Also test-decrypt the new version before installing it."
+    ),
+    passphrase_env: str | None = typer.Option(None, "--passphrase-env", metavar="VAR", help=_PASS_HELP),
+    ca_file: str | None = typer.Option(
+        None, "--ca-file", metavar="PEM", help="CA certificates to trust for https (default: the system's)."
+    ),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", metavar="SECONDS", help="Network timeout."),
+    max_size: str = typer.Option("4G", "--max-size", metavar="SIZE", help="Refuse a download larger than this."),
+    config_file: str | None = typer.Option(
+        None, "--config", metavar="FILE", help="Config file whose lists, publisher_keys and identity to use."
+    ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing unless something is wrong (for cron)."),
+) -> None:
+    """Install a new version of a list: only if it is signed by the publisher key pinned for that list and is
+    not older than the installed version.
+
+    The new version is written beside the list, checked, and renamed into place (atomic: a scan starting at any
+    moment reads one whole version; scans already running keep the version they loaded). The replaced version
+    is kept as LIST.previous for 'libra hashlist rollback'. The pinned key is NAME.pub beside NAME.libra, or
+    --publisher-key, or the config's publisher_keys; never the key inside the new file.
+
+    Examples:
+
+        libra hashlist update /etc/libra/lists/ncmec.libra --from https://hotline.example/lists/ncmec.libra
+
+        libra hashlist update ncmec --from ./ncmec-2024-07.libra -i /etc/libra/host.key
+    """
+    config = _configured(config_file)
+    path = resolve_target(target, _strings(config.get("lists")))
+    key_files = pinned_key_files(path, publisher_key, _strings(config.get("publisher_keys")))
+    keys = load_publisher_keys(key_files)
+    identity_files = identity or _strings(config.get("identity"))
+    env_name = passphrase_env or (str(config["passphrase_env"]) if config.get("passphrase_env") else None)
+    result = update_list(
+        path,
+        source,
+        publisher_keys=keys,
+        identities=resolve_identities(identity_files),
+        passphrase=passphrase_from_env(env_name),
+        timeout=timeout,
+        max_bytes=parse_size(max_size),
+        cafile=ca_file,
+    )
+    where = shown_url(source) if is_url(source) else source
+    signed = f"signed by publisher key {result.signer} ({', '.join(key_files)})"
+    if result.status == "unchanged":
+        message = f"{path}: already up to date (version created {result.created}, {where})"
+    elif result.status == "installed":
+        message = f"{path}: installed the version created {result.created}, {signed}"
+    else:
+        message = (
+            f"{path}: updated to the version created {result.created} (was {result.replaced_created}), {signed}; "
+            f"the replaced version is kept as {path}{PREVIOUS_SUFFIX}"
+        )
+    if not quiet:
+        typer.echo(message)
+        if not result.decrypt_checked and result.status != "unchanged":
+            _say("libra: the new version was not test-decrypted (give --identity to check this host can read it)")
+    info = ListInfo(container.list_name(path), path=path, expires=result.expires or "")
+    for warning in expired_lists([HashList(info, {})]):
+        _say(f"libra: warning: {warning}")
+
+
+@app.command("rollback")
+@guarded
+def rollback(
+    target: str = typer.Argument(
+        ..., metavar="NAME_OR_PATH", help="The installed list's path, or its name among the config's lists."
+    ),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help="Config file naming the lists."),
+) -> None:
+    """Put back the version of a list that the last 'hashlist update' replaced (swapping the two).
+
+    The swap is atomic; run rollback again to undo it. A scheduled update installs the newer version again
+    unless the publisher withdraws it: pause the update timer first.
+
+    Example:
+
+        libra hashlist rollback /etc/libra/lists/ncmec.libra
+    """
+    path = resolve_target(target, _strings(_configured(config_file).get("lists")))
+    result = rollback_list(path)
+    replaced = f" (created {result.replaced_created})" if result.replaced_created else ""
+    typer.echo(
+        f"{path}: rolled back to the version created {result.created}; the replaced version{replaced} is kept "
+        f"as {path}{PREVIOUS_SUFFIX} (run rollback again to undo)"
+    )

@@ -79,8 +79,12 @@ def build_hashlist(
     description: str = "",
     skip_invalid: bool = False,
     created: str | None = None,
+    expires: str = "",
 ) -> tuple[HashList, BuildReport]:
-    """Import ``sources`` (formats detected by content), validate and deduplicate them into a ``HashList``."""
+    """Import ``sources`` (formats detected by content), validate and deduplicate them into a ``HashList``.
+
+    ``expires`` (ISO 8601, see ``expiry.parse_expiry``) goes into the signed public header when written.
+    """
     if not sources:
         raise HashListError("no sources given: name at least one file to import")
     report = BuildReport()
@@ -92,12 +96,14 @@ def build_hashlist(
     kept = dedupe(entries(), report)
     if not kept:
         raise HashListError(f"the sources ({', '.join(os.path.basename(s) for s in sources)}) hold no valid entries")
-    info = ListInfo(name=name, publisher=publisher, created=created or now_utc(), description=description)
+    info = ListInfo(
+        name=name, publisher=publisher, created=created or now_utc(), description=description, expires=expires
+    )
     return HashList.from_entries(info, kept), report
 
 
 def merge_hashlists(
-    lists: Sequence[HashList], *, name: str, publisher: str = "", description: str = ""
+    lists: Sequence[HashList], *, name: str, publisher: str = "", description: str = "", expires: str = ""
 ) -> tuple[HashList, BuildReport]:
     """Union of ``lists``; an entry without a source is marked with the name of the list it came from."""
     report = BuildReport()
@@ -107,7 +113,7 @@ def merge_hashlists(
             for entry in hashlist.entries():
                 yield entry if entry.source else replace(entry, source=hashlist.info.name or None)
 
-    info = ListInfo(name=name, publisher=publisher, created=now_utc(), description=description)
+    info = ListInfo(name=name, publisher=publisher, created=now_utc(), description=description, expires=expires)
     return HashList.from_entries(info, dedupe(entries(), report)), report
 
 
@@ -141,7 +147,7 @@ def pack_hashlist(
     sign_key: Ed25519PrivateKey | None = None,
 ) -> bytes:
     """The complete ``.libra`` file bytes for ``hashlist``."""
-    header = container.public_header(hashlist.info.created or now_utc(), sign_key)
+    header = container.public_header(hashlist.info.created or now_utc(), sign_key, hashlist.info.expires or None)
     ciphertext = encrypt(payload.encode(hashlist, header), recipients, passphrase)
     return container.pack(ciphertext, header, sign_key)
 

@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidSignature
@@ -56,10 +57,22 @@ class Container:
     signature: bytes | None
     signed_digest: bytes  #: SHA-256 of magic + header line + ciphertext
     sha256: str  #: SHA-256 of the whole file
+    display: str = ""  #: how errors name the list when ``path`` is a temporary name (an update in progress)
 
     @property
     def name(self) -> str:
-        return list_name(self.path)
+        return self.display or list_name(self.path)
+
+    @property
+    def created(self) -> str | None:
+        value = self.header.get("created")
+        return value if isinstance(value, str) else None
+
+    @property
+    def expires(self) -> str | None:
+        """When the publisher says the list stops being current (ISO 8601), if it says so."""
+        value = self.header.get("expires")
+        return value if isinstance(value, str) else None
 
     @property
     def signer(self) -> str | None:
@@ -86,8 +99,12 @@ def pack(ciphertext: bytes, header: Mapping[str, Any], sign_key: Ed25519PrivateK
     return body + SIG_PREFIX + base64.b64encode(signature) + b"\n"
 
 
-def public_header(created: str, sign_key: Ed25519PrivateKey | None) -> dict[str, Any]:
-    """The public header of a new list (everything but ``payload_bytes``). Never holds a list's contents."""
+def public_header(created: str, sign_key: Ed25519PrivateKey | None, expires: str | None = None) -> dict[str, Any]:
+    """The public header of a new list (everything but ``payload_bytes``). Never holds a list's contents.
+
+    ``expires`` (ISO 8601) is optional and left out when not given, so a list without it is byte-for-byte
+    what earlier libra versions wrote; readers that predate it ignore it (unknown fields are allowed).
+    """
     header: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "encryption": "age",
@@ -96,6 +113,8 @@ def public_header(created: str, sign_key: Ed25519PrivateKey | None) -> dict[str,
         "signer": None,
         "signer_key": None,
     }
+    if expires is not None:
+        header["expires"] = expires
     if sign_key is not None:
         public = sign_key.public_key()
         header.update(signature="ed25519", signer=fingerprint(public), signer_key=public_key_b64(public))
@@ -110,7 +129,7 @@ def sniff(path: str) -> str:
     if head.startswith(MAGIC):
         return "libra"
     if head.startswith(MAGIC_PREFIX):
-        version = head[len(MAGIC_PREFIX):].split(b"\n", 1)[0][:10].decode("ascii", "replace")
+        version = head[len(MAGIC_PREFIX) :].split(b"\n", 1)[0][:10].decode("ascii", "replace")
         raise HashListError(
             f"hashlist {name}: is in format version {version!r}; this libra reads version {FORMAT_VERSION} "
             "(upgrade libra)"
@@ -120,6 +139,23 @@ def sniff(path: str) -> str:
     if not head:
         raise HashListError(f"hashlist {name}: is empty")
     raise HashListError(f"hashlist {name}: is not a libra hash list or an age-encrypted file")
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time from a header as an aware UTC ``datetime`` (a bare date is its midnight UTC), else None.
+
+    >>> parse_time("2025-02-01")
+    datetime.datetime(2025, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    if not (isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def _check_header(header: Any, name: str) -> dict[str, Any]:
@@ -138,6 +174,8 @@ def _check_header(header: Any, name: str) -> dict[str, Any]:
     created = header.get("created")
     if created is not None and not (isinstance(created, str) and len(created) <= 64 and created.isprintable()):
         raise bad("created is not a time")  # printed before any check of who wrote it: no terminal escapes
+    if "expires" in header and parse_time(header["expires"]) is None:
+        raise bad("expires is not a time")
     length = header.get("payload_bytes")
     if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
         raise bad("payload_bytes is not a positive number")
@@ -157,53 +195,65 @@ def _check_header(header: Any, name: str) -> dict[str, Any]:
     return header
 
 
-def read(path: str) -> Container:
-    """Parse and hash a ``.libra`` file without decrypting it (streams: memory stays small)."""
-    name = list_name(path)
-    with open_regular(path, "hashlist", "hash list", HashListError) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        magic = handle.readline(len(MAGIC))
-        if magic != MAGIC:
-            raise HashListError(f"hashlist {name}: is not a libra hash list (bad magic line)")
-        line = handle.readline(MAX_HEADER)
-        if not line.endswith(b"\n"):
-            raise HashListError(f"hashlist {name}: its header is damaged or truncated")
+def read(path: str, *, handle: BinaryIO | None = None, display: str = "") -> Container:
+    """Parse and hash a ``.libra`` file without decrypting it (streams: memory stays small).
+
+    With ``handle`` (an open file of ``path``), that file is read from its start and left open: a loader
+    that keeps one handle from here to the decryption reads one version of the list, even if an update
+    renames a new version into place meanwhile. ``display`` names the list in errors instead of ``path``.
+    """
+    if handle is None:
+        with open_regular(path, "hashlist", "hash list", HashListError) as own:
+            return _read(own, path, display)
+    handle.seek(0)
+    return _read(handle, path, display)
+
+
+def _read(handle: BinaryIO, path: str, display: str) -> Container:
+    name = display or list_name(path)
+    size = os.fstat(handle.fileno()).st_size
+    magic = handle.readline(len(MAGIC))
+    if magic != MAGIC:
+        raise HashListError(f"hashlist {name}: is not a libra hash list (bad magic line)")
+    line = handle.readline(MAX_HEADER)
+    if not line.endswith(b"\n"):
+        raise HashListError(f"hashlist {name}: its header is damaged or truncated")
+    try:
+        header = _check_header(json.loads(line.decode("utf-8")), name)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise HashListError(f"hashlist {name}: its header is damaged (not JSON)") from None
+    offset = len(magic) + len(line)
+    length = int(header["payload_bytes"])
+    signed = header["signature"] is not None
+    expected = offset + length + (SIG_LEN if signed else 0)
+    if size < expected:
+        raise HashListError(f"hashlist {name}: is truncated ({size} of {expected} bytes)")
+    if size > expected:
+        raise HashListError(f"hashlist {name}: has {size - expected} unexpected bytes after its end")
+    whole = hashlib.sha256(magic + line)
+    body = hashlib.sha256(magic + line)
+    remaining = length
+    while remaining:
+        chunk = handle.read(min(_CHUNK, remaining))
+        if not chunk:
+            raise HashListError(f"hashlist {name}: is truncated")
+        whole.update(chunk)
+        body.update(chunk)
+        remaining -= len(chunk)
+    signature: bytes | None = None
+    if signed:
+        block = handle.read(SIG_LEN)
+        whole.update(block)
+        if not (block.startswith(SIG_PREFIX) and block.endswith(b"\n")):
+            raise SignatureError(f"hashlist {name}: its signature block is damaged")
+        text = block[len(SIG_PREFIX) : -1]
         try:
-            header = _check_header(json.loads(line.decode("utf-8")), name)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise HashListError(f"hashlist {name}: its header is damaged (not JSON)") from None
-        offset = len(magic) + len(line)
-        length = int(header["payload_bytes"])
-        signed = header["signature"] is not None
-        expected = offset + length + (SIG_LEN if signed else 0)
-        if size < expected:
-            raise HashListError(f"hashlist {name}: is truncated ({size} of {expected} bytes)")
-        if size > expected:
-            raise HashListError(f"hashlist {name}: has {size - expected} unexpected bytes after its end")
-        whole = hashlib.sha256(magic + line)
-        body = hashlib.sha256(magic + line)
-        remaining = length
-        while remaining:
-            chunk = handle.read(min(_CHUNK, remaining))
-            if not chunk:
-                raise HashListError(f"hashlist {name}: is truncated")
-            whole.update(chunk)
-            body.update(chunk)
-            remaining -= len(chunk)
-        signature: bytes | None = None
-        if signed:
-            block = handle.read(SIG_LEN)
-            whole.update(block)
-            if not (block.startswith(SIG_PREFIX) and block.endswith(b"\n")):
-                raise SignatureError(f"hashlist {name}: its signature block is damaged")
-            text = block[len(SIG_PREFIX):-1]
-            try:
-                signature = base64.b64decode(text, validate=True)
-            except ValueError:
-                raise SignatureError(f"hashlist {name}: its signature block is damaged (not base64)") from None
-            if base64.b64encode(signature) != text:  # base64 has spare bits: one signature, one spelling
-                raise SignatureError(f"hashlist {name}: its signature block is damaged (not canonical base64)")
-    return Container(path, header, offset, length, signature, body.digest(), whole.hexdigest())
+            signature = base64.b64decode(text, validate=True)
+        except ValueError:
+            raise SignatureError(f"hashlist {name}: its signature block is damaged (not base64)") from None
+        if base64.b64encode(signature) != text:  # base64 has spare bits: one signature, one spelling
+            raise SignatureError(f"hashlist {name}: its signature block is damaged (not canonical base64)")
+    return Container(path, header, offset, length, signature, body.digest(), whole.hexdigest(), display)
 
 
 def verify(container: Container, publisher_keys: Sequence[Ed25519PublicKey] = ()) -> str | None:
@@ -267,23 +317,28 @@ class CiphertextReader:
     """Context manager over a list's ciphertext; ``check()`` after decryption refuses a file that changed
     between the signature check and the decryption (the ciphertext is re-hashed as it streams)."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, handle: BinaryIO | None = None) -> None:
         self.container = container
         self.digest = hashlib.sha256()
+        self.given = handle  #: an open file the caller keeps (and closes): the very file ``read`` parsed
         self.handle: BinaryIO | None = None
         self.window: _Window | None = None
 
     def __enter__(self) -> io.BufferedReader:
-        try:
-            self.handle = open(self.container.path, "rb")
-        except OSError as err:
-            raise HashListError(f"hashlist {self.container.name}: cannot be read ({err.strerror})") from None
+        if self.given is not None:
+            self.handle = self.given
+            self.handle.seek(0)
+        else:
+            try:
+                self.handle = open(self.container.path, "rb")
+            except OSError as err:
+                raise HashListError(f"hashlist {self.container.name}: cannot be read ({err.strerror})") from None
         self.digest.update(self.handle.read(self.container.cipher_offset))
         self.window = _Window(self.handle, self.container.cipher_length, self.digest)
         return io.BufferedReader(self.window, _CHUNK)
 
     def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
+        if self.handle is not None and self.given is None:
             self.handle.close()
 
     def check(self) -> None:

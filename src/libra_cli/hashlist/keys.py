@@ -94,6 +94,26 @@ def _warn_if_shared(path: str) -> None:
         log.warning("key file %s can be read by other users (mode %03o); run: chmod 600 %s", path, mode, path)
 
 
+_PUBLIC_STARTS = ("-----BEGIN PUBLIC KEY", "ssh-", "ecdsa-sha2-", "sk-ssh-", "age1")
+
+
+def _refuse_wrong_key(path: str, lines: Sequence[str]) -> None:
+    """A public key or a signing key given as ``--identity``: say what it is before any other advice
+    (asking to ``chmod 600`` a public key would send the user the wrong way)."""
+    if any(line.upper().startswith(("AGE-SECRET-KEY-", "AGE-PLUGIN-")) for line in lines):
+        return
+    if any(line.startswith(_PUBLIC_STARTS) for line in lines) or (path.endswith(".pub") and lines):
+        raise KeyFileError(
+            f"identity file {path}: this is a public key; --identity needs the private identity file "
+            "(AGE-SECRET-KEY-1…, made by 'libra keygen')"
+        )
+    if any("PRIVATE KEY-----" in line for line in lines):
+        raise KeyFileError(
+            f"identity file {path}: is a signing key, not an age identity; --identity needs the file made by "
+            "'libra keygen' (AGE-SECRET-KEY-1…)"
+        )
+
+
 def load_identities(paths: Sequence[str]) -> list[Identity]:
     """Read age identities (``AGE-SECRET-KEY-1…`` lines; ``#`` comments allowed), as ``age-keygen`` writes.
 
@@ -103,7 +123,8 @@ def load_identities(paths: Sequence[str]) -> list[Identity]:
     identities: list[Identity] = []
     for path in paths:
         lines = _key_lines(_read(path, "identity file"), path, "identity file")
-        _warn_if_shared(path)
+        _refuse_wrong_key(path, lines)
+        _warn_if_shared(path)  # only for a file that is meant to be secret
         if not lines:
             raise KeyFileError(f"identity file {path}: contains no AGE-SECRET-KEY-1 line")
         for number, line in enumerate(lines, 1):

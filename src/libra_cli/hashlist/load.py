@@ -19,7 +19,7 @@ import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import HashListError, KeyFileError, LibraError, SignatureError
-from ..fileio import read_regular
+from ..fileio import open_regular, read_regular
 from . import container, payload
 from .build import dedupe
 from .importers import decode_text, import_text
@@ -88,14 +88,22 @@ def _decrypt(
 
 
 def _load_libra(
-    path: str, identities: Sequence[Identity], passphrase: str | None, keys: Sequence[Ed25519PublicKey]
+    path: str,
+    identities: Sequence[Identity],
+    passphrase: str | None,
+    keys: Sequence[Ed25519PublicKey],
+    display: str = "",
 ) -> HashList:
-    box = container.read(path)
-    signer = container.verify(box, keys)
-    reader = container.CiphertextReader(box)
-    with reader as stream:
-        plaintext = _decrypt(box.name, stream, identities, passphrase)
-        reader.check()
+    # One open file from the structure check to the decryption: if ``libra hashlist update`` renames a new
+    # version into place meanwhile, this load still reads the version it opened, whole (the old inode
+    # lives while it is open), and a scan keeps the list it loaded for its whole run.
+    with open_regular(path, "hashlist", "hash list", HashListError) as handle:
+        box = container.read(path, handle=handle, display=display)
+        signer = container.verify(box, keys)
+        reader = container.CiphertextReader(box, handle)
+        with reader as stream:
+            plaintext = _decrypt(box.name, stream, identities, passphrase)
+            reader.check()
     if not payload.is_payload(plaintext):
         raise HashListError(f"hashlist {box.name}: its decrypted contents are not a libra payload")
     hashlist, bound = payload.decode(plaintext, box.name)
@@ -113,6 +121,7 @@ def _load_libra(
         sha256=box.sha256,
         path=path,
         signature_status=status,
+        expires=box.expires or "",
     )
     return HashList(info, hashlist.columns)
 
@@ -149,17 +158,19 @@ def load_hashlist(
     identities: Sequence[Identity] = (),
     passphrase: str | None = None,
     publisher_keys: Sequence[Ed25519PublicKey] = (),
+    display: str = "",
 ) -> HashList:
     """Load, verify and decrypt the list at ``path`` (a ``.libra`` file or a plain age file).
 
     With ``publisher_keys``, the list must carry a valid signature by one of them (``SignatureError``
     otherwise). Every failure is a ``HashListError``/``SignatureError``/``KeyFileError`` whose message is one
-    sentence naming the file. ``info.format_version`` is 0 for a plain age file.
+    sentence naming the file (``display``, when given, names a ``.libra`` file in errors instead of its path,
+    e.g. a new version under a temporary name). ``info.format_version`` is 0 for a plain age file.
     """
     kind = container.sniff(path)
     if kind == "age":
         return _load_age(path, identities, passphrase, publisher_keys)
-    return _load_libra(path, identities, passphrase, publisher_keys)
+    return _load_libra(path, identities, passphrase, publisher_keys, display)
 
 
 def inspect(path: str, publisher_keys: Sequence[Ed25519PublicKey] = ()) -> container.Container | None:

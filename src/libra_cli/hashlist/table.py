@@ -35,6 +35,8 @@ class ListInfo:
     #: ``verified`` (signed by a given ``--publisher-key``), ``unverified`` (validly signed by ``signer``,
     #: but no publisher key was given to trust), or ``unsigned``.
     signature_status: str = "unsigned"
+    #: ISO 8601 time after which the publisher says the list is no longer current ("" if it does not say).
+    expires: str = ""
 
 
 class VarStrings:

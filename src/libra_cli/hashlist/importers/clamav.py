@@ -1,4 +1,7 @@
-"""ClamAV hash signatures: ``.hdb`` (MD5) and ``.hsb`` (SHA-1/SHA-256), ``hash:size:name[:flevel]`` per line."""
+"""ClamAV hash signatures: ``.hdb`` (MD5) and ``.hsb`` (SHA-1/SHA-256), ``hash:size:name[:flevel]`` per line.
+
+The signature name identifies the item, so it becomes the entry's ``id``.
+"""
 
 from __future__ import annotations
 
@@ -32,4 +35,4 @@ class ClamAV(Importer):
             if hash_type is None:
                 yield Bad(where, f"{value!r} has {len(value)} hex digits, not an MD5, SHA-1 or SHA-256 digest")
                 continue
-            yield Row(where, hash_type, value, label=match.group(3) or None)
+            yield Row(where, hash_type, value, id=match.group(3) or None)

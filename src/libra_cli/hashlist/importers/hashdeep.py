@@ -39,7 +39,7 @@ class Hashdeep(Importer):
                 yield Bad(where, f"has {len(fields)} fields but the column line names {len(columns)}")
                 continue
             record = dict(zip(columns, fields, strict=True))
-            label = record.get("filename") or None
+            name = record.get("filename") or None  # the file name identifies the item: it is the entry's id
             for column, hash_type in _USABLE.items():
                 if column in record:
-                    yield Row(where, hash_type, record[column], label=label)
+                    yield Row(where, hash_type, record[column], id=name)

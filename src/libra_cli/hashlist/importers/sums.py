@@ -1,4 +1,7 @@
-"""``md5sum``/``sha1sum``/``sha256sum`` output: GNU (``HEX  name``) or BSD ``--tag`` (``MD5 (name) = HEX``)."""
+"""``md5sum``/``sha1sum``/``sha256sum`` output: GNU (``HEX  name``) or BSD ``--tag`` (``MD5 (name) = HEX``).
+
+The file name identifies the item, so it becomes the entry's ``id`` (what findings show as the entry).
+"""
 
 from __future__ import annotations
 
@@ -25,13 +28,13 @@ class Sums(Importer):
         for number, line in numbered_lines(text):
             where = f"line {number}"
             if match := _BSD.match(line):
-                yield Row(where, match.group(1), match.group(3), label=match.group(2) or None)
+                yield Row(where, match.group(1), match.group(3), id=match.group(2) or None)
             elif match := _GNU.match(line):
                 value = match.group(1)
                 hash_type = digest_type_for_length(value)
                 if hash_type is None:
                     yield Bad(where, f"{value!r} has {len(value)} hex digits, not an MD5, SHA-1 or SHA-256 digest")
                     continue
-                yield Row(where, hash_type, value, label=match.group(2) or None)
+                yield Row(where, hash_type, value, id=match.group(2) or None)
             else:
                 yield Bad(where, f"{line[:80]!r} is not a checksum line (HEX  name)")
