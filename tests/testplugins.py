@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
+import numpy as np
 from PIL import Image
 
 from libra_cli import signals
@@ -99,8 +100,8 @@ class MeanHasher(PerceptualHasher):
     name: ClassVar[str] = "meanhash"
 
     def hash_image(self, img: Image.Image) -> list[PerceptualHash]:
-        cells = list(img.convert("L").resize((8, 8), Image.Resampling.BOX).getdata())
-        mean = sum(cells) / 64
+        cells = np.asarray(img.convert("L").resize((8, 8), Image.Resampling.BOX), dtype=np.float64).ravel()
+        mean = cells.mean()
         bits = "".join("1" if c > mean else "0" for c in cells)
         return [PerceptualHash(self.name, f"{int(bits, 2):016x}")]
 

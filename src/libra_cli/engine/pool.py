@@ -6,9 +6,12 @@ as a whole (a hung file is noticed after every other task has finished), and sto
 needs its private ``_processes``. Here each worker is a ``multiprocessing.Process`` we own, joined to
 the parent by a pipe that carries msgpack bytes (``wire.py``) and nothing else:
 
-- a worker handles its queue in order, so when it dies the parent knows the culprit: the file at the
-  head of its queue. That file is retried once on a fresh worker, then reported; the files queued
-  behind it go to other workers;
+- small files travel in batches (one message, one wake-up for up to 16 files) and results come back in
+  bursts (``worker.py``), read many frames per ``read`` (``framing.py``): per-file system calls would
+  cost more than hashing a small file;
+- when a worker dies, any file it held may be the culprit (its last results may not have left it):
+  each becomes a suspect and runs alone on a fresh worker; one that kills its worker alone is reported,
+  the others are hashed normally;
 - the head file has a deadline: ``timeout`` seconds without progress (a result or a heartbeat). A
   worker past it is killed and replaced, its file reported, the rest re-queued. Other workers go on;
 - files queued behind a slow file are handed to an idle worker after ``STEAL_AFTER`` seconds, so one
@@ -27,22 +30,33 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerProcess
 
-from ..errors import ConfigError
+from ..errors import ConfigError, LibraError
 from ..models import HashConfig, HashResult, MediaRef
 from .base import Engine, EngineOptions, Waitable, register
-from .wire import FAILED, HEARTBEAT, MAX_MESSAGE, WireError, decode_message, decode_result, encode_task
+from .framing import FrameError, FrameReader, frame, write_all
+from .wire import FAILED, HEARTBEAT, MAX_MESSAGE, WireError, decode_message, decode_result, encode_tasks
 from .worker import serve
 
 log = logging.getLogger("libra.engine")
 
-#: Tasks queued per worker: enough that a worker never waits for the parent between small files.
-PER_WORKER = 4
+#: Files queued per worker: enough that a worker never waits for the parent between small files.
+PER_WORKER = 32
+#: Files sent in one message, and the bytes of files one message may stand for: small files travel
+#: in batches (one write, one wake-up for many files); a large one goes alone.
+BATCH_FILES = 16
+BATCH_BYTES = 4 * 1024 * 1024
+#: Workers that die in a row without sending anything: the pool cannot start, the run stops.
+SILENT_DEATHS = 4
 #: Seconds a worker's current file may run before the files queued behind it move to an idle worker.
 STEAL_AFTER = 0.5
 
 _CRASHED = "the worker process died while hashing this file (a decoder crash); it was not covered"
 _HUNG = "hashing this file made no progress for {:g} s, so its worker was stopped; it was not covered"
 _INVALID = "the worker hashing this file sent an invalid result ({}); it was stopped and the file not covered"
+
+
+class EngineError(LibraError):
+    """The engine cannot work at all (its workers cannot start)."""
 
 
 @dataclass
@@ -56,9 +70,11 @@ class _Task:
 @dataclass
 class _Worker:
     process: ForkServerProcess
-    conn: Connection
+    conn: Connection  #: kept for its descriptor; bytes go through ``reader`` and ``write_all``
+    reader: FrameReader
     queue: deque[_Task] = field(default_factory=deque)
     progress: float = 0.0  #: when the head task started, or last showed progress
+    spoke: bool = False  #: it sent at least one message (a worker that dies silently may not start at all)
 
 
 class LocalPoolEngine(Engine):
@@ -75,6 +91,7 @@ class LocalPoolEngine(Engine):
         self._outstanding = 0
         self._ids = itertools.count()
         self._closed = False
+        self._silent_deaths = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -88,7 +105,7 @@ class LocalPoolEngine(Engine):
         process = self._ctx.Process(target=serve, args=(child, self.config), name=f"libra-worker-{index}", daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent, progress=time.monotonic())
+        return _Worker(process, parent, FrameReader(parent.fileno(), MAX_MESSAGE), progress=time.monotonic())
 
     def close(self, abort: bool = False) -> None:
         if self._closed:
@@ -99,7 +116,7 @@ class LocalPoolEngine(Engine):
                 worker.process.kill()
             else:
                 try:
-                    worker.conn.send_bytes(b"")  # an empty task: exit when done
+                    write_all(worker.conn.fileno(), frame(b""))  # an empty frame: exit when done
                 except OSError:
                     worker.process.kill()
         deadline = time.monotonic() + (0 if abort else 10)
@@ -121,11 +138,12 @@ class LocalPoolEngine(Engine):
         return self._outstanding
 
     def submit(self, ref: MediaRef) -> None:
+        """Queue ``ref``; it is sent (in a batch with others) on the next ``poll``."""
         self._outstanding += 1
         self._retry.append(_Task(next(self._ids), ref))
-        self._dispatch()
 
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
+        self._dispatch()
         out, self._ready = self._ready, []
         if out:
             timeout = 0.0
@@ -154,36 +172,66 @@ class LocalPoolEngine(Engine):
         return bool(worker.queue) and now - worker.progress > STEAL_AFTER
 
     def _dispatch(self) -> None:
-        """Send waiting tasks (retries first) to the least-loaded workers with room, slow ones last."""
+        """Send waiting tasks in batches to the least-loaded workers with room, slow ones last.
+
+        A suspect (a file that was in a worker when it died) goes alone to an idle worker, which then
+        gets nothing else until it is done: if that worker dies too, the culprit is certain.
+        """
         now = time.monotonic()
         while self._retry:
-            worker = min(self._workers, key=lambda w: (self._slow(w, now), len(w.queue)))
-            if len(worker.queue) >= PER_WORKER or (self._slow(worker, now) and len(self._workers) > 1):
+            if self._retry[0].attempt:
+                idle = [w for w in self._workers if not w.queue]
+                if not idle:
+                    return
+                self._send(idle[0], [self._retry.popleft()], now)
+                continue
+            open_workers = [w for w in self._workers if not (w.queue and w.queue[0].attempt)]
+            if not open_workers:
                 return
-            task = self._retry.popleft()
-            try:
-                worker.conn.send_bytes(encode_task(task.id, task.ref))
-            except OSError:  # the worker died under us: its sentinel reports it on the next poll
-                self._retry.appendleft(task)
+            worker = min(open_workers, key=lambda w: (self._slow(w, now), len(w.queue)))
+            room = PER_WORKER - len(worker.queue)
+            if room <= 0 or (self._slow(worker, now) and len(open_workers) > 1):
                 return
-            if not worker.queue:
-                worker.progress = time.monotonic()
-            worker.queue.append(task)
+            batch: list[_Task] = []
+            size = 0
+            while self._retry and len(batch) < min(room, BATCH_FILES) and not self._retry[0].attempt:
+                task = self._retry[0]
+                if batch and size + task.ref.size > BATCH_BYTES:
+                    break
+                batch.append(self._retry.popleft())
+                size += task.ref.size
+            if not self._send(worker, batch, now):
+                return
+
+    def _send(self, worker: _Worker, batch: list[_Task], now: float) -> bool:
+        try:
+            write_all(worker.conn.fileno(), frame(encode_tasks([(t.id, t.ref) for t in batch])))
+        except OSError:  # the worker died under us: its sentinel reports it on the next poll
+            self._retry.extendleft(reversed(batch))
+            return False
+        if not worker.queue:
+            worker.progress = now
+        worker.queue.extend(batch)
+        return True
 
     def _read(self, worker: _Worker, out: list[HashResult], dead: bool) -> None:
         try:
-            while worker.conn.poll():
-                self._message(worker, worker.conn.recv_bytes(MAX_MESSAGE), out)
+            while True:  # once if alive; to the end of the pipe if it died (its last results count)
+                worker.reader.feed()
+                for data in worker.reader.frames():
+                    self._message(worker, data, out)
+                if not dead:
+                    break
         except (EOFError, OSError):
             dead = True
-        except WireError as err:
+        except (WireError, FrameError) as err:
             log.error("worker sent an invalid message: %s; stopping it", err)
-            self._lose(worker, _INVALID.format(err), out, retry_head=False)
+            self._lose(worker, _INVALID.format(err), out, isolate=True)
             return
         if dead or not worker.process.is_alive():
             if worker.queue:
-                log.warning("worker process died; retrying its file once on a fresh worker")
-            self._lose(worker, _CRASHED, out, retry_head=True)
+                log.warning("worker process died; running its files one at a time to find the culprit")
+            self._lose(worker, _CRASHED, out, isolate=True)
 
     def _message(self, worker: _Worker, data: bytes, out: list[HashResult]) -> None:
         kind, task_id, body = decode_message(data)
@@ -192,6 +240,8 @@ class LocalPoolEngine(Engine):
         if not worker.queue or worker.queue[0].id != task_id:
             raise WireError("a message for a task the worker is not working on")
         worker.progress = time.monotonic()
+        worker.spoke = True
+        self._silent_deaths = 0
         if kind == HEARTBEAT:
             return
         task = worker.queue.popleft()
@@ -200,21 +250,35 @@ class LocalPoolEngine(Engine):
         out.append(decode_result(body, task.ref, self.config))
         self._outstanding -= 1
 
-    def _lose(self, worker: _Worker, reason: str, out: list[HashResult], retry_head: bool) -> None:
-        """Stop ``worker``, report or retry its current file, re-queue the rest, start a replacement."""
+    def _lose(self, worker: _Worker, reason: str, out: list[HashResult], isolate: bool) -> None:
+        """Stop ``worker`` and start a replacement; decide what becomes of the files it held.
+
+        ``isolate`` (it died, or sent garbage): its last results may not have left it, so any of its
+        files could be the culprit. Each becomes a suspect and runs alone; a suspect that was already
+        alone is the culprit and is reported. Otherwise (a missed deadline) the file at the head of its
+        queue is reported and the rest are queued again as usual.
+        """
         worker.process.kill()
         worker.process.join(timeout=5)
         worker.conn.close()
-        tasks = list(worker.queue)
-        if tasks and not tasks[0].abandoned:
-            head = tasks[0]
-            if retry_head and head.attempt == 0:
-                self._retry.appendleft(_Task(next(self._ids), head.ref, attempt=1))
-            else:
-                out.append(HashResult(head.ref, None, error=reason, fatal=True))
+        if not worker.spoke:
+            self._silent_deaths += 1
+            if self._silent_deaths >= SILENT_DEATHS:
+                raise EngineError(
+                    f"worker processes die before hashing anything ({SILENT_DEATHS} in a row, exit code "
+                    f"{worker.process.exitcode}); see the log above for why"
+                )
+        tasks = [t for t in worker.queue if not t.abandoned]
+        head = worker.queue[0] if worker.queue else None
+        again: list[_Task] = []
+        for task in tasks:
+            culprit = (task.attempt and len(tasks) == 1) if isolate else task is head
+            if culprit:
+                out.append(HashResult(task.ref, None, error=reason, fatal=True))
                 self._outstanding -= 1
-        rest = [t for t in tasks[1:] if not t.abandoned]
-        self._retry.extend(_Task(next(self._ids), t.ref, t.attempt) for t in rest)
+            else:
+                again.append(_Task(next(self._ids), task.ref, task.attempt + 1 if isolate else task.attempt))
+        self._retry.extendleft(reversed(again))
         index = self._workers.index(worker)
         self._workers[index] = self._spawn(index)
 
@@ -223,7 +287,7 @@ class LocalPoolEngine(Engine):
         for worker in list(self._workers):
             if worker.queue and now - worker.progress > self.options.timeout:
                 log.warning("no progress for %g s on one file; stopping its worker", self.options.timeout)
-                self._lose(worker, _HUNG.format(self.options.timeout), out, retry_head=False)
+                self._lose(worker, _HUNG.format(self.options.timeout), out, isolate=False)
 
     def _stealable(self) -> bool:
         return len(self._workers) > 1 and any(len(w.queue) > 1 for w in self._workers)

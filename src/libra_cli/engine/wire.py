@@ -7,7 +7,7 @@ of a result is validated against the hash set the parent asked for before it is 
 that sends anything else is treated as compromised: killed, and its file reported.
 
 >>> ref = MediaRef("/srv/a.jpg", 10)
->>> decode_task(encode_task(7, ref)) == (7, ref)
+>>> decode_tasks(encode_tasks([(7, ref)])) == [(7, ref)]
 True
 """
 
@@ -65,14 +65,19 @@ def _pack(value: Any) -> bytes:
 # -- parent -> worker ---------------------------------------------------------------------------------
 
 
-def encode_task(task_id: int, ref: MediaRef) -> bytes:
-    return _pack([task_id, ref.uri, ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, ref.etag, ref.version_id])
+def encode_tasks(tasks: list[tuple[int, MediaRef]]) -> bytes:
+    """A batch of tasks in one message (small files travel many to a message)."""
+    return _pack(
+        [[i, r.uri, r.size, r.mtime_ns, r.inode, r.ctime_ns, r.etag, r.version_id] for i, r in tasks]
+    )
 
 
-def decode_task(data: bytes) -> tuple[int, MediaRef]:
-    """In the worker (which trusts its parent): the task id and reference."""
-    task_id, uri, size, mtime_ns, inode, ctime_ns, etag, version_id = _unpack(data)
-    return int(task_id), MediaRef(uri, size, mtime_ns, inode, ctime_ns, etag, version_id)
+def decode_tasks(data: bytes) -> list[tuple[int, MediaRef]]:
+    """In the worker (which trusts its parent): the task ids and references of a batch."""
+    return [
+        (int(task_id), MediaRef(uri, size, mtime_ns, inode, ctime_ns, etag, version_id))
+        for task_id, uri, size, mtime_ns, inode, ctime_ns, etag, version_id in _unpack(data)
+    ]
 
 
 # -- worker -> parent ---------------------------------------------------------------------------------
