@@ -43,7 +43,6 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
 # A truncated file must fail, not decode half grey: Pillow's default (``LOAD_TRUNCATED_IMAGES`` off).
@@ -51,9 +50,70 @@ _EXIF_ORIENTATION = 0x0112
 # tests/test_image_decode.py checks that neither libra nor what it imports turns it on.
 
 
+#: Key of ``Image.info`` where ``decode`` leaves the ``SourceGrid`` of an image it reduced.
+SOURCE_GRID = "libra.source_grid"
+
+
+@dataclass(frozen=True)
+class SourceGrid:
+    """How a reduced image's pixels sit on the picture's own ``width`` x ``height`` grid.
+
+    Each reduced pixel stands for a ``factor`` x ``factor`` block (a DCT-scaled JPEG decode and
+    ``Image.reduce`` both work in whole blocks). Along each axis the blocks that do not fit are cut
+    short: the last one as decoded; the first one, short by ``offset_x``/``offset_y``, once an EXIF
+    flip has reversed the axis. PDQ uses it to apply the reference filter of the full-size picture
+    (hashers/pdq.py), which is what a reference tool that decodes every pixel computes.
+
+    >>> SourceGrid(1001, 600, 2).size
+    (501, 300)
+    >>> SourceGrid(1001, 600, 2).transposed(Image.Transpose.ROTATE_180)
+    SourceGrid(width=1001, height=600, factor=2, offset_x=1, offset_y=0)
+    """
+
+    width: int
+    height: int
+    factor: int
+    offset_x: int = 0
+    offset_y: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The reduced image's size."""
+        return (-(-(self.width + self.offset_x) // self.factor), -(-(self.height + self.offset_y) // self.factor))
+
+    def transposed(self, method: Image.Transpose) -> SourceGrid:
+        """The grid of the reduced image after ``Image.transpose(method)``."""
+        swap, reverse_x, reverse_y = _AXES[method]
+        width, offset_x, height, offset_y = self.width, self.offset_x, self.height, self.offset_y
+        if swap:
+            width, offset_x, height, offset_y = height, offset_y, width, offset_x
+        reduced_width, reduced_height = SourceGrid(width, height, self.factor, offset_x, offset_y).size
+        if reverse_x:
+            offset_x = reduced_width * self.factor - width - offset_x
+        if reverse_y:
+            offset_y = reduced_height * self.factor - height - offset_y
+        return SourceGrid(width, height, self.factor, offset_x, offset_y)
+
+
+# Each transpose as (swaps the axes, reverses the new x axis, reverses the new y axis).
+_AXES = {
+    Image.Transpose.FLIP_LEFT_RIGHT: (False, True, False),
+    Image.Transpose.FLIP_TOP_BOTTOM: (False, False, True),
+    Image.Transpose.ROTATE_90: (True, False, True),
+    Image.Transpose.ROTATE_180: (False, True, True),
+    Image.Transpose.ROTATE_270: (True, True, False),
+    Image.Transpose.TRANSPOSE: (True, False, False),
+    Image.Transpose.TRANSVERSE: (True, True, True),
+}
+
+
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture."""
+    """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture.
+
+    ``image.info[SOURCE_GRID]`` holds the ``SourceGrid`` when the image was decoded or box-reduced
+    at a fraction of the picture's size.
+    """
 
     image: Image.Image
     width: int
@@ -159,10 +219,10 @@ def _to_grey(img: Image.Image) -> Image.Image:
     return img.convert("L")
 
 
-def _reduce_to(img: Image.Image, min_side: int) -> Image.Image:
+def _reduce_to(img: Image.Image, min_side: int) -> tuple[Image.Image, int]:
     """Box-reduce by an integer factor keeping the short side >= ``min_side`` (what DCT scaling does)."""
     factor = min(img.size) // min_side
-    return img.reduce(factor) if factor >= 2 else img
+    return (img.reduce(factor), factor) if factor >= 2 else (img, 1)
 
 
 def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) -> Decoded:
@@ -190,16 +250,22 @@ def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) ->
 def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     img = _open(data, max_pixels)
     width, height = img.size
+    scale = 1
     if img.format in ("JPEG", "MPO"):
         # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
-        img.draft("L", (min_side, min_side))
+        drafted = img.draft("L", (min_side, min_side))
+        if drafted is not None:
+            scale = round(width / drafted[1][2])
     img.load()
     orientation = _orientation(img)  # after load: a PNG's EXIF can follow its pixels
-    if orientation in _SWAPPING_ORIENTATIONS:
-        width, height = height, width
-    grey = _reduce_to(_to_grey(img), min_side)
+    grey, factor = _reduce_to(_to_grey(img), min_side)
+    grid = SourceGrid(width, height, scale * factor)
     transpose = _UPRIGHT.get(orientation)
-    return Decoded(grey.transpose(transpose) if transpose is not None else grey, width, height)
+    if transpose is not None:
+        grey, grid = grey.transpose(transpose), grid.transposed(transpose)
+    if grid.factor > 1:
+        grey.info[SOURCE_GRID] = grid
+    return Decoded(grey, grid.width, grid.height)
 
 
 def one_line(err: BaseException, limit: int = 200) -> str:
