@@ -16,8 +16,10 @@ refused from the header, before any pixel is decoded.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,14 +135,36 @@ _PLUGINS: dict[str, tuple[str, ...]] = {
     "image/vnd.adobe.photoshop": ("PSD",),
     "image/jp2": ("JPEG2000",),
     "image/qoi": ("QOI",),
-    "image/avif": ("AVIF",),
-    "image/heic": ("HEIF",),  # registered by pillow-heif, when installed
+    "image/avif": ("AVIF",),  # Pillow's own plugin (libavif), when Pillow was built with it
     "image/jxl": ("JXL",),  # registered by a JPEG XL plugin, when installed
+}
+
+
+def _open_heif(data: bytes) -> Image.Image:
+    """HEIC (the default of recent phones) through pillow-heif's image class, constructed directly.
+
+    Nothing is registered with Pillow (no opener, saver, MIME type or extension) and none of
+    pillow-heif's options is changed, so the host process's Pillow is as it found it. Opening reads
+    the header only; libheif decodes on ``load()``, after the pixel guard, and applies the file's
+    rotation and mirroring itself (pillow-heif then sets the EXIF orientation to 1).
+    """
+    from pillow_heif import HeifImageFile
+
+    img: Image.Image = HeifImageFile(io.BytesIO(data))  # type: ignore[no-untyped-call]
+    return img
+
+
+#: Formats libra opens with a plugin's image class directly instead of ``Image.open``: (opener, module).
+_DIRECT: dict[str, tuple[Callable[[bytes], Image.Image], str]] = {
+    "image/heic": (_open_heif, "pillow_heif"),
 }
 
 
 @functools.cache
 def _installed(media_type: str) -> tuple[str, ...]:
+    if media_type in _DIRECT:
+        module = _DIRECT[media_type][1]
+        return (module,) if importlib.util.find_spec(module) is not None else ()
     Image.init()
     return tuple(name for name in _PLUGINS.get(media_type, ()) if name in Image.OPEN)
 
@@ -150,14 +174,13 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         raise MediaError("the image has no pixels")
     if width * height > max_pixels:
         raise MediaError(
-            f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit"
-            " (decompression bomb guard)"
+            f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit (decompression bomb guard)"
         )
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     media_type = sniff(data)
-    if media_type not in _PLUGINS:
+    if media_type not in _PLUGINS and media_type not in _DIRECT:
         raise MediaError("the data is not a supported image format")
     plugins = _installed(media_type)
     if not plugins:
@@ -167,7 +190,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     elif media_type == "image/x-icon":
         for width, height in embedded_sizes(data):  # Pillow decodes an ICO while opening it
             _check_pixels(width, height, max_pixels)
-    img = Image.open(io.BytesIO(data), formats=plugins)
+    direct = _DIRECT.get(media_type)
+    img = direct[0](data) if direct else Image.open(io.BytesIO(data), formats=plugins)
     _check_pixels(*img.size, max_pixels)
     return img
 
