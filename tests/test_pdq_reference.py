@@ -355,3 +355,15 @@ def test_decode_records_the_grid_only_when_it_reduced() -> None:
     # A crop of a decoded image keeps Pillow's info but not the grid's size: hashed as its own picture.
     crop = big.crop((0, 0, 500, 400))
     assert pdq_hex(crop) == pdq_hex(Image.fromarray(np.asarray(crop)))
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_stored_orientation_hashes_like_tools_that_ignore_exif(orientation: int) -> None:
+    # Meta's tools, python-threatexchange and HMA hash the pixels as stored: a list entry made by them
+    # for an EXIF-rotated photo is the hash of the sideways picture.
+    data = CASES[f"brick-exif{orientation}"]()
+    decoded = decode(data, max_pixels=LIMIT)
+    assert decoded.orientation == orientation
+    stored, as_stored = decoded.as_stored(), Image.open(io.BytesIO(data))
+    assert stored.size == (-(-as_stored.width // 2), -(-as_stored.height // 2))
+    assert distance(pdq_hex(stored)[0], pdqhash_of(as_stored)[0]) <= TOLERANCE

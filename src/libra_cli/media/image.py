@@ -45,6 +45,10 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_INVERSE = {
+    Image.Transpose.ROTATE_90: Image.Transpose.ROTATE_270,
+    Image.Transpose.ROTATE_270: Image.Transpose.ROTATE_90,
+}
 _EXIF_ORIENTATION = 0x0112
 
 # A truncated file must fail, not decode half grey: Pillow's default (``LOAD_TRUNCATED_IMAGES`` off).
@@ -114,12 +118,27 @@ class Decoded:
     """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture.
 
     ``image.info[SOURCE_GRID]`` holds the ``SourceGrid`` when the image was decoded or box-reduced
-    at a fraction of the picture's size.
+    at a fraction of the picture's size. ``orientation`` is the EXIF orientation that was applied
+    (1: none).
     """
 
     image: Image.Image
     width: int
     height: int
+    orientation: int = 1
+
+    def as_stored(self) -> Image.Image:
+        """The grey image as the file stores it, before its EXIF orientation: what Meta's PDQ tools,
+        python-threatexchange and HMA hash (none of them applies the orientation). With its grid."""
+        transpose = _UPRIGHT.get(self.orientation)
+        if transpose is None:
+            return self.image
+        back = _INVERSE.get(transpose, transpose)
+        stored = self.image.transpose(back)
+        grid = self.image.info.get(SOURCE_GRID)
+        if isinstance(grid, SourceGrid):
+            stored.info[SOURCE_GRID] = grid.transposed(back)
+        return stored
 
 
 #: Pillow plugins allowed to parse each sniffed type. Only these: a file libra took for a PNG is never
@@ -289,7 +308,7 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
         grey, grid = grey.transpose(transpose), grid.transposed(transpose)
     if grid.factor > 1:
         grey.info[SOURCE_GRID] = grid
-    return Decoded(grey, grid.width, grid.height)
+    return Decoded(grey, grid.width, grid.height, orientation if transpose is not None else 1)
 
 
 def one_line(err: BaseException, limit: int = 200) -> str:
