@@ -6,6 +6,10 @@ says how much structure the image has; matches on low-quality hashes (flat or ti
 trusted by the matcher. The dihedral variants let a query match a list entry that was mirrored or
 rotated: ``pdqhash.compute_dihedral`` derives all eight from one DCT, at the cost of one hash.
 
+A decoded image smaller than its picture (DCT-scaled JPEG, box-reduced PNG) carries a
+``media.image.SourceGrid``; PDQ then applies the filter of the full-size picture, which is what the
+reference tools hash (docs/hashes.md, "Agreement with the reference PDQ").
+
 >>> from libra_cli.hashers.samples import mandelbrot
 >>> PDQ.hash_image(mandelbrot())[0].quality
 100
@@ -49,6 +53,8 @@ DIHEDRAL_VARIANTS: tuple[str, ...] = (
 # in a fraction of the time. That buffer goes back through ``pdqhash`` (where a 64x64 input
 # passes the filter unchanged) for its DCT, bit order, quality and dihedral variants, so the
 # algorithm stays the reference one. tests/test_hashers.py checks agreement with plain ``pdqhash``.
+# For a reduced image the operator is built for the picture's own axis and folded onto the reduced
+# one (``_fold``); tests/test_pdq_reference.py checks agreement with ``pdqhash`` on the full decode.
 
 _SIDE = 64
 # Luminance offsets reachable by adding 0 or 1 to each of R, G, B (weights 0.299, 0.587, 0.114):
