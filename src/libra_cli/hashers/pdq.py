@@ -87,15 +87,21 @@ class Source(NamedTuple):
 
 
 def _sources(img: Image.Image) -> tuple[Source | None, Source | None]:
-    """(rows, columns) of the picture behind ``img``, from the grid ``decode`` records; (None, None)
-    when there is none or it does not describe this image (a crop or resize of a decoded image)."""
+    """(rows, columns) of the picture behind ``img``, from the grid ``decode`` records.
+
+    (None, None) when there is none or it does not fit: an image cropped or resized from a decoded one
+    keeps Pillow's ``info`` but not the grid's size (``media.image.with_grid`` gives it its own). One
+    whose size is the grid's turned a quarter is taken for a transpose of the decoded image: right but
+    for where each axis's short block sits, which is exact when the sides are whole blocks.
+    """
     grid = img.info.get(SOURCE_GRID)
-    if not isinstance(grid, SourceGrid) or grid.size != img.size:
+    if not isinstance(grid, SourceGrid):
         return None, None
-    return (
-        Source(grid.height, grid.factor, grid.offset_y),
-        Source(grid.width, grid.factor, grid.offset_x),
-    )
+    if grid.size == img.size:
+        return Source(grid.height, grid.factor, grid.offset_y), Source(grid.width, grid.factor, grid.offset_x)
+    if grid.size == img.size[::-1]:
+        return Source(grid.width, grid.factor, grid.offset_x), Source(grid.height, grid.factor, grid.offset_y)
+    return None, None
 
 
 def _operator(n: int, source: Source | None = None) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:

@@ -100,6 +100,38 @@ class SourceGrid:
             offset_y = reduced_height * self.factor - height - offset_y
         return SourceGrid(width, height, self.factor, offset_x, offset_y)
 
+    def cropped(self, box: tuple[int, int, int, int]) -> SourceGrid:
+        """The grid of the reduced image after ``Image.crop(box)`` (a box inside it): the same crop
+        of the picture, in whole blocks."""
+        left, top, right, bottom = box
+        f = self.factor
+        x0, x1 = max(0, left * f - self.offset_x), min(self.width, right * f - self.offset_x)
+        y0, y1 = max(0, top * f - self.offset_y), min(self.height, bottom * f - self.offset_y)
+        return SourceGrid(x1 - x0, y1 - y0, f, self.offset_x if left == 0 else 0, self.offset_y if top == 0 else 0)
+
+    def resized(self, size: tuple[int, int]) -> SourceGrid:
+        """The grid of the reduced image after ``Image.resize(size)``: the picture scaled likewise."""
+        return SourceGrid(size[0] * self.factor, size[1] * self.factor, self.factor)
+
+
+def with_grid(img: Image.Image, grid: SourceGrid | None) -> Image.Image:
+    """``img`` (a freshly derived image: its ``info`` is changed) with ``grid`` recorded, or with none.
+
+    An image made from a decoded one by ``crop``, ``transpose`` or ``resize`` keeps Pillow's ``info``,
+    grid included, but no longer has the grid's size, so PDQ ignores it and hashes the image as a
+    picture of its own size. Code that edits decoded images gives them the edited grid:
+
+    >>> reduced = Image.new("L", (816, 612))
+    >>> grid = SourceGrid(1632, 1224, 2)
+    >>> with_grid(reduced.crop((40, 30, 816, 612)), grid.cropped((40, 30, 816, 612))).info[SOURCE_GRID]
+    SourceGrid(width=1552, height=1164, factor=2, offset_x=0, offset_y=0)
+    """
+    if grid is None or grid.factor == 1:
+        img.info.pop(SOURCE_GRID, None)
+    else:
+        img.info[SOURCE_GRID] = grid
+    return img
+
 
 # Each transpose as (swaps the axes, reverses the new x axis, reverses the new y axis).
 _AXES = {
