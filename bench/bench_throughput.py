@@ -13,14 +13,22 @@ repository), and prints files/s for
 
 Goals (issue 3): hash_ref >= 3x baseline; 2 workers >= 1.7x one. Each figure is the best of
 ``--rounds`` runs, because other processes on a shared machine make single runs noisy.
+
+``--against OTHER/src`` compares two versions of libra on the same files: ``hash_ref`` of this tree
+and of the other one (a ``git worktree`` of main, say) run in one process each, round after round
+in turn, and the best round of each is reported in files per CPU-second, with their ratio. CPU time,
+not wall time: a shared machine slows both sides' wall clocks unevenly.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -85,13 +93,69 @@ def best_rate(run: Callable[[list[MediaRef]], object], refs: list[MediaRef], rou
     return best
 
 
+# One side of --against: reads the file list, then times one pass of hash_ref per line it is sent.
+_SIDE = """
+import json, sys, time
+from libra_cli.models import HashConfig, MediaRef
+from libra_cli.pipeline import hash_ref
+refs = [MediaRef(uri, size) for uri, size in json.loads(sys.stdin.readline())]
+config = HashConfig()
+def run():
+    for ref in refs:
+        assert hash_ref(ref, config).error is None
+run()
+print("ready", flush=True)
+for _ in sys.stdin:
+    start = time.process_time()
+    run()
+    print(time.process_time() - start, flush=True)
+"""
+
+
+def compare(refs: list[MediaRef], other_src: str, rounds: int) -> None:
+    """Files per CPU-second of hash_ref in this tree and in ``other_src``, interleaved round by round."""
+    here = str(Path(__file__).resolve().parent.parent / "src")
+    sides = {}
+    for label, src in (("this tree", here), ("--against", str(Path(other_src).resolve()))):
+        env = dict(os.environ, PYTHONPATH=src)
+        side = subprocess.Popen(
+            [sys.executable, "-c", _SIDE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert side.stdin is not None and side.stdout is not None
+        side.stdin.write(json.dumps([(ref.uri, ref.size) for ref in refs]) + "\n")
+        side.stdin.flush()
+        if side.stdout.readline().strip() != "ready":
+            raise SystemExit(f"libra under {src} did not start")
+        sides[label] = side
+    best = dict.fromkeys(sides, float("inf"))
+    for _ in range(rounds):
+        for label, side in sides.items():
+            assert side.stdin is not None and side.stdout is not None
+            side.stdin.write("go\n")
+            side.stdin.flush()
+            best[label] = min(best[label], float(side.stdout.readline()))
+    for side in sides.values():
+        assert side.stdin is not None
+        side.stdin.close()
+        side.wait()
+    rate = {label: len(refs) / seconds for label, seconds in best.items()}
+    for label, value in rate.items():
+        print(f"{'hash_ref, ' + label:34s} {value:8.1f} files per CPU-second")
+    print(f"{'this tree / --against':34s} {rate['this tree'] / rate['--against']:8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", metavar="SRC", help="another libra's src/ folder: compare hash_ref CPU time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="libra-bench-") as tmp:
         refs = make_jpegs(Path(tmp), args.files)
+        if args.against:
+            print(f"cpus: {os.cpu_count()}  files: {len(refs)} x 2 MP JPEG  rounds: {args.rounds}, interleaved")
+            compare(refs, args.against, args.rounds)
+            return
         one_process(refs[:2])  # warm imports and caches
         base = single = 0.0
         for _ in range(args.rounds):  # interleaved, so both see the same background load

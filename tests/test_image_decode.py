@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Callable
 
 import pytest
@@ -249,3 +251,94 @@ def test_dependencies_leave_truncated_images_refused() -> None:
              "assert ImageFile.LOAD_TRUNCATED_IMAGES is False"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# --- HEIC and AVIF, what recent phones write -----------------------------------------------------
+
+
+def _heic(img: Image.Image, **options: object) -> bytes:
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(img).save(buffer, quality=85, enc_params={"preset": "ultrafast"}, **options)
+    return buffer.getvalue()
+
+
+@functools.cache
+def heic_photo(name: str = "coffee") -> bytes:
+    return _heic(imagegen.photo(name))
+
+
+@functools.cache
+def avif_photo(name: str = "coffee") -> bytes:
+    return imagegen.encode(imagegen.photo(name), "AVIF", quality=85, speed=10)
+
+
+@pytest.mark.parametrize("make", [heic_photo, avif_photo], ids=["heic", "avif"])
+def test_phone_formats_hash_like_the_jpeg_original(make: Callable[[], bytes]) -> None:
+    decoded = decode(make(), max_pixels=LIMIT)
+    assert decoded.image.mode == "L" and (decoded.width, decoded.height) == (600, 400)
+    assert distance(pdq_hex(decoded.image)[0], REFERENCE) <= 6
+
+
+def test_heic_rotation_is_applied_once() -> None:
+    # A phone stores the sensor's pixels and a rotation: libheif turns them upright, and the EXIF
+    # orientation pillow-heif leaves behind (1) must not turn them again.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _heic(imagegen.photo().transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes())
+    decoded = decode(data, max_pixels=LIMIT)
+    assert (decoded.width, decoded.height) == decoded.image.size == (600, 400)
+    assert distance(pdq_hex(decoded.image)[0], REFERENCE) <= 6
+
+
+def test_large_heic_is_reduced_to_grey_near_512_and_keeps_the_reference_hash() -> None:
+    import numpy as np
+    import pdqhash
+    import pillow_heif
+
+    from libra_cli.media.image import SOURCE_GRID, SourceGrid
+
+    data = _heic(imagegen.photo("rocket").resize((1100, 1030)))
+    decoded = decode(data, max_pixels=LIMIT)
+    assert decoded.image.mode == "L" and decoded.image.size == (550, 515)
+    assert decoded.image.info[SOURCE_GRID] == SourceGrid(1100, 1030, 2)
+    full = np.asarray(pillow_heif.open_heif(data).to_pillow().convert("RGB"))  # what a reference tool hashes
+    bits, _ = pdqhash.compute(np.ascontiguousarray(full))
+    assert distance(pdq_hex(decoded.image)[0], np.packbits(bits.astype(np.uint8)).tobytes().hex()) <= 2
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.02], ids=["half", "most", "header-only"])
+def test_truncated_heic_fails_cleanly(keep: float) -> None:
+    data = heic_photo()
+    with pytest.raises(MediaError) as info:
+        decode(data[: int(len(data) * keep)], max_pixels=LIMIT)
+    message = str(info.value)
+    assert message.startswith("the image") and "\n" not in message and len(message) < 260
+
+
+@pytest.mark.parametrize("make", [heic_photo, avif_photo], ids=["heic", "avif"])
+def test_phone_formats_check_the_pixel_limit_before_decoding(
+    make: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import AvifImagePlugin
+    from pillow_heif import HeifImageFile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise _Decoded
+
+    monkeypatch.setattr(HeifImageFile, "load", refuse)
+    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "load", refuse)
+    with pytest.raises(MediaError, match="pixel limit"):
+        decode(make(), max_pixels=50_000)
+
+
+def test_heic_is_decoded_without_registering_anything_with_pillow() -> None:
+    import pillow_heif
+
+    options = {k: v for k, v in vars(pillow_heif.options).items() if k.isupper()}
+    registry = (dict(Image.OPEN), dict(Image.SAVE), dict(Image.MIME), dict(Image.EXTENSION))
+    decode(heic_photo(), max_pixels=LIMIT)
+    assert "HEIF" not in Image.OPEN and ".heic" not in Image.EXTENSION
+    assert (dict(Image.OPEN), dict(Image.SAVE), dict(Image.MIME), dict(Image.EXTENSION)) == registry
+    assert {k: v for k, v in vars(pillow_heif.options).items() if k.isupper()} == options

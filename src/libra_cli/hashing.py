@@ -35,6 +35,8 @@ from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
 from .storage import Changed, Gone, storage_for
 from .textsafe import one_line
 
+#: The transform name of a hash of the pixels as the file stores them, before its EXIF orientation.
+AS_STORED = "as-stored"
 #: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
 STREAM_CHUNK = 8 * 1024 * 1024
 
@@ -121,6 +123,10 @@ class ImageHasher(MediaHasher):
             signal = signals.get(name)
             if name == PDQ.name and config.dihedral:
                 found.extend(PDQ.hash_dihedral(img))
+                if decoded.orientation != 1:
+                    # Meta's tools, python-threatexchange and HMA hash the pixels as stored, ignoring
+                    # EXIF orientation: one more hash lets lists they made match rotated phone photos.
+                    found.extend(replace(h, variant=AS_STORED) for h in PDQ.hash_image(decoded.as_stored()))
                 continue
             hasher = signal.hasher()
             if hasher is not None and hasattr(hasher, "hash_image"):

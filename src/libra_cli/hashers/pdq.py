@@ -6,6 +6,10 @@ says how much structure the image has; matches on low-quality hashes (flat or ti
 trusted by the matcher. The dihedral variants let a query match a list entry that was mirrored or
 rotated: ``pdqhash.compute_dihedral`` derives all eight from one DCT, at the cost of one hash.
 
+A decoded image smaller than its picture (DCT-scaled JPEG, box-reduced PNG) carries a
+``media.image.SourceGrid``; PDQ then applies the filter of the full-size picture, which is what the
+reference tools hash (docs/hashes.md, "Agreement with the reference PDQ").
+
 >>> from libra_cli.hashers.samples import mandelbrot
 >>> PDQ.hash_image(mandelbrot())[0].quality
 100
@@ -15,12 +19,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pdqhash
 from PIL import Image
 
+from ..media.image import SOURCE_GRID, SourceGrid
 from ..models import PerceptualHash
 from .base import Example, PerceptualHasher, register
 from .samples import SAMPLES
@@ -47,6 +53,8 @@ DIHEDRAL_VARIANTS: tuple[str, ...] = (
 # in a fraction of the time. That buffer goes back through ``pdqhash`` (where a 64x64 input
 # passes the filter unchanged) for its DCT, bit order, quality and dihedral variants, so the
 # algorithm stays the reference one. tests/test_hashers.py checks agreement with plain ``pdqhash``.
+# For a reduced image the operator is built for the picture's own axis and folded onto the reduced
+# one (``_fold``); tests/test_pdq_reference.py checks agreement with ``pdqhash`` on the full decode.
 
 _SIDE = 64
 # Luminance offsets reachable by adding 0 or 1 to each of R, G, B (weights 0.299, 0.587, 0.114):
@@ -69,16 +77,60 @@ _LONGEST_AXIS = 1 << 16
 _MIN_SIDE = 5
 
 
-def _operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    return _cached_operator(n) if n <= _CACHED_AXIS else _build_operator(n)
+class Source(NamedTuple):
+    """The picture's own axis behind a reduced one: ``length`` pixels, ``factor`` per reduced pixel,
+    the first block short by ``offset`` (see ``media.image.SourceGrid``)."""
+
+    length: int
+    factor: int
+    offset: int
+
+
+def _sources(img: Image.Image) -> tuple[Source | None, Source | None]:
+    """(rows, columns) of the picture behind ``img``, from the grid ``decode`` records.
+
+    (None, None) when there is none or it does not fit: an image cropped or resized from a decoded one
+    keeps Pillow's ``info`` but not the grid's size (``media.image.with_grid`` gives it its own). One
+    whose size is the grid's turned a quarter is taken for a transpose of the decoded image: right but
+    for where each axis's short block sits, which is exact when the sides are whole blocks.
+    """
+    grid = img.info.get(SOURCE_GRID)
+    if not isinstance(grid, SourceGrid):
+        return None, None
+    if grid.size == img.size:
+        return Source(grid.height, grid.factor, grid.offset_y), Source(grid.width, grid.factor, grid.offset_x)
+    if grid.size == img.size[::-1]:
+        return Source(grid.width, grid.factor, grid.offset_x), Source(grid.height, grid.factor, grid.offset_y)
+    return None, None
+
+
+def _operator(n: int, source: Source | None = None) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    if source is None or source.factor == 1:
+        source = Source(n, 1, 0)
+    if source.length <= _CACHED_AXIS:
+        return _cached_operator(n, source)
+    return _build_operator(n, source)
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    return _build_operator(n)
+def _cached_operator(n: int, source: Source) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    return _build_operator(n, source)
 
 
-def _build_operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+def _build_operator(n: int, source: Source) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """PDQ's blur-and-sample along an axis of ``n`` pixels standing for ``source``, as 64 bands.
+
+    The reference operator is built for the picture's own axis (``source.length`` pixels), then each
+    weight is added to the reduced pixel whose block holds that source pixel: the reference filter,
+    applied to a picture whose blocks are flat. The band products never see the difference.
+    """
+    index, weight = _reference_bands(source.length)
+    if source.factor > 1:
+        index, weight = _fold(index, weight, n, source)
+    return index, weight.astype(np.float32)
+
+
+def _reference_bands(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
     """PDQ's blur-and-sample along an axis of length ``n``, as 64 bands of (indices, weights).
 
     Row i of the 64 x n operator is the double box (pdqhashing.cpp ``box1DFloat``, shrunk at the
@@ -107,7 +159,22 @@ def _build_operator(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float3
     np.add.at(diff, (rows, k_hi + 1 - start[:, None]), -value)
     spans = start[:, None] + np.arange(width)[None, :]
     weight = np.where(spans < n, np.cumsum(diff, axis=1)[:, :width], 0.0)
-    return np.minimum(spans, n - 1), weight.astype(np.float32)
+    return np.minimum(spans, n - 1), weight
+
+
+def _fold(
+    index: npt.NDArray[np.intp], weight: npt.NDArray[np.float64], n: int, source: Source
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Bands over the source axis -> bands over the ``n`` reduced pixels (block k = source pixels
+    ``[k * factor - offset, (k + 1) * factor - offset)``). Padding entries (weight 0) fold harmlessly."""
+    block = (index + source.offset) // source.factor
+    start = block[:, 0]
+    width = int((block.max(axis=1) - start).max()) + 1
+    folded = np.zeros((_SIDE, width))
+    rows = np.broadcast_to(np.arange(_SIDE)[:, None], block.shape)
+    np.add.at(folded, (rows, block - start[:, None]), weight)
+    spans = start[:, None] + np.arange(width)[None, :]
+    return np.minimum(spans, n - 1), np.where(spans < n, folded, 0.0)
 
 
 def _steps(bands: int, per_band: int) -> range:
@@ -128,8 +195,9 @@ def _pdq_input(img: Image.Image) -> npt.NDArray[np.uint8]:
         # pdqhash answers zeros whatever the pixels, after copying all of them: hand it a 4 x 4 corner.
         corner = grey[: _MIN_SIDE - 1, : _MIN_SIDE - 1]
         return np.ascontiguousarray(np.broadcast_to(corner[:, :, None], (*corner.shape, 3)))
-    row_index, row_weight = _operator(rows)
-    col_index, col_weight = _operator(cols)
+    row_source, col_source = _sources(img)
+    row_index, row_weight = _operator(rows, row_source)
+    col_index, col_weight = _operator(cols, col_source)
     tall = np.empty((_SIDE, cols), dtype=np.float32)
     step = _steps(row_index.shape[1], cols).step
     for i in range(0, _SIDE, step):

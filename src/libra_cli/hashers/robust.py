@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
+from ..media.image import SOURCE_GRID, SourceGrid, with_grid
 from ..models import PerceptualHash
 from .pdq import pdq_hex
 
@@ -47,9 +48,17 @@ _MARK_SIZE = (0.30, 0.06)
 _MARK_ALPHA = 0.4
 
 
+def _grid(img: Image.Image) -> SourceGrid | None:
+    grid = img.info.get(SOURCE_GRID)
+    return grid if isinstance(grid, SourceGrid) else None
+
+
 def _crop(img: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    """A crop that keeps the map onto the full-size picture (so its PDQ equals a scan of the cropped file)."""
     w, h = img.size
-    return img.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
+    box = (round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom)))
+    grid = _grid(img)
+    return with_grid(img.crop(box), grid and grid.cropped(box))
 
 
 def _mark(img: Image.Image, corner: str) -> Image.Image:
@@ -61,13 +70,14 @@ def _mark(img: Image.Image, corner: str) -> Image.Image:
     pixels = np.array(img, dtype=np.float32)
     region = pixels[y0 : y0 + bh, x0 : x0 + bw]
     pixels[y0 : y0 + bh, x0 : x0 + bw] = region * (1 - _MARK_ALPHA) + 255 * _MARK_ALPHA
-    return Image.fromarray(pixels.astype(np.uint8), "L")
+    return with_grid(Image.fromarray(pixels.astype(np.uint8), "L"), _grid(img))
 
 
 def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
     """(variant name, grey image) pairs for every robust variant of ``img`` (the original excluded)."""
+    grid = _grid(img)
     for name, method in _TRANSFORMS:
-        yield f"real-{name}", img.transpose(method)
+        yield f"real-{name}", with_grid(img.transpose(method), grid and grid.transposed(method))
     for cut in _CENTRE_CROPS:
         yield f"crop{cut * 100:g}-center", _crop(img, cut, cut, cut, cut)
     for cut in _EDGE_CROPS:
@@ -83,12 +93,13 @@ def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
     for scale in _SCALES:
         size = (round(img.width * scale), round(img.height * scale))
         if min(size) >= _MIN_SCALED_SIDE:
-            yield f"scale{scale * 100:g}", img.resize(size, Image.Resampling.LANCZOS)
+            scaled = img.resize(size, Image.Resampling.LANCZOS)
+            yield f"scale{scale * 100:g}", with_grid(scaled, grid and grid.resized(size))
     for side in _THUMBNAILS:
         if max(img.size) > side and min(img.size) * side / max(img.size) >= _MIN_SCALED_SIDE:
             thumb = img.copy()
             thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
-            yield f"thumb{side}", thumb
+            yield f"thumb{side}", with_grid(thumb, None)  # a thumbnail file is hashed at its own size
     for corner in ("topleft", "topright", "bottomleft", "bottomright"):
         yield f"mark-{corner}", _mark(img, corner)
 

@@ -16,8 +16,10 @@ refused from the header, before any pixel is decoded.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +45,10 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_INVERSE = {
+    Image.Transpose.ROTATE_90: Image.Transpose.ROTATE_270,
+    Image.Transpose.ROTATE_270: Image.Transpose.ROTATE_90,
+}
 _EXIF_ORIENTATION = 0x0112
 
 # A truncated file must fail, not decode half grey: Pillow's default (``LOAD_TRUNCATED_IMAGES`` off).
@@ -51,13 +56,121 @@ _EXIF_ORIENTATION = 0x0112
 # tests/test_image_decode.py checks that neither libra nor what it imports turns it on.
 
 
+#: Key of ``Image.info`` where ``decode`` leaves the ``SourceGrid`` of an image it reduced.
+SOURCE_GRID = "libra.source_grid"
+
+
+@dataclass(frozen=True)
+class SourceGrid:
+    """How a reduced image's pixels sit on the picture's own ``width`` x ``height`` grid.
+
+    Each reduced pixel stands for a ``factor`` x ``factor`` block (a DCT-scaled JPEG decode and
+    ``Image.reduce`` both work in whole blocks). Along each axis the blocks that do not fit are cut
+    short: the last one as decoded; the first one, short by ``offset_x``/``offset_y``, once an EXIF
+    flip has reversed the axis. PDQ uses it to apply the reference filter of the full-size picture
+    (hashers/pdq.py), which is what a reference tool that decodes every pixel computes.
+
+    >>> SourceGrid(1001, 600, 2).size
+    (501, 300)
+    >>> SourceGrid(1001, 600, 2).transposed(Image.Transpose.ROTATE_180)
+    SourceGrid(width=1001, height=600, factor=2, offset_x=1, offset_y=0)
+    """
+
+    width: int
+    height: int
+    factor: int
+    offset_x: int = 0
+    offset_y: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The reduced image's size."""
+        return (-(-(self.width + self.offset_x) // self.factor), -(-(self.height + self.offset_y) // self.factor))
+
+    def transposed(self, method: Image.Transpose) -> SourceGrid:
+        """The grid of the reduced image after ``Image.transpose(method)``."""
+        swap, reverse_x, reverse_y = _AXES[method]
+        width, offset_x, height, offset_y = self.width, self.offset_x, self.height, self.offset_y
+        if swap:
+            width, offset_x, height, offset_y = height, offset_y, width, offset_x
+        reduced_width, reduced_height = SourceGrid(width, height, self.factor, offset_x, offset_y).size
+        if reverse_x:
+            offset_x = reduced_width * self.factor - width - offset_x
+        if reverse_y:
+            offset_y = reduced_height * self.factor - height - offset_y
+        return SourceGrid(width, height, self.factor, offset_x, offset_y)
+
+    def cropped(self, box: tuple[int, int, int, int]) -> SourceGrid:
+        """The grid of the reduced image after ``Image.crop(box)`` (a box inside it): the same crop
+        of the picture, in whole blocks."""
+        left, top, right, bottom = box
+        f = self.factor
+        x0, x1 = max(0, left * f - self.offset_x), min(self.width, right * f - self.offset_x)
+        y0, y1 = max(0, top * f - self.offset_y), min(self.height, bottom * f - self.offset_y)
+        return SourceGrid(x1 - x0, y1 - y0, f, self.offset_x if left == 0 else 0, self.offset_y if top == 0 else 0)
+
+    def resized(self, size: tuple[int, int]) -> SourceGrid:
+        """The grid of the reduced image after ``Image.resize(size)``: the picture scaled likewise."""
+        return SourceGrid(size[0] * self.factor, size[1] * self.factor, self.factor)
+
+
+def with_grid(img: Image.Image, grid: SourceGrid | None) -> Image.Image:
+    """``img`` (a freshly derived image: its ``info`` is changed) with ``grid`` recorded, or with none.
+
+    An image made from a decoded one by ``crop``, ``transpose`` or ``resize`` keeps Pillow's ``info``,
+    grid included, but no longer has the grid's size, so PDQ ignores it and hashes the image as a
+    picture of its own size. Code that edits decoded images gives them the edited grid:
+
+    >>> reduced = Image.new("L", (816, 612))
+    >>> grid = SourceGrid(1632, 1224, 2)
+    >>> with_grid(reduced.crop((40, 30, 816, 612)), grid.cropped((40, 30, 816, 612))).info[SOURCE_GRID]
+    SourceGrid(width=1552, height=1164, factor=2, offset_x=0, offset_y=0)
+    """
+    if grid is None or grid.factor == 1:
+        img.info.pop(SOURCE_GRID, None)
+    else:
+        img.info[SOURCE_GRID] = grid
+    return img
+
+
+# Each transpose as (swaps the axes, reverses the new x axis, reverses the new y axis).
+_AXES = {
+    Image.Transpose.FLIP_LEFT_RIGHT: (False, True, False),
+    Image.Transpose.FLIP_TOP_BOTTOM: (False, False, True),
+    Image.Transpose.ROTATE_90: (True, False, True),
+    Image.Transpose.ROTATE_180: (False, True, True),
+    Image.Transpose.ROTATE_270: (True, True, False),
+    Image.Transpose.TRANSPOSE: (True, False, False),
+    Image.Transpose.TRANSVERSE: (True, True, True),
+}
+
+
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture."""
+    """A decoded, upright, 8-bit grey image plus the size of the original (upright) picture.
+
+    ``image.info[SOURCE_GRID]`` holds the ``SourceGrid`` when the image was decoded or box-reduced
+    at a fraction of the picture's size. ``orientation`` is the EXIF orientation that was applied
+    (1: none).
+    """
 
     image: Image.Image
     width: int
     height: int
+    orientation: int = 1
+
+    def as_stored(self) -> Image.Image:
+        """The grey image as the file stores it, before its EXIF orientation: what Meta's PDQ tools,
+        python-threatexchange and HMA hash (none of them applies the orientation). With its grid."""
+        transpose = _UPRIGHT.get(self.orientation)
+        if transpose is None:
+            return self.image
+        back = _INVERSE.get(transpose, transpose)
+        stored = self.image.transpose(back)
+        grid = self.image.info.get(SOURCE_GRID)
+        if isinstance(grid, SourceGrid):
+            stored.info[SOURCE_GRID] = grid.transposed(back)
+        return stored
 
 
 #: Pillow plugins allowed to parse each sniffed type. Only these: a file libra took for a PNG is never
@@ -73,14 +186,36 @@ _PLUGINS: dict[str, tuple[str, ...]] = {
     "image/vnd.adobe.photoshop": ("PSD",),
     "image/jp2": ("JPEG2000",),
     "image/qoi": ("QOI",),
-    "image/avif": ("AVIF",),
-    "image/heic": ("HEIF",),  # registered by pillow-heif, when installed
+    "image/avif": ("AVIF",),  # Pillow's own plugin (libavif), when Pillow was built with it
     "image/jxl": ("JXL",),  # registered by a JPEG XL plugin, when installed
+}
+
+
+def _open_heif(data: bytes) -> Image.Image:
+    """HEIC (the default of recent phones) through pillow-heif's image class, constructed directly.
+
+    Nothing is registered with Pillow (no opener, saver, MIME type or extension) and none of
+    pillow-heif's options is changed, so the host process's Pillow is as it found it. Opening reads
+    the header only; libheif decodes on ``load()``, after the pixel guard, and applies the file's
+    rotation and mirroring itself (pillow-heif then sets the EXIF orientation to 1).
+    """
+    from pillow_heif import HeifImageFile
+
+    img: Image.Image = HeifImageFile(io.BytesIO(data))  # type: ignore[no-untyped-call]
+    return img
+
+
+#: Formats libra opens with a plugin's image class directly instead of ``Image.open``: (opener, module).
+_DIRECT: dict[str, tuple[Callable[[bytes], Image.Image], str]] = {
+    "image/heic": (_open_heif, "pillow_heif"),
 }
 
 
 @functools.cache
 def _installed(media_type: str) -> tuple[str, ...]:
+    if media_type in _DIRECT:
+        module = _DIRECT[media_type][1]
+        return (module,) if importlib.util.find_spec(module) is not None else ()
     Image.init()
     return tuple(name for name in _PLUGINS.get(media_type, ()) if name in Image.OPEN)
 
@@ -90,14 +225,13 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         raise MediaError("the image has no pixels")
     if width * height > max_pixels:
         raise MediaError(
-            f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit"
-            " (decompression bomb guard)"
+            f"the image has {width * height} pixels, more than the {max_pixels}-pixel limit (decompression bomb guard)"
         )
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     media_type = sniff(data)
-    if media_type not in _PLUGINS:
+    if media_type not in _PLUGINS and media_type not in _DIRECT:
         raise MediaError("the data is not a supported image format")
     plugins = _installed(media_type)
     if not plugins:
@@ -107,7 +241,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     elif media_type == "image/x-icon":
         for width, height in embedded_sizes(data):  # Pillow decodes an ICO while opening it
             _check_pixels(width, height, max_pixels)
-    img = Image.open(io.BytesIO(data), formats=plugins)
+    direct = _DIRECT.get(media_type)
+    img = direct[0](data) if direct else Image.open(io.BytesIO(data), formats=plugins)
     _check_pixels(*img.size, max_pixels)
     return img
 
@@ -159,10 +294,10 @@ def _to_grey(img: Image.Image) -> Image.Image:
     return img.convert("L")
 
 
-def _reduce_to(img: Image.Image, min_side: int) -> Image.Image:
+def _reduce_to(img: Image.Image, min_side: int) -> tuple[Image.Image, int]:
     """Box-reduce by an integer factor keeping the short side >= ``min_side`` (what DCT scaling does)."""
     factor = min(img.size) // min_side
-    return img.reduce(factor) if factor >= 2 else img
+    return (img.reduce(factor), factor) if factor >= 2 else (img, 1)
 
 
 def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) -> Decoded:
@@ -190,16 +325,22 @@ def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) ->
 def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     img = _open(data, max_pixels)
     width, height = img.size
+    scale = 1
     if img.format in ("JPEG", "MPO"):
         # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
-        img.draft("L", (min_side, min_side))
+        drafted = img.draft("L", (min_side, min_side))
+        if drafted is not None:
+            scale = round(width / drafted[1][2])
     img.load()
     orientation = _orientation(img)  # after load: a PNG's EXIF can follow its pixels
-    if orientation in _SWAPPING_ORIENTATIONS:
-        width, height = height, width
-    grey = _reduce_to(_to_grey(img), min_side)
+    grey, factor = _reduce_to(_to_grey(img), min_side)
+    grid = SourceGrid(width, height, scale * factor)
     transpose = _UPRIGHT.get(orientation)
-    return Decoded(grey.transpose(transpose) if transpose is not None else grey, width, height)
+    if transpose is not None:
+        grey, grid = grey.transpose(transpose), grid.transposed(transpose)
+    if grid.factor > 1:
+        grey.info[SOURCE_GRID] = grid
+    return Decoded(grey, grid.width, grid.height, orientation if transpose is not None else 1)
 
 
 def one_line(err: BaseException, limit: int = 200) -> str:
