@@ -1,0 +1,679 @@
+"""S3-compatible object storage: list buckets lazily, read objects by ranged GETs, never write.
+
+Providers keep uploads in object stores (AWS S3, MinIO, Ceph RGW, R2, Wasabi, B2). The bucket scanners
+they know copy every object to /tmp first, which libra must never do. This backend lists one page at a
+time (a bucket of 100 million keys is never held in memory), reads small objects in one GET and large
+ones through a seekable stream of ranged GETs pinned to the version that was listed, and turns every
+botocore/urllib3 failure into one plain ``StorageError`` sentence that never echoes a credential.
+
+>>> storage = S3Storage(S3Options(endpoint_url="http://127.0.0.1:9000", path_style=True))
+>>> for item in storage.walk("s3://uploads/2026/", max_file_size=1 << 30):  # doctest: +SKIP
+...     print(item)
+MediaRef(uri='s3://uploads/2026/a.jpg', size=48213, mtime_ns=..., etag='9b2c...', version_id=None)
+
+The client is boto3's, built lazily and once per process (and per distinct options), so a backend is
+cheap to construct from its frozen, picklable ``S3Options`` in every worker.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, ClassVar
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError, FileTooLarge, StorageError
+from .base import WalkError
+
+# --------------------------------------------------------------------------------------------------
+# STAND-INS for the lead's new contract (models.MediaRef, base.Skipped). Same names and fields as the
+# contract in HELPERS.md: replace these two classes by imports when base.py/models.py land.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """STAND-IN for ``libra_cli.models.MediaRef`` (new contract): where an object is and which version."""
+
+    uri: str
+    size: int
+    mtime_ns: int | None = None
+    inode: int | None = None
+    ctime_ns: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """STAND-IN for ``libra_cli.storage.base.Skipped`` (new contract): seen but not hashed, and why."""
+
+    location: str
+    reason: str
+    rule: str
+    listed: bool
+
+
+WalkItem = MediaRef | WalkError | Skipped
+
+# --------------------------------------------------------------------------------------------------
+
+RETRY_MODES = ("standard", "adaptive")
+
+#: First ranged GET after an open or a seek; doubled while reads stay sequential, up to the cap.
+MIN_BLOCK = 256 * 1024
+#: The read-ahead bound: at most this many bytes of one object are held by a stream at a time.
+MAX_BLOCK = 8 * 1024 * 1024
+#: A body that breaks off mid-transfer is fetched again this many times before it is an error.
+BODY_ATTEMPTS = 3
+
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
+_VERSION_SUFFIX = re.compile(r"\?versionId=([^/?&\s]+)\Z")
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """How to reach the object store. Frozen and picklable: every worker builds its backend from it.
+
+    ``None`` means boto3's own default: the credential chain (environment, shared config and
+    ``profile``, instance/container roles), ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``, the region
+    from the profile or ``AWS_REGION``. ``since`` is an epoch time in seconds (see ``sources.parse_since``).
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    path_style: bool = False
+    all_versions: bool = False
+    since: float | None = None
+    retry_mode: str = "standard"
+    max_attempts: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"S3 retry mode {self.retry_mode!r} is not one of {', '.join(RETRY_MODES)}")
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError(f"S3 max attempts {self.max_attempts!r} is not between 1 and 100")
+        if self.endpoint_url is not None:
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"endpoint URL {_safe_url(self.endpoint_url)!r} is not an http(s):// URL")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ConfigError("S3 connect and read timeouts must be positive numbers of seconds")
+
+    def client_key(self) -> tuple[object, ...]:
+        """What distinguishes one client from another (the walk-only fields do not)."""
+        return (
+            self.endpoint_url,
+            self.region,
+            self.profile,
+            self.path_style,
+            self.retry_mode,
+            self.max_attempts,
+            self.connect_timeout,
+            self.read_timeout,
+        )
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A parsed ``s3://bucket/key`` (``key`` may be a prefix or empty)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+def parse_s3_uri(uri: str) -> S3Location:
+    """Split an ``s3://`` URI; a trailing ``?versionId=ID`` names one version.
+
+    >>> parse_s3_uri("s3://uploads/2026/a b.jpg?versionId=3HL4kq")
+    S3Location(bucket='uploads', key='2026/a b.jpg', version_id='3HL4kq')
+    """
+    head, sep, rest = uri.partition("://")
+    if not sep or head.lower() != "s3":
+        raise StorageError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = rest.partition("/")
+    version = None
+    found = _VERSION_SUFFIX.search(key)
+    if found:
+        version, key = found.group(1), key[: found.start()]
+    if not _BUCKET.fullmatch(bucket):
+        raise StorageError(f"{uri}: {bucket!r} is not a valid bucket name")
+    return S3Location(bucket, key, version)
+
+
+def object_uri(bucket: str, key: str) -> str:
+    """The ``uri`` of a ``MediaRef``: the key as it is, never percent-encoded."""
+    return f"s3://{bucket}/{key}"
+
+
+def _safe_url(url: str) -> str:
+    """An endpoint URL without user:password@ or query, fit to print."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _mtime_ns(value: object) -> int | None:
+    if not isinstance(value, datetime):
+        return None
+    seconds = calendar.timegm(value.utctimetuple() if value.tzinfo else value.timetuple())
+    return seconds * 1_000_000_000 + value.microsecond * 1000
+
+
+def _etag(value: object) -> str | None:
+    return value.strip('"') if isinstance(value, str) and value else None
+
+
+# ------------------------------------------------------------------ clients: one per process
+
+
+_CLIENTS: dict[tuple[object, ...], tuple[int, Any]] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _new_client(options: S3Options) -> Any:
+    import boto3.session  # type: ignore[import-untyped]  # lazy: importing boto3 costs ~0.2 s
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    session = boto3.session.Session(profile_name=options.profile, region_name=options.region)
+    config = Config(
+        retries={"mode": options.retry_mode, "max_attempts": options.max_attempts},
+        s3={"addressing_style": "path" if options.path_style else "auto"},
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        user_agent_extra="libra",
+        # Objects are hashed, never stored: the CRC of a whole object would be computed for nothing.
+        response_checksum_validation="when_required",
+        request_checksum_calculation="when_required",
+    )
+    return session.client("s3", endpoint_url=options.endpoint_url, config=config)
+
+
+def client_for(options: S3Options) -> Any:
+    """The process's boto3 S3 client for ``options``, built on first use (again after a fork).
+
+    Raises ``StorageError`` (unknown profile, bad region...) with one sentence.
+    """
+    key = options.client_key()
+    pid = os.getpid()
+    with _CLIENTS_LOCK:
+        cached = _CLIENTS.get(key)
+        if cached is not None and cached[0] == pid:
+            return cached[1]
+        try:
+            client = _new_client(options)
+        except Exception as err:
+            raise StorageError(f"the S3 client cannot be set up: {explain(err, options)}") from None
+        _CLIENTS[key] = (pid, client)
+        return client
+
+
+def reset_clients() -> None:
+    """Forget every cached client (after credentials were rotated in the environment; tests)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
+
+
+# ------------------------------------------------------------------ errors: one plain sentence
+
+_CLIENT_CODES: dict[str, str] = {
+    "NoSuchBucket": "the bucket does not exist",
+    "NoSuchKey": "no such object",
+    "404": "no such object",
+    "NotFound": "no such object",
+    "NoSuchVersion": "no such version of the object",
+    "AccessDenied": "access denied (the credentials need s3:ListBucket and s3:GetObject, see docs/s3.md)",
+    "403": "access denied (the credentials need s3:GetObject, see docs/s3.md)",
+    "Forbidden": "access denied (the credentials need s3:GetObject, see docs/s3.md)",
+    "AllAccessDisabled": "all access to the bucket is disabled",
+    "AccountProblem": "the account behind the credentials cannot be used",
+    "InvalidAccessKeyId": "the endpoint does not know this access key ID (check the credentials)",
+    "SignatureDoesNotMatch": "the secret access key does not match the access key ID (check the credentials)",
+    "ExpiredToken": "the session token has expired (refresh the credentials)",
+    "TokenRefreshRequired": "the session token has expired (refresh the credentials)",
+    "InvalidToken": "the session token is not valid (check the credentials)",
+    "RequestTimeTooSkewed": "this machine's clock differs too much from the endpoint's (fix the clock)",
+    "PreconditionFailed": "changed since it was listed",
+    "412": "changed since it was listed",
+    "InvalidRange": "changed since it was listed (a range past its end)",
+    "416": "changed since it was listed (a range past its end)",
+    "InvalidObjectState": "archived (Glacier or Deep Archive storage class): restore it to scan it",
+    "PermanentRedirect": "the bucket is in another region (set --region)",
+    "301": "the bucket is in another region (set --region)",
+    "AuthorizationHeaderMalformed": "the bucket is in another region (set --region)",
+    "InvalidBucketName": "not a valid bucket name",
+    "MethodNotAllowed": "a delete marker, not an object",
+    "405": "a delete marker, not an object",
+}
+_THROTTLED = frozenset(
+    {"SlowDown", "503", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+)
+
+
+def endpoint_name(options: S3Options | None) -> str:
+    """The endpoint as a sentence may name it (never with credentials in it)."""
+    return _safe_url(options.endpoint_url) if options and options.endpoint_url else "the S3 endpoint"
+
+
+def explain(err: BaseException, options: S3Options | None = None) -> str:
+    """One plain sentence (without the location) for any boto3/botocore/urllib3/socket failure.
+
+    Built from error codes and exception types only: nothing the endpoint or the credential chain
+    said is repeated, so no access key, secret or token can end up in a log or a findings file.
+    """
+    bx = _botocore()
+    attempts = options.max_attempts if options else None
+    tries = f" after {attempts} attempts" if attempts and attempts > 1 else ""
+    endpoint = endpoint_name(options)
+    if isinstance(err, bx.ClientError):
+        response = err.response if isinstance(err.response, dict) else {}
+        code = str(response.get("Error", {}).get("Code", "") or "")
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _CLIENT_CODES:
+            return _CLIENT_CODES[code]
+        if code in _THROTTLED or status == 503:
+            return f"the endpoint kept throttling requests (SlowDown){tries}"
+        if isinstance(status, int) and status >= 500:
+            return f"the endpoint failed with HTTP {status}{tries}"
+        return f"the endpoint refused the request ({code or 'no error code'}, HTTP {status or '?'})"
+    if isinstance(err, bx.NoCredentialsError):
+        return "no AWS credentials were found (environment, shared config or --profile, instance or container role)"
+    if isinstance(err, bx.PartialCredentialsError):
+        return "the AWS credentials are incomplete (an access key ID without its secret, or the reverse)"
+    if isinstance(err, bx.ProfileNotFound):
+        profile = options.profile if options else None
+        return f"the AWS profile {profile!r} is not in the shared config or credentials files"
+    if isinstance(err, bx.InvalidRegionError):
+        return f"{options.region if options else None!r} is not a valid region name"
+    if isinstance(err, bx.SSLError):
+        return f"the TLS connection to {endpoint} failed (certificate or protocol)"
+    if isinstance(err, bx.ConnectTimeoutError | bx.EndpointConnectionError):
+        return f"cannot connect to {endpoint}{tries}"
+    if isinstance(err, bx.ReadTimeoutError):
+        return f"{endpoint} stopped answering (read timeout){tries}"
+    if isinstance(err, bx.ConnectionClosedError | bx.ResponseStreamingError | bx.IncompleteReadError):
+        return f"{endpoint} dropped the connection{tries}"
+    if isinstance(err, bx.HTTPClientError | bx.ConnectionError):
+        return f"the connection to {endpoint} failed{tries}"
+    if isinstance(err, bx.ParamValidationError):
+        return "the bucket name or key is not valid for S3"
+    if isinstance(err, bx.CredentialRetrievalError | bx.NoAuthTokenError | bx.TokenRetrievalError):
+        return "the AWS credentials cannot be loaded (credential process, SSO or role)"
+    if isinstance(err, bx.BotoCoreError):
+        return f"the S3 client failed ({type(err).__name__})"
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    if isinstance(err, Urllib3Error):
+        return f"{endpoint} dropped the connection"
+    if isinstance(err, OSError):
+        return f"the connection to {endpoint} failed ({err.strerror or type(err).__name__})"
+    return f"the S3 client failed ({type(err).__name__})"
+
+
+def _botocore() -> Any:
+    """``botocore.exceptions``, imported on first need (botocore ships no type information)."""
+    from botocore import exceptions  # type: ignore[import-untyped]
+
+    return exceptions
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """Everything a list, head or get may raise: botocore's errors, urllib3's, and the socket's."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    bx = _botocore()
+    return (bx.BotoCoreError, bx.ClientError, Urllib3Error, OSError)
+
+
+# ------------------------------------------------------------------ the backend
+
+
+class S3Storage:
+    """Buckets and objects through boto3. Read-only: it only ever lists, heads and gets.
+
+    Construction is free (no client, no import of boto3); the client is made on first use.
+    """
+
+    scheme: ClassVar[str] = "s3"
+
+    def __init__(self, options: S3Options | None = None) -> None:
+        self.options = options or S3Options()
+
+    @property
+    def client(self) -> Any:
+        """This process's boto3 client for these options (created on first use)."""
+        return client_for(self.options)
+
+    def error(self, uri: str, err: BaseException) -> StorageError:
+        """A ``StorageError`` naming ``uri``: ``"s3://b/k: changed since it was listed"``."""
+        return StorageError(f"{uri}: {explain(err, self.options)}")
+
+    # -------------------------------------------------------------- walk
+
+    def walk(self, target: str, max_file_size: int | None = None) -> Iterator[WalkItem]:
+        """Every object under ``target`` (``s3://bucket`` or ``s3://bucket/prefix``), page by page.
+
+        ``s3://b/uploads/`` lists keys that start with ``uploads/``; ``s3://b/uploads`` lists the object
+        ``uploads`` and the keys under ``uploads/``, as a local path names a file or a folder (never
+        ``uploads.txt``). A listing that cannot start or cannot go on is one ``WalkError``; a
+        trailing-slash prefix with nothing under it is simply empty.
+        """
+        try:
+            where = parse_s3_uri(target)
+        except StorageError as err:
+            yield WalkError(target, _reason(err, target))
+            return
+        exact = where.key if where.key and not where.key.endswith("/") else None
+        seen = 0
+        try:
+            for obj, is_marker in self._listing(where.bucket, where.key, target):
+                key = obj.get("Key")
+                if not isinstance(key, str):
+                    continue
+                if exact is not None and key != exact and not key.startswith(exact + "/"):
+                    continue
+                seen += 1
+                yield self._item(where.bucket, obj, is_marker, max_file_size)
+        except StorageError as err:
+            after = f" (the listing stopped after {seen} objects)" if seen else ""
+            yield WalkError(target, _reason(err, target) + after)
+            return
+        if exact is not None and seen == 0:
+            yield WalkError(target, "no such object or prefix")
+
+    def _listing(self, bucket: str, prefix: str, target: str) -> Iterator[tuple[dict[str, Any], bool]]:
+        """(object, is_delete_marker) in listing order, one page in memory at a time."""
+        errors = _client_errors()
+        try:
+            client = self.client
+            if self.options.all_versions:
+                pages = iter(client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix))
+            else:
+                pages = iter(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
+        except errors as err:
+            raise self.error(target, err) from None
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except errors as err:
+                raise self.error(target, err) from None
+            if self.options.all_versions:
+                for version in page.get("Versions", ()):
+                    yield version, False
+                for marker in page.get("DeleteMarkers", ()):
+                    yield marker, True
+            else:
+                for obj in page.get("Contents", ()):
+                    yield obj, False
+
+    def _item(self, bucket: str, obj: dict[str, Any], is_marker: bool, max_file_size: int | None) -> WalkItem:
+        key = obj["Key"]
+        uri = object_uri(bucket, key)
+        version = obj.get("VersionId") if self.options.all_versions else None
+        where = f"{uri}?versionId={version}" if version else uri
+        if is_marker:
+            return Skipped(
+                where, "a delete marker: the key was deleted (its older versions are listed)", "delete_marker", False
+            )
+        mtime_ns = _mtime_ns(obj.get("LastModified"))
+        size = int(obj.get("Size", 0))
+        return self._checked(
+            MediaRef(uri, size, mtime_ns, etag=_etag(obj.get("ETag")), version_id=version), where, max_file_size
+        )
+
+    def _checked(self, ref: MediaRef, where: str, max_file_size: int | None) -> WalkItem:
+        since = self.options.since
+        if since is not None and (ref.mtime_ns is None or ref.mtime_ns < since * 1e9):
+            return Skipped(where, "modified before --since", "since", False)
+        if ref.size == 0 and ref.uri.endswith("/"):
+            return Skipped(where, "a folder marker (an empty object whose key ends in '/')", "folder_marker", False)
+        if max_file_size is not None and ref.size > max_file_size:
+            return Skipped(where, f"larger than --max-file-size ({ref.size} bytes)", "max_file_size", True)
+        return ref
+
+    # -------------------------------------------------------------- stat
+
+    def stat(self, uri: str, max_file_size: int | None = None, version_id: str | None = None) -> WalkItem:
+        """One named object (``--files-from``, an event): a HEAD, with the same filters as ``walk``.
+
+        ``version_id`` (or a ``?versionId=`` suffix) names one version; the ref is pinned to the
+        version (or else the ETag) the HEAD saw.
+        """
+        try:
+            where = parse_s3_uri(uri)
+        except StorageError as err:
+            return WalkError(uri, _reason(err, uri))
+        version = version_id or where.version_id
+        if not where.key:
+            return WalkError(uri, "names a bucket, not an object")
+        name = object_uri(where.bucket, where.key)
+        args: dict[str, str] = {"Bucket": where.bucket, "Key": where.key}
+        if version:
+            args["VersionId"] = version
+        try:
+            head = self.client.head_object(**args)
+        except _client_errors() as err:
+            return WalkError(f"{name}?versionId={version}" if version else name, _reason(self.error(name, err), name))
+        ref = MediaRef(
+            name,
+            int(head.get("ContentLength", 0)),
+            _mtime_ns(head.get("LastModified")),
+            etag=_etag(head.get("ETag")),
+            version_id=head.get("VersionId") or version,
+        )
+        return self._checked(ref, f"{name}?versionId={ref.version_id}" if version else name, max_file_size)
+
+    # -------------------------------------------------------------- read
+
+    def pin(self, ref: MediaRef) -> dict[str, str]:
+        """GET arguments that return exactly the listed bytes: the version if known, else If-Match."""
+        where = parse_s3_uri(ref.uri)
+        args = {"Bucket": where.bucket, "Key": where.key}
+        if ref.version_id:
+            args["VersionId"] = ref.version_id
+        elif ref.etag:
+            args["IfMatch"] = f'"{ref.etag}"'
+        return args
+
+    def read(self, ref: MediaRef, limit: int) -> bytes:
+        """All bytes of a small object in one GET; above ``limit`` raises ``FileTooLarge``."""
+        if ref.size > limit:
+            raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+        args = self.pin(ref)
+        errors = _client_errors()
+        for attempt in range(1, BODY_ATTEMPTS + 1):
+            try:
+                response = self.client.get_object(**args)
+            except errors as err:
+                raise self.error(ref.uri, err) from None
+            body = response["Body"]
+            try:
+                self._check_version(ref, response)
+                length = int(response.get("ContentLength", -1))
+                if length > limit:
+                    raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+                data: bytes = body.read(limit + 1)
+            except errors as err:
+                if attempt == BODY_ATTEMPTS:
+                    raise self.error(ref.uri, err) from None
+                continue
+            finally:
+                body.close()
+            if len(data) > limit:
+                raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+            if length >= 0 and len(data) != length:
+                if attempt == BODY_ATTEMPTS:
+                    raise self._cut_short(ref)
+                continue
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def open(self, ref: MediaRef) -> BinaryIO:
+        """A seekable, read-only stream of ranged GETs over the listed version; never a local copy."""
+        raw = RangedReader(self, ref)
+        return io.BufferedReader(raw, buffer_size=64 * 1024)
+
+    def get_range(self, ref: MediaRef, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (inclusive) of the listed version, in one ranged GET."""
+        args = self.pin(ref)
+        args["Range"] = f"bytes={start}-{end}"
+        want = end - start + 1
+        errors = _client_errors()
+        for attempt in range(1, BODY_ATTEMPTS + 1):
+            try:
+                response = self.client.get_object(**args)
+            except errors as err:
+                raise self.error(ref.uri, err) from None
+            body = response["Body"]
+            try:
+                self._check_version(ref, response)
+                data: bytes = body.read(want + 1)
+            except errors as err:
+                if attempt == BODY_ATTEMPTS:
+                    raise self.error(ref.uri, err) from None
+                continue
+            finally:
+                body.close()
+            if len(data) == want:
+                return data
+            if attempt == BODY_ATTEMPTS:
+                raise self._cut_short(ref)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _cut_short(self, ref: MediaRef) -> StorageError:
+        where = endpoint_name(self.options)
+        return StorageError(f"{ref.uri}: {where} dropped the connection mid-transfer, {BODY_ATTEMPTS} times")
+
+    def _check_version(self, ref: MediaRef, response: dict[str, Any]) -> None:
+        """A store that ignores If-Match, or a size that moved, still cannot hand back other bytes."""
+        etag = _etag(response.get("ETag"))
+        if ref.etag and etag and etag != ref.etag:
+            raise StorageError(f"{ref.uri}: changed since it was listed")
+        total = _range_total(response.get("ContentRange"))
+        if total is not None and total != ref.size:
+            raise StorageError(f"{ref.uri}: changed since it was listed (its size is now {total} bytes)")
+
+
+def _range_total(content_range: object) -> int | None:
+    if isinstance(content_range, str) and "/" in content_range:
+        tail = content_range.rsplit("/", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return None
+
+
+def _reason(err: StorageError, location: str) -> str:
+    """A ``StorageError`` message without its leading ``location:`` (a ``WalkError`` names it apart)."""
+    text = str(err)
+    prefix = f"{location}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+class RangedReader(io.RawIOBase):
+    """A seekable raw stream over one object version, fetched by ranged GETs into one bounded window.
+
+    Reads that follow on double the next GET (``MIN_BLOCK`` up to ``MAX_BLOCK``), so reading a whole
+    object costs about one pass in a handful of requests; a seek elsewhere starts again at
+    ``MIN_BLOCK``, so a decoder that jumps between a few frames fetches only around them.
+    """
+
+    def __init__(self, storage: S3Storage, ref: MediaRef) -> None:
+        super().__init__()
+        self._storage = storage
+        self._ref = ref
+        self._size = ref.size
+        self._pos = 0
+        self._window = b""
+        self._window_start = 0
+        self._block = MIN_BLOCK
+        self.requests = 0  #: ranged GETs made so far
+        self.fetched = 0  #: bytes received so far
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self.closed:
+            raise ValueError("seek on a closed S3 stream")
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self.closed:
+            raise ValueError("read from a closed S3 stream")
+        view = memoryview(buffer).cast("B")
+        if self._pos >= self._size or not len(view):
+            return 0
+        end = self._window_start + len(self._window)
+        if not self._window_start <= self._pos < end:
+            self._fill(len(view))
+        offset = self._pos - self._window_start
+        count = min(len(view), len(self._window) - offset)
+        view[:count] = memoryview(self._window)[offset : offset + count]
+        self._pos += count
+        return count
+
+    def readall(self) -> bytes:
+        """The rest of the object: what the window holds, then one GET for the remainder."""
+        if self._pos >= self._size:
+            return b""
+        parts: list[bytes] = []
+        end = self._window_start + len(self._window)
+        if self._window_start <= self._pos < end:
+            parts.append(self._window[self._pos - self._window_start :])
+            self._pos = end
+        if self._pos < self._size:
+            parts.append(self._get(self._pos, self._size - 1))
+            self._pos = self._size
+        return b"".join(parts)
+
+    def _fill(self, want: int) -> None:
+        sequential = bool(self._window) and self._pos == self._window_start + len(self._window)
+        self._block = min(self._block * 2, MAX_BLOCK) if sequential else MIN_BLOCK
+        length = min(max(self._block, want), MAX_BLOCK)
+        last = min(self._pos + length, self._size) - 1
+        self._window = b""  # let the old window go before the new one arrives: one window at a time
+        self._window = self._get(self._pos, last)
+        self._window_start = self._pos
+
+    def _get(self, start: int, end: int) -> bytes:
+        data = self._storage.get_range(self._ref, start, end)
+        self.requests += 1
+        self.fetched += len(data)
+        return data
+
+    def close(self) -> None:
+        self._window = b""
+        super().close()
