@@ -299,8 +299,12 @@ def s3_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     assert left == [], f"the scanner wrote to its TMPDIR: {left}"
 
 
-def _serve(port: int) -> None:
-    """moto's server (as ``python -m moto.server``) plus the ``/_libra/fill`` route."""
+def _serve(port: int, keep_alive: bool = False) -> None:
+    """moto's server (as ``python -m moto.server``) plus the ``/_libra/fill`` route.
+
+    ``keep_alive`` serves through tornado instead of werkzeug, whose development server closes the
+    connection after every response (real S3 keeps it open; the benchmark wants that).
+    """
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
     from moto.server import DomainDispatcherApplication, create_backend_app
@@ -320,7 +324,19 @@ def _serve(port: int) -> None:
         return [b"ok"]
 
     os.environ.setdefault("MOTO_PORT", str(port))
-    run_simple("127.0.0.1", port, app, threaded=True)
+    if not keep_alive:
+        run_simple("127.0.0.1", port, app, threaded=True)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tornado.httpserver
+    import tornado.ioloop
+    import tornado.wsgi
+
+    container = tornado.wsgi.WSGIContainer(app, executor=ThreadPoolExecutor(8))
+    server = tornado.httpserver.HTTPServer(container, max_body_size=1 << 31, max_buffer_size=1 << 31)
+    server.listen(port, "127.0.0.1")
+    tornado.ioloop.IOLoop.current().start()
 
 
 if __name__ == "__main__":
@@ -328,4 +344,6 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="moto's S3 server for libra's tests and benchmarks")
     parser.add_argument("--port", type=int, required=True)
-    _serve(parser.parse_args().port)
+    parser.add_argument("--keep-alive", action="store_true", help="serve through tornado (HTTP keep-alive)")
+    args = parser.parse_args()
+    _serve(args.port, args.keep_alive)
