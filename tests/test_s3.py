@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import pytest
 
 from libra_cli.errors import ConfigError, FileTooLarge, StorageError
 from libra_cli.storage.base import WalkError
-from libra_cli.storage.s3 import MAX_BLOCK, MediaRef, S3Options, S3Storage, Skipped
+from libra_cli.storage.s3 import MAX_BLOCK, Changed, Gone, MediaRef, S3Options, S3Storage, Skipped
 from libra_cli.storage.sources import Ignored, Named, parse_files_from, parse_since
 from s3server import Dropper, MotoServer, TcpProxy, free_port
 
@@ -159,6 +160,7 @@ def test_since_counts_older_objects_as_skipped(s3_server: MotoServer, storage: S
     assert items[1] == Skipped(f"s3://{bucket}/old.jpg", "modified before --since", "since", False)
     day = S3Storage(S3Options(endpoint_url=s3_server.url, path_style=True, since=parse_since("1d")))
     assert len(refs(list(day.walk(f"s3://{bucket}")))) == 2
+    assert len(refs(list(day.walk(f"s3://{bucket}", since=float(boundary))))) == 1  # a walk's own since wins
     old = since.stat(f"s3://{bucket}/old.jpg")
     assert isinstance(old, Skipped) and old.rule == "since"
 
@@ -260,12 +262,14 @@ def test_an_object_changed_after_listing_is_an_error_not_other_bytes(s3_server: 
     a, b = refs(list(storage.walk(f"s3://{bucket}")))
     admin.put_object(Bucket=bucket, Key="a.jpg", Body=b"swapped after the listing" * 100)
     admin.delete_object(Bucket=bucket, Key="b.jpg")
-    with pytest.raises(StorageError, match=r"a\.jpg: changed since it was listed$"):
+    with pytest.raises(Changed) as changed:
         storage.read(a, MiB)
-    with pytest.raises(StorageError, match="changed since it was listed"), storage.open(a) as stream:
+    assert str(changed.value) == "changed since it was listed; it was not read"
+    with pytest.raises(Changed), storage.open(a) as stream:
         stream.read(10)
-    with pytest.raises(StorageError, match=r"b\.jpg: no such object$"):
+    with pytest.raises(Gone) as gone:
         storage.read(b, MiB)
+    assert str(gone.value) == "deleted since it was listed"
 
     versioned = new_bucket(s3_server, versioned=True)
     admin.put_object(Bucket=versioned, Key="v.jpg", Body=b"the listed version")
@@ -274,7 +278,7 @@ def test_an_object_changed_after_listing_is_an_error_not_other_bytes(s3_server: 
     assert isinstance(by_version, MediaRef) and by_version.version_id and by_etag.version_id is None
     admin.put_object(Bucket=versioned, Key="v.jpg", Body=b"a later upload")
     assert storage.read(by_version, MiB) == b"the listed version"  # pinned: exactly what was listed
-    with pytest.raises(StorageError, match="changed since it was listed"):
+    with pytest.raises(Changed):
         storage.read(by_etag, MiB)
 
 
@@ -434,7 +438,7 @@ def test_an_endpoint_that_drops_connections(s3_env: Path) -> None:
         ref = MediaRef("s3://uploads/a.jpg", 10, etag="abc")
         with pytest.raises(StorageError) as caught:
             storage.read(ref, MiB)
-        assert str(caught.value) == f"s3://uploads/a.jpg: {dropper.url} dropped the connection"
+        assert str(caught.value) == f"{dropper.url} dropped the connection"
         with pytest.raises(StorageError, match="dropped the connection"), storage.open(ref) as stream:
             stream.read()
         assert dropper.accepted > tried
@@ -474,7 +478,7 @@ def test_a_body_cut_short_is_fetched_again_then_one_sentence(
     with pytest.raises(StorageError) as caught, storage.open(ref) as stream:
         stream.seek(1000)
         stream.read()
-    assert str(caught.value) == f"s3://{bucket}/cut.bin: {proxy.url} dropped the connection mid-transfer, 3 times"
+    assert str(caught.value) == f"{proxy.url} dropped the connection mid-transfer, 3 times"
 
 
 # ------------------------------------------------------------------ construction
@@ -508,3 +512,31 @@ def test_bad_options_are_one_sentence(kwargs: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigError) as caught:
         S3Options(**kwargs)
     assert str(caught.value) == message
+
+
+def test_options_from_the_scans_storage_options() -> None:
+    @dataclass(frozen=True)
+    class StorageOptions:  # the fields of the scan's generic options (models.StorageOptions)
+        endpoint_url: str | None = None
+        region: str | None = None
+        profile: str | None = None
+        path_style: bool = False
+        all_versions: bool = False
+        extra: tuple[tuple[str, str], ...] = ()
+
+    generic = StorageOptions(
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+        "scanner",
+        True,
+        True,
+        (("s3.retry_mode", "adaptive"), ("s3.max_attempts", "12"), ("gcs.project", "other backend")),
+    )
+    assert S3Options.from_storage_options(generic, since=5.0) == S3Options(
+        "http://127.0.0.1:9000", "eu-west-1", "scanner", True, True, 5.0, "adaptive", 12
+    )
+    with pytest.raises(ConfigError) as caught:
+        S3Options.from_storage_options(StorageOptions(extra=(("s3.max_attempts", "many"),)))
+    assert str(caught.value) == "S3 option 's3.max_attempts' has the value 'many', not a whole number"
+    with pytest.raises(ConfigError, match=r"^S3 option 's3.retries' is not one of s3.retry_mode, s3.max_attempts"):
+        S3Options.from_storage_options(StorageOptions(extra=(("s3.retries", "3"),)))

@@ -27,15 +27,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, FileTooLarge, StorageError
 from .base import WalkError
 
 # --------------------------------------------------------------------------------------------------
-# STAND-INS for the lead's new contract (models.MediaRef, base.Skipped). Same names and fields as the
-# contract in HELPERS.md: replace these two classes by imports when base.py/models.py land.
+# STAND-INS for the lead's new contract (models.MediaRef, models.Skip, base.Gone, base.Changed). Same
+# fields as the contract in HELPERS.md: replace these four classes by imports when base.py/models.py land.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -62,6 +62,14 @@ class Skipped:
     listed: bool
 
 
+class Gone(StorageError):
+    """STAND-IN for ``libra_cli.storage.base.Gone``: the object vanished between the listing and the read."""
+
+
+class Changed(StorageError):
+    """STAND-IN for ``libra_cli.storage.base.Changed``: the object is not what the listing saw."""
+
+
 WalkItem = MediaRef | WalkError | Skipped
 
 # --------------------------------------------------------------------------------------------------
@@ -77,6 +85,27 @@ BODY_ATTEMPTS = 3
 
 _BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _VERSION_SUFFIX = re.compile(r"\?versionId=([^/?&\s]+)\Z")
+
+
+class StorageOptionsLike(Protocol):
+    """What ``S3Options.from_storage_options`` reads from the scan's ``StorageOptions``."""
+
+    @property
+    def endpoint_url(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def profile(self) -> str | None: ...
+    @property
+    def path_style(self) -> bool: ...
+    @property
+    def all_versions(self) -> bool: ...
+    @property
+    def extra(self) -> tuple[tuple[str, str], ...]: ...
+
+
+#: ``StorageOptions.extra`` keys (after ``s3.``) and their types.
+_EXTRA: dict[str, type] = {"retry_mode": str, "max_attempts": int, "connect_timeout": float, "read_timeout": float}
 
 
 @dataclass(frozen=True)
@@ -110,6 +139,39 @@ class S3Options:
                 raise ConfigError(f"endpoint URL {_safe_url(self.endpoint_url)!r} is not an http(s):// URL")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ConfigError("S3 connect and read timeouts must be positive numbers of seconds")
+
+    @classmethod
+    def from_storage_options(cls, options: StorageOptionsLike, since: float | None = None) -> S3Options:
+        """From the scan's generic ``StorageOptions``; S3-only settings ride in ``extra`` as ``s3.*`` keys.
+
+        >>> class Opts:  # the lead's StorageOptions has these fields
+        ...     endpoint_url, region, profile, path_style, all_versions = None, "eu-west-1", None, False, True
+        ...     extra = (("s3.retry_mode", "adaptive"), ("s3.max_attempts", "12"))
+        >>> S3Options.from_storage_options(Opts()).max_attempts
+        12
+        """
+        found: dict[str, Any] = {}
+        for key, value in options.extra:
+            if not key.startswith("s3."):
+                continue  # another backend's option
+            name = key[3:]
+            kind = _EXTRA.get(name)
+            if kind is None:
+                raise ConfigError(f"S3 option {key!r} is not one of {', '.join('s3.' + k for k in _EXTRA)}")
+            try:
+                found[name] = kind(value)
+            except ValueError:
+                what = {int: "a whole number", float: "a number"}.get(kind, "text")
+                raise ConfigError(f"S3 option {key!r} has the value {value!r}, not {what}") from None
+        return cls(
+            endpoint_url=options.endpoint_url,
+            region=options.region,
+            profile=options.profile,
+            path_style=options.path_style,
+            all_versions=options.all_versions,
+            since=since,
+            **found,
+        )
 
     def client_key(self) -> tuple[object, ...]:
         """What distinguishes one client from another (the walk-only fields do not)."""
@@ -286,6 +348,17 @@ _THROTTLED = frozenset(
 )
 
 
+_GONE = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+_CHANGED = frozenset({"PreconditionFailed", "412", "InvalidRange", "416"})
+
+
+def _error_code(err: BaseException) -> str:
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", "") or "")
+    return ""
+
+
 def endpoint_name(options: S3Options | None) -> str:
     """The endpoint as a sentence may name it (never with credentials in it)."""
     return _safe_url(options.endpoint_url) if options and options.endpoint_url else "the S3 endpoint"
@@ -382,14 +455,25 @@ class S3Storage:
         """This process's boto3 client for these options (created on first use)."""
         return client_for(self.options)
 
-    def error(self, uri: str, err: BaseException) -> StorageError:
-        """A ``StorageError`` naming ``uri``: ``"s3://b/k: changed since it was listed"``."""
-        return StorageError(f"{uri}: {explain(err, self.options)}")
+    def error(self, err: BaseException) -> StorageError:
+        """The ``StorageError`` for a failed list or head: one sentence, without the location."""
+        return StorageError(explain(err, self.options))
+
+    def read_error(self, err: BaseException) -> StorageError:
+        """The error for a failed GET of a listed object: ``Gone``, ``Changed`` or a ``StorageError``."""
+        code = _error_code(err)
+        if code in _GONE:
+            return Gone("deleted since it was listed")
+        if code in _CHANGED:
+            return Changed("changed since it was listed; it was not read")
+        return self.error(err)
 
     # -------------------------------------------------------------- walk
 
-    def walk(self, target: str, max_file_size: int | None = None) -> Iterator[WalkItem]:
+    def walk(self, target: str, max_file_size: int | None = None, since: float | None = None) -> Iterator[WalkItem]:
         """Every object under ``target`` (``s3://bucket`` or ``s3://bucket/prefix``), page by page.
+
+        ``since`` (epoch seconds; default ``options.since``) skips older objects, counted, not listed.
 
         ``s3://b/uploads/`` lists keys that start with ``uploads/``; ``s3://b/uploads`` lists the object
         ``uploads`` and the keys under ``uploads/``, as a local path names a file or a folder (never
@@ -411,7 +495,7 @@ class S3Storage:
                 if exact is not None and key != exact and not key.startswith(exact + "/"):
                     continue
                 seen += 1
-                yield self._item(where.bucket, obj, is_marker, max_file_size)
+                yield self._item(where.bucket, obj, is_marker, max_file_size, since)
         except StorageError as err:
             after = f" (the listing stopped after {seen} objects)" if seen else ""
             yield WalkError(target, _reason(err, target) + after)
@@ -429,14 +513,14 @@ class S3Storage:
             else:
                 pages = iter(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
         except errors as err:
-            raise self.error(target, err) from None
+            raise self.error(err) from None
         while True:
             try:
                 page = next(pages)
             except StopIteration:
                 return
             except errors as err:
-                raise self.error(target, err) from None
+                raise self.error(err) from None
             if self.options.all_versions:
                 for version in page.get("Versions", ()):
                     yield version, False
@@ -446,7 +530,9 @@ class S3Storage:
                 for obj in page.get("Contents", ()):
                     yield obj, False
 
-    def _item(self, bucket: str, obj: dict[str, Any], is_marker: bool, max_file_size: int | None) -> WalkItem:
+    def _item(
+        self, bucket: str, obj: dict[str, Any], is_marker: bool, max_file_size: int | None, since: float | None
+    ) -> WalkItem:
         key = obj["Key"]
         uri = object_uri(bucket, key)
         version = obj.get("VersionId") if self.options.all_versions else None
@@ -457,12 +543,11 @@ class S3Storage:
             )
         mtime_ns = _mtime_ns(obj.get("LastModified"))
         size = int(obj.get("Size", 0))
-        return self._checked(
-            MediaRef(uri, size, mtime_ns, etag=_etag(obj.get("ETag")), version_id=version), where, max_file_size
-        )
+        ref = MediaRef(uri, size, mtime_ns, etag=_etag(obj.get("ETag")), version_id=version)
+        return self._checked(ref, where, max_file_size, since)
 
-    def _checked(self, ref: MediaRef, where: str, max_file_size: int | None) -> WalkItem:
-        since = self.options.since
+    def _checked(self, ref: MediaRef, where: str, max_file_size: int | None, since: float | None) -> WalkItem:
+        since = self.options.since if since is None else since
         if since is not None and (ref.mtime_ns is None or ref.mtime_ns < since * 1e9):
             return Skipped(where, "modified before --since", "since", False)
         if ref.size == 0 and ref.uri.endswith("/"):
@@ -473,7 +558,9 @@ class S3Storage:
 
     # -------------------------------------------------------------- stat
 
-    def stat(self, uri: str, max_file_size: int | None = None, version_id: str | None = None) -> WalkItem:
+    def stat(
+        self, uri: str, max_file_size: int | None = None, version_id: str | None = None, since: float | None = None
+    ) -> WalkItem:
         """One named object (``--files-from``, an event): a HEAD, with the same filters as ``walk``.
 
         ``version_id`` (or a ``?versionId=`` suffix) names one version; the ref is pinned to the
@@ -493,7 +580,7 @@ class S3Storage:
         try:
             head = self.client.head_object(**args)
         except _client_errors() as err:
-            return WalkError(f"{name}?versionId={version}" if version else name, _reason(self.error(name, err), name))
+            return WalkError(f"{name}?versionId={version}" if version else name, str(self.error(err)))
         ref = MediaRef(
             name,
             int(head.get("ContentLength", 0)),
@@ -501,7 +588,7 @@ class S3Storage:
             etag=_etag(head.get("ETag")),
             version_id=head.get("VersionId") or version,
         )
-        return self._checked(ref, f"{name}?versionId={ref.version_id}" if version else name, max_file_size)
+        return self._checked(ref, f"{name}?versionId={ref.version_id}" if version else name, max_file_size, since)
 
     # -------------------------------------------------------------- read
 
@@ -518,32 +605,32 @@ class S3Storage:
     def read(self, ref: MediaRef, limit: int) -> bytes:
         """All bytes of a small object in one GET; above ``limit`` raises ``FileTooLarge``."""
         if ref.size > limit:
-            raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+            raise FileTooLarge(f"larger than the {limit}-byte in-memory limit")
         args = self.pin(ref)
         errors = _client_errors()
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:
                 response = self.client.get_object(**args)
             except errors as err:
-                raise self.error(ref.uri, err) from None
+                raise self.read_error(err) from None
             body = response["Body"]
             try:
                 self._check_version(ref, response)
                 length = int(response.get("ContentLength", -1))
                 if length > limit:
-                    raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+                    raise FileTooLarge(f"larger than the {limit}-byte in-memory limit")
                 data: bytes = body.read(limit + 1)
             except errors as err:
                 if attempt == BODY_ATTEMPTS:
-                    raise self.error(ref.uri, err) from None
+                    raise self.read_error(err) from None
                 continue
             finally:
                 body.close()
             if len(data) > limit:
-                raise FileTooLarge(f"{ref.uri}: larger than the {limit}-byte limit")
+                raise FileTooLarge(f"larger than the {limit}-byte in-memory limit")
             if length >= 0 and len(data) != length:
                 if attempt == BODY_ATTEMPTS:
-                    raise self._cut_short(ref)
+                    raise self._cut_short()
                 continue
             return data
         raise AssertionError("unreachable")  # pragma: no cover
@@ -563,35 +650,35 @@ class S3Storage:
             try:
                 response = self.client.get_object(**args)
             except errors as err:
-                raise self.error(ref.uri, err) from None
+                raise self.read_error(err) from None
             body = response["Body"]
             try:
                 self._check_version(ref, response)
                 data: bytes = body.read(want + 1)
             except errors as err:
                 if attempt == BODY_ATTEMPTS:
-                    raise self.error(ref.uri, err) from None
+                    raise self.read_error(err) from None
                 continue
             finally:
                 body.close()
             if len(data) == want:
                 return data
             if attempt == BODY_ATTEMPTS:
-                raise self._cut_short(ref)
+                raise self._cut_short()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _cut_short(self, ref: MediaRef) -> StorageError:
+    def _cut_short(self) -> StorageError:
         where = endpoint_name(self.options)
-        return StorageError(f"{ref.uri}: {where} dropped the connection mid-transfer, {BODY_ATTEMPTS} times")
+        return StorageError(f"{where} dropped the connection mid-transfer, {BODY_ATTEMPTS} times")
 
     def _check_version(self, ref: MediaRef, response: dict[str, Any]) -> None:
         """A store that ignores If-Match, or a size that moved, still cannot hand back other bytes."""
         etag = _etag(response.get("ETag"))
         if ref.etag and etag and etag != ref.etag:
-            raise StorageError(f"{ref.uri}: changed since it was listed")
+            raise Changed("changed since it was listed; it was not read")
         total = _range_total(response.get("ContentRange"))
         if total is not None and total != ref.size:
-            raise StorageError(f"{ref.uri}: changed since it was listed (its size is now {total} bytes)")
+            raise Changed(f"changed since it was listed (now {total} bytes); it was not read")
 
 
 def _range_total(content_range: object) -> int | None:
