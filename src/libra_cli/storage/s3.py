@@ -54,7 +54,11 @@ class MediaRef:
 
 @dataclass(frozen=True)
 class Skipped:
-    """STAND-IN for ``libra_cli.storage.base.Skipped`` (new contract): seen but not hashed, and why."""
+    """STAND-IN for ``Skipped`` of HELPERS.md (``libra_cli.models.Skip`` in the lead's tree): not hashed, why.
+
+    ``listed`` skips (over the size limit) go to the findings one by one; the others (``since``,
+    ``delete_marker``, ``folder_marker``) are only counted per ``rule``.
+    """
 
     location: str
     reason: str
