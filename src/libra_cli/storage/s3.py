@@ -279,7 +279,7 @@ def _new_client(options: S3Options) -> Any:
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     session = boto3.session.Session(botocore_session=core, profile_name=options.profile, region_name=options.region)
     config = Config(
-        retries={"mode": options.retry_mode, "max_attempts": options.max_attempts},
+        retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},  # the first try included
         s3={"addressing_style": "path" if options.path_style else "auto"},
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
