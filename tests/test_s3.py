@@ -406,12 +406,11 @@ def test_wrong_credentials_are_one_sentence_without_the_secret(s3_server: MotoSe
     for message in messages:
         assert wrong_secret not in message and key["SecretAccessKey"] not in message and "\n" not in message
     missing = S3Storage(S3Options(endpoint_url=s3_server.url, profile="nobody"))
-    assert list(missing.walk(target)) == [
-        WalkError(
-            target,
-            "the S3 client cannot be set up: the AWS profile 'nobody' is not in the shared config or credentials files",
-        )
-    ]
+    no_profile = (
+        "the S3 client cannot be set up: the AWS profile 'nobody' is not in the shared config or credentials files"
+    )
+    assert list(missing.walk(target)) == [WalkError(target, no_profile)]
+    assert missing.stat(target) == WalkError(target, no_profile)
 
 
 def test_no_credentials_at_all(s3_server: MotoServer, s3_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

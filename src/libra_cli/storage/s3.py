@@ -581,10 +581,13 @@ class S3Storage:
         args: dict[str, str] = {"Bucket": where.bucket, "Key": where.key}
         if version:
             args["VersionId"] = version
+        location = f"{name}?versionId={version}" if version else name
         try:
             head = self.client.head_object(**args)
+        except StorageError as err:  # the client could not be set up
+            return WalkError(location, str(err))
         except _client_errors() as err:
-            return WalkError(f"{name}?versionId={version}" if version else name, str(self.error(err)))
+            return WalkError(location, str(self.error(err)))
         ref = MediaRef(
             name,
             int(head.get("ContentLength", 0)),
