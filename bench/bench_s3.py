@@ -218,7 +218,7 @@ def _admin(url: str) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--images", type=int, default=200, help="images per size (0: skip)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keys", type=int, default=100_000, help="keys in the listing bucket (0: skip)")
     parser.add_argument(
@@ -231,15 +231,16 @@ def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     with tempfile.TemporaryDirectory(prefix="libra-bench-s3-") as tmp:
-        server = Server(Path(tmp) / "images", keep_alive=not args.no_keep_alive)
-        how = "werkzeug (a new connection per request)" if args.no_keep_alive else "tornado (keep-alive)"
-        print(f"server: moto behind {how}")
-        try:
-            bench_images(server, Path(tmp), args.images, args.rounds, None)
-            bench_images(server, Path(tmp), args.images, args.rounds, (1632, 1224))
-            bench_images(server, Path(tmp), min(args.images, 30), args.rounds, (4032, 3024))  # a phone photo
-        finally:
-            server.stop()
+        if args.images:
+            server = Server(Path(tmp) / "images", keep_alive=not args.no_keep_alive)
+            how = "werkzeug (a new connection per request)" if args.no_keep_alive else "tornado (keep-alive)"
+            print(f"server: moto behind {how}")
+            try:
+                bench_images(server, Path(tmp), args.images, args.rounds, None)
+                bench_images(server, Path(tmp), args.images, args.rounds, (1632, 1224))
+                bench_images(server, Path(tmp), min(args.images, 30), args.rounds, (4032, 3024))  # a phone photo
+            finally:
+                server.stop()
         if args.keys:
             server = Server(Path(tmp) / "listing", keep_alive=False)
             try:
