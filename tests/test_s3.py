@@ -298,6 +298,8 @@ def test_files_from_sqs_delivered_event_notifications(s3_server: MotoServer, sto
     bodies = {"in box/my cat+1.jpg": b"cat", "in box/été (1).png": b"summer"}
     for key, body in bodies.items():
         admin.put_object(Bucket=bucket, Key=key, Body=body)
+    listed = refs(list(storage.walk(f"s3://{bucket}/in box/")))  # keys with spaces, '+' and accents, as stored
+    assert sorted(r.uri for r in listed) == sorted(f"s3://{bucket}/{k}" for k in bodies)
     received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
     received.pop("ResponseMetadata")
     lines = [json.dumps(received)]  # exactly what `aws sqs receive-message` prints (here on one line)
