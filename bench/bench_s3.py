@@ -24,6 +24,7 @@ them to a temporary folder *and* puts them in a bucket, then measures:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import os
 import statistics
@@ -211,7 +212,7 @@ def bench_listing(server: Server, keys: int) -> None:
 
 
 def _admin(url: str) -> Any:
-    import boto3  # type: ignore[import-untyped]
+    import boto3  # type: ignore[import-untyped,unused-ignore]
 
     return boto3.client("s3", endpoint_url=url, region_name="us-east-1")
 
@@ -232,8 +233,9 @@ def main() -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     with tempfile.TemporaryDirectory(prefix="libra-bench-s3-") as tmp:
         if args.images:
-            server = Server(Path(tmp) / "images", keep_alive=not args.no_keep_alive)
-            how = "werkzeug (a new connection per request)" if args.no_keep_alive else "tornado (keep-alive)"
+            keep_alive = not args.no_keep_alive and importlib.util.find_spec("tornado") is not None
+            server = Server(Path(tmp) / "images", keep_alive=keep_alive)
+            how = "tornado (keep-alive)" if keep_alive else "werkzeug (a new connection per request)"
             print(f"server: moto behind {how}")
             try:
                 bench_images(server, Path(tmp), args.images, args.rounds, None)
