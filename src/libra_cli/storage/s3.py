@@ -477,12 +477,12 @@ class S3Storage:
     def walk(self, target: str, max_file_size: int | None = None, since: float | None = None) -> Iterator[WalkItem]:
         """Every object under ``target`` (``s3://bucket`` or ``s3://bucket/prefix``), page by page.
 
-        ``since`` (epoch seconds; default ``options.since``) skips older objects, counted, not listed.
-
         ``s3://b/uploads/`` lists keys that start with ``uploads/``; ``s3://b/uploads`` lists the object
         ``uploads`` and the keys under ``uploads/``, as a local path names a file or a folder (never
         ``uploads.txt``). A listing that cannot start or cannot go on is one ``WalkError``; a
-        trailing-slash prefix with nothing under it is simply empty.
+        trailing-slash prefix with nothing under it is simply empty. ``since`` (epoch seconds; default
+        ``options.since``) skips older objects, counted, not listed; ``max_file_size`` skips larger
+        ones, listed.
         """
         try:
             where = parse_s3_uri(target)
@@ -492,7 +492,7 @@ class S3Storage:
         exact = where.key if where.key and not where.key.endswith("/") else None
         seen = 0
         try:
-            for obj, is_marker in self._listing(where.bucket, where.key, target):
+            for obj, is_marker in self._listing(where.bucket, where.key):
                 key = obj.get("Key")
                 if not isinstance(key, str):
                     continue
@@ -507,7 +507,7 @@ class S3Storage:
         if exact is not None and seen == 0:
             yield WalkError(target, "no such object or prefix")
 
-    def _listing(self, bucket: str, prefix: str, target: str) -> Iterator[tuple[dict[str, Any], bool]]:
+    def _listing(self, bucket: str, prefix: str) -> Iterator[tuple[dict[str, Any], bool]]:
         """(object, is_delete_marker) in listing order, one page in memory at a time."""
         errors = _client_errors()
         try:
