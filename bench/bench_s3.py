@@ -9,9 +9,9 @@ tests/data/photos/ (crops, flips and re-encodes), at the photos' own sizes (~95 
 (2 MP, as bench_throughput.py) and at 4032x3024 (12 MP, a phone photo; at most 30 of these), writes
 them to a temporary folder *and* puts them in a bucket, then measures:
 
-* **CPU per image**: ``libra_cli.pipeline.hash_ref`` (md5, sha256, PDQ + 7 dihedral variants, pHash,
-  dHash) over the local files, and over the S3 objects through ``S3Storage.read`` (one GET each; the
-  bench registers the S3 backend for ``s3://`` refs until the pipeline takes them itself). The figure is
+* **CPU per image**: the worker function ``libra_cli.hashing.hash_ref`` with the default hash set (md5,
+  sha256, PDQ + 7 dihedral variants) over the local files, and over the S3 objects (one GET each,
+  through the registered ``s3`` backend, as scan workers read them). The figure is
   this process's own CPU time (``time.process_time``: user + system, all threads), so the server's CPU
   is excluded. Local and S3 reads alternate image by image (their order swapping) in one process, one
   worker; the ratio of the medians over ``--rounds`` is reported. Goal (issue 10): S3 <= 1.25x local.
@@ -36,17 +36,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from PIL import Image
 
-from libra_cli.errors import StorageError
+from libra_cli.hashing import hash_ref
 from libra_cli.models import HashConfig, MediaRef
-from libra_cli.pipeline import hash_ref
-from libra_cli.storage import Storage, WalkItem, WalkOptions, register
-from libra_cli.storage.base import storage_for
-from libra_cli.storage.s3 import MediaRef as S3Ref
-from libra_cli.storage.s3 import S3Options, S3Storage
+from libra_cli.storage import WalkOptions, storage_for
+from libra_cli.storage.s3 import S3Options, S3Storage  # importing it registers the s3 backend
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT / "tests" / "data" / "photos"
@@ -110,27 +107,6 @@ class Server:
         self.process.wait(10)
 
 
-class S3ForRefs(Storage):
-    """Lets today's ``hash_ref`` read ``s3://`` refs through the S3 backend (until the pipeline does)."""
-
-    scheme = "s3"
-    backend: S3Storage | None = None
-
-    def walk(self, target: str, options: WalkOptions) -> Iterator[WalkItem]:
-        raise NotImplementedError("the bench walks with S3Storage directly")
-
-    def _ref(self, ref: MediaRef) -> S3Ref:
-        return S3Ref(ref.uri, ref.size, etag=ref.etag)
-
-    def read(self, ref: MediaRef, limit: int) -> bytes:
-        assert self.backend is not None
-        return self.backend.read(self._ref(ref), limit)
-
-    def open(self, ref: MediaRef) -> BinaryIO:
-        assert self.backend is not None
-        return self.backend.open(self._ref(ref))
-
-
 def cpu_per_image(refs: list[MediaRef], config: HashConfig) -> tuple[float, float]:
     """(CPU seconds, wall seconds) per image of ``hash_ref`` over ``refs`` in this process."""
     cpu, wall = time.process_time(), time.perf_counter()
@@ -147,34 +123,25 @@ def bench_images(server: Server, workdir: Path, count: int, rounds: int, size: t
     admin.create_bucket(Bucket=bucket)
     local_dir = workdir / bucket
     local_dir.mkdir()
-    local: list[MediaRef] = []
     total = 0
     for name, data in make_jpegs(count, size):
         (local_dir / name).write_bytes(data)
         admin.put_object(Bucket=bucket, Key=f"up/{name}", Body=data)
-        local.append(MediaRef(str(local_dir / name), len(data)))
         total += len(data)
-    storage = S3Storage(S3Options(endpoint_url=server.url, path_style=True))
-    remote = [
-        MediaRef(item.uri, item.size, etag=item.etag)
-        for item in storage.walk(f"s3://{bucket}/up/")
-        if isinstance(item, S3Ref)
-    ]
-    assert len(remote) == count
-    S3ForRefs.backend = storage
-    try:
-        storage_for("s3://bucket/x")
-    except StorageError:  # no s3 backend registered yet: lend this one to hash_ref
-        register("s3", S3ForRefs)
-    config = HashConfig()
-    cpu_per_image(local[:10], config)  # warm up: imports, decoder tables, the S3 client
-    cpu_per_image(remote[:10], config)
+    local = [i for i in storage_for(str(local_dir)).walk(str(local_dir), WalkOptions()) if isinstance(i, MediaRef)]
+    settings = S3Options(endpoint_url=server.url, path_style=True)
+    remote = [i for i in S3Storage(settings).walk(f"s3://{bucket}/up/") if isinstance(i, MediaRef)]
+    assert len(local) == len(remote) == count
+    local_config = HashConfig()
+    s3_config = HashConfig(storage=settings.to_storage_options())  # what the scan gives its workers
+    cpu_per_image(local[:10], local_config)  # warm up: imports, decoder tables, the S3 client
+    cpu_per_image(remote[:10], s3_config)
     runs: dict[str, list[tuple[float, float]]] = {"local": [], "s3": []}
     for round_ in range(rounds):  # image by image, local and S3 in turn: a busy machine slows both alike
         spent = {"local": [0.0, 0.0], "s3": [0.0, 0.0]}
         for i, pair in enumerate(zip(local, remote, strict=True)):
-            order = [("local", pair[0]), ("s3", pair[1])]
-            for name, ref in order if (i + round_) % 2 == 0 else order[::-1]:
+            order = [("local", pair[0], local_config), ("s3", pair[1], s3_config)]
+            for name, ref, config in order if (i + round_) % 2 == 0 else order[::-1]:
                 cpu, wall = cpu_per_image([ref], config)
                 spent[name][0] += cpu
                 spent[name][1] += wall
@@ -203,7 +170,7 @@ def bench_listing(server: Server, keys: int) -> None:
     for item in storage.walk("s3://listing"):
         if first is None:
             first = time.perf_counter() - started
-        count += isinstance(item, S3Ref)
+        count += isinstance(item, MediaRef)
     total = time.perf_counter() - started
     cpu = time.process_time() - cpu
     assert count == keys and first is not None, count

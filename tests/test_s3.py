@@ -17,15 +17,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from libra_cli.errors import ConfigError, FileTooLarge, StorageError
-from libra_cli.storage.base import WalkError
-from libra_cli.storage.s3 import MAX_BLOCK, Changed, Gone, MediaRef, S3Options, S3Storage, Skipped
+from libra_cli.models import MediaRef, Skip, StorageOptions
+from libra_cli.storage import Changed, Gone, WalkError, WalkOptions, storage_for
+from libra_cli.storage.s3 import MAX_BLOCK, S3Options, S3Storage
 from libra_cli.storage.sources import Ignored, Named, parse_files_from, parse_since
 from s3server import Dropper, MotoServer, TcpProxy, free_port
 
@@ -97,7 +97,7 @@ def test_walk_pages_lazily_through_more_than_1000_keys(storage: S3Storage, many:
     assert ref.etag == hashlib.md5(objects["many/001204.bin"]).hexdigest()
     assert ref.version_id is None and ref.mtime_ns is not None
     assert abs(ref.mtime_ns / 1e9 - time.time()) < 600
-    assert storage.read(ref, 1000) == objects["many/001204.bin"]
+    assert storage.read_bytes(ref, 1000) == objects["many/001204.bin"]
 
 
 def test_prefix_targets_name_a_folder_or_an_object(s3_server: MotoServer, storage: S3Storage) -> None:
@@ -113,7 +113,7 @@ def test_prefix_targets_name_a_folder_or_an_object(s3_server: MotoServer, storag
     assert listed(f"s3://{bucket}/uploads/a.jpg") == ["uploads/a.jpg"]
     assert listed(f"s3://{bucket}") == sorted(keys)
     whole = list(storage.walk(f"s3://{bucket}/"))
-    assert [(s.rule, s.listed) for s in whole if isinstance(s, Skipped)] == [("folder_marker", False)]
+    assert [(s.rule, s.listed) for s in whole if isinstance(s, Skip)] == [("folder_marker", False)]
     assert list(storage.walk(f"s3://{bucket}/empty/")) == []  # an empty folder is empty, not an error
     missing = list(storage.walk(f"s3://{bucket}/nothing"))
     assert missing == [WalkError(f"s3://{bucket}/nothing", "no such object or prefix")]
@@ -136,10 +136,10 @@ def test_all_versions_lists_noncurrent_versions_and_skips_delete_markers(
     items = list(versions.walk(f"s3://{bucket}/up/"))
     by_version = {r.version_id: r for r in refs(items)}
     assert {v1, v2} <= set(by_version)  # ...but its uploads linger as noncurrent versions
-    assert versions.read(by_version[v1], 100) == b"first upload"
+    assert versions.read_bytes(by_version[v1], 100) == b"first upload"
     with versions.open(by_version[v2]) as stream:
         assert stream.read() == b"second upload"
-    skipped = [i for i in items if isinstance(i, Skipped)]
+    skipped = [i for i in items if isinstance(i, Skip)]
     assert [(s.rule, s.listed, s.location) for s in skipped] == [
         ("delete_marker", False, f"s3://{bucket}/up/k.jpg?versionId={marker}")
     ]
@@ -154,27 +154,27 @@ def test_since_counts_older_objects_as_skipped(s3_server: MotoServer, storage: S
     boundary = int(time.time()) + 1  # S3 keeps whole seconds: wait for the next one
     time.sleep(boundary - time.time() + 0.05)
     admin.put_object(Bucket=bucket, Key="new.jpg", Body=b"new")
-    since = S3Storage(S3Options(endpoint_url=s3_server.url, path_style=True, since=float(boundary)))
-    items = list(since.walk(f"s3://{bucket}"))
+    since = WalkOptions(since=float(boundary))
+    items = list(storage.walk(f"s3://{bucket}", since))
     assert [r.uri for r in refs(items)] == [f"s3://{bucket}/new.jpg"]
-    assert items[1] == Skipped(f"s3://{bucket}/old.jpg", "modified before --since", "since", False)
-    day = S3Storage(S3Options(endpoint_url=s3_server.url, path_style=True, since=parse_since("1d")))
-    assert len(refs(list(day.walk(f"s3://{bucket}")))) == 2
-    assert len(refs(list(day.walk(f"s3://{bucket}", since=float(boundary))))) == 1  # a walk's own since wins
-    old = since.stat(f"s3://{bucket}/old.jpg")
-    assert isinstance(old, Skipped) and old.rule == "since"
+    assert items[1] == Skip(f"s3://{bucket}/old.jpg", "not modified since --since", "since", False)
+    assert len(refs(list(storage.walk(f"s3://{bucket}", WalkOptions(since=parse_since("1d")))))) == 2
+    old = storage.stat(f"s3://{bucket}/old.jpg", since)
+    assert isinstance(old, Skip) and old.rule == "since"
+    excluded = list(storage.walk(f"s3://{bucket}", WalkOptions(exclude=("old.*",))))
+    assert [(i.location, i.rule) for i in excluded if isinstance(i, Skip)] == [(f"s3://{bucket}/old.jpg", "exclude")]
 
 
 def test_objects_above_max_file_size_are_listed_as_skipped(s3_server: MotoServer, storage: S3Storage) -> None:
     bucket = new_bucket(s3_server)
     put_many(s3_server, bucket, {"small.jpg": b"x" * 100, "large.mp4": b"y" * 5000})
-    items = list(storage.walk(f"s3://{bucket}", max_file_size=1000))
+    items = list(storage.walk(f"s3://{bucket}", WalkOptions(max_file_size=1000)))
     assert [r.uri for r in refs(items)] == [f"s3://{bucket}/small.jpg"]
-    (skip,) = [i for i in items if isinstance(i, Skipped)]
+    (skip,) = [i for i in items if isinstance(i, Skip)]
     assert (skip.location, skip.rule, skip.listed) == (f"s3://{bucket}/large.mp4", "max_file_size", True)
     assert "5000 bytes" in skip.reason
-    stat = storage.stat(f"s3://{bucket}/large.mp4", max_file_size=1000)
-    assert isinstance(stat, Skipped) and stat.rule == "max_file_size"
+    stat = storage.stat(f"s3://{bucket}/large.mp4", WalkOptions(max_file_size=1000))
+    assert isinstance(stat, Skip) and stat.rule == "max_file_size"
     with pytest.raises(FileTooLarge):
         storage.read(MediaRef(f"s3://{bucket}/large.mp4", 5000), 1000)
 
@@ -186,7 +186,7 @@ def test_small_object_is_one_get(storage: S3Storage, many: tuple[str, dict[str, 
     bucket, objects = many
     (ref,) = refs(list(storage.walk(f"s3://{bucket}/many/000042.bin")))
     gets = count_calls(storage, "GetObject")
-    assert storage.read(ref, 1 * MiB) == objects["many/000042.bin"]
+    assert storage.read(ref, 1 * MiB) == (objects["many/000042.bin"], ref)  # the contract's (bytes, ref)
     assert len(gets) == 1
 
 
@@ -263,12 +263,12 @@ def test_an_object_changed_after_listing_is_an_error_not_other_bytes(s3_server: 
     admin.put_object(Bucket=bucket, Key="a.jpg", Body=b"swapped after the listing" * 100)
     admin.delete_object(Bucket=bucket, Key="b.jpg")
     with pytest.raises(Changed) as changed:
-        storage.read(a, MiB)
+        storage.read_bytes(a, MiB)
     assert str(changed.value) == "changed since it was listed; it was not read"
     with pytest.raises(Changed), storage.open(a) as stream:
         stream.read(10)
     with pytest.raises(Gone) as gone:
-        storage.read(b, MiB)
+        storage.read_bytes(b, MiB)
     assert str(gone.value) == "deleted since it was listed"
 
     versioned = new_bucket(s3_server, versioned=True)
@@ -277,9 +277,9 @@ def test_an_object_changed_after_listing_is_an_error_not_other_bytes(s3_server: 
     by_version = storage.stat(f"s3://{versioned}/v.jpg")  # a HEAD does
     assert isinstance(by_version, MediaRef) and by_version.version_id and by_etag.version_id is None
     admin.put_object(Bucket=versioned, Key="v.jpg", Body=b"a later upload")
-    assert storage.read(by_version, MiB) == b"the listed version"  # pinned: exactly what was listed
+    assert storage.read_bytes(by_version, MiB) == b"the listed version"  # pinned: exactly what was listed
     with pytest.raises(Changed):
-        storage.read(by_etag, MiB)
+        storage.read_bytes(by_etag, MiB)
 
 
 # ------------------------------------------------------------------ --files-from with event notifications
@@ -308,9 +308,9 @@ def test_files_from_sqs_delivered_event_notifications(s3_server: MotoServer, sto
     assert sorted(n.uri for n in named) == sorted(f"s3://{bucket}/{k}" for k in bodies)
     assert [i.rule for i in items if isinstance(i, Ignored)] == ["test_event"]
     for item in named:
-        ref = storage.stat(item.uri, version_id=item.version_id)
+        ref = storage.stat(item.locator)
         assert isinstance(ref, MediaRef) and ref.etag == item.etag and ref.size == item.size
-        assert storage.read(ref, MiB) == bodies[item.uri.removeprefix(f"s3://{bucket}/")]
+        assert storage.read_bytes(ref, MiB) == bodies[item.uri.removeprefix(f"s3://{bucket}/")]
 
 
 def test_files_from_s3_delivered_notification_with_versions(s3_server: MotoServer, storage: S3Storage) -> None:
@@ -342,10 +342,10 @@ def test_files_from_s3_delivered_notification_with_versions(s3_server: MotoServe
     assert [(type(i).__name__, i.line) for i in items] == [("Named", 1), ("Named", 2), ("Ignored", 2), ("Named", last)]
     assert items[3] == Named(f"s3://{bucket}/up/new photo.jpg", last)
     named = [i for i in items if isinstance(i, Named)]
-    current, announced = (storage.stat(i.uri, version_id=i.version_id) for i in named[:2])
+    current, announced = (storage.stat(i.locator) for i in named[:2])
     assert isinstance(announced, MediaRef) and isinstance(current, MediaRef)
-    assert storage.read(announced, MiB) == b"announced"  # the version the event named, not the newer one
-    assert storage.read(current, MiB) == b"overwritten since"
+    assert storage.read_bytes(announced, MiB) == b"announced"  # the version the event named, not the newer one
+    assert storage.read_bytes(current, MiB) == b"overwritten since"
     missing = storage.stat(f"s3://{bucket}/up/never.jpg")
     assert missing == WalkError(f"s3://{bucket}/up/never.jpg", "no such object")
 
@@ -391,12 +391,12 @@ def test_wrong_credentials_are_one_sentence_without_the_secret(s3_server: MotoSe
     s3_server.require_auth(True)
     try:
         (ref,) = refs(list(backend("good").walk(target)))
-        assert backend("good").read(ref, MiB) == b"object 7"
+        assert backend("good").read_bytes(ref, MiB) == b"object 7"
         bad = backend("bad")
         messages = [w.reason for w in bad.walk(target) if isinstance(w, WalkError)]
         assert messages == ["the secret access key does not match the access key ID (check the credentials)"]
         with pytest.raises(StorageError) as caught:
-            bad.read(ref, MiB)
+            bad.read_bytes(ref, MiB)
         messages.append(str(caught.value))
         stat = bad.stat(target)
         assert isinstance(stat, WalkError) and "access denied" in stat.reason
@@ -438,7 +438,7 @@ def test_an_endpoint_that_drops_connections(s3_env: Path) -> None:
         )
         ref = MediaRef("s3://uploads/a.jpg", 10, etag="abc")
         with pytest.raises(StorageError) as caught:
-            storage.read(ref, MiB)
+            storage.read_bytes(ref, MiB)
         assert str(caught.value) == f"{dropper.url} dropped the connection"
         with pytest.raises(StorageError, match="dropped the connection"), storage.open(ref) as stream:
             stream.read()
@@ -459,7 +459,7 @@ def test_throttling_slows_the_scan_but_drops_nothing(
     found = refs(list(storage.walk(f"s3://{bucket}/many/")))
     assert [r.uri for r in found] == [f"s3://{bucket}/{k}" for k in sorted(objects)]
     proxy.throttle(1)
-    assert storage.read(found[113], MiB) == objects["many/000113.bin"]
+    assert storage.read_bytes(found[113], MiB) == objects["many/000113.bin"]
     assert proxy.throttled == 2
 
 
@@ -473,7 +473,7 @@ def test_a_body_cut_short_is_fetched_again_then_one_sentence(
     (ref,) = refs(list(storage.walk(f"s3://{bucket}")))
     gets = count_calls(storage, "GetObject")
     proxy.truncate(1, after=5000)
-    assert storage.read(ref, 2 * MAX_BLOCK) == data  # one cut body: fetched again
+    assert storage.read_bytes(ref, 2 * MAX_BLOCK) == data  # one cut body: fetched again
     assert len(gets) == 2
     proxy.truncate(100, after=5000)
     with pytest.raises(StorageError) as caught, storage.open(ref) as stream:
@@ -493,10 +493,10 @@ def test_backend_is_cheap_picklable_and_shares_one_client_per_process(s3_server:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # constructing a backend imports nothing heavy and connects nowhere
 
-    options = S3Options(endpoint_url=s3_server.url, path_style=True, since=12.5, all_versions=True)
+    options = S3Options(endpoint_url=s3_server.url, path_style=True, all_versions=True)
     clone: S3Storage = pickle.loads(pickle.dumps(S3Storage(options)))
-    assert clone.options == options
-    same = S3Storage(S3Options(endpoint_url=s3_server.url, path_style=True))  # walk-only fields differ
+    assert clone.settings == options
+    same = S3Storage(S3Options(endpoint_url=s3_server.url, path_style=True))  # all_versions is not the client's
     assert clone.client is same.client
     assert S3Storage(S3Options(endpoint_url=s3_server.url)).client is not same.client
 
@@ -516,15 +516,6 @@ def test_bad_options_are_one_sentence(kwargs: dict[str, Any], message: str) -> N
 
 
 def test_options_from_the_scans_storage_options() -> None:
-    @dataclass(frozen=True)
-    class StorageOptions:  # the fields of the scan's generic options (models.StorageOptions)
-        endpoint_url: str | None = None
-        region: str | None = None
-        profile: str | None = None
-        path_style: bool = False
-        all_versions: bool = False
-        extra: tuple[tuple[str, str], ...] = ()
-
     generic = StorageOptions(
         "http://127.0.0.1:9000",
         "eu-west-1",
@@ -533,9 +524,12 @@ def test_options_from_the_scans_storage_options() -> None:
         True,
         (("s3.retry_mode", "adaptive"), ("s3.max_attempts", "12"), ("gcs.project", "other backend")),
     )
-    assert S3Options.from_storage_options(generic, since=5.0) == S3Options(
-        "http://127.0.0.1:9000", "eu-west-1", "scanner", True, True, 5.0, "adaptive", 12
-    )
+    settings = S3Options("http://127.0.0.1:9000", "eu-west-1", "scanner", True, True, "adaptive", 12)
+    assert S3Options.from_storage_options(generic) == settings
+    assert S3Options.from_storage_options(settings.to_storage_options()) == settings
+    backend = storage_for("s3://uploads/a.jpg", settings.to_storage_options())  # the registry builds it
+    assert isinstance(backend, S3Storage) and backend.settings == settings
+    assert storage_for("s3://other/b.jpg", settings.to_storage_options()) is backend  # once per process
     with pytest.raises(ConfigError) as caught:
         S3Options.from_storage_options(StorageOptions(extra=(("s3.max_attempts", "many"),)))
     assert str(caught.value) == "S3 option 's3.max_attempts' has the value 'many', not a whole number"

@@ -28,12 +28,17 @@ def test_scripts_parse_and_the_workflow_runs_the_gate() -> None:
         assert flag in gate
 
 
-def _cli_has_s3_options() -> bool:
+def _cli_reads_s3() -> bool:
+    """``libra scan`` has the S3 options and ``libra_cli.storage`` registers the ``s3`` backend."""
     helped = subprocess.run([sys.executable, "-m", "libra_cli", "scan", "--help"], capture_output=True, text=True)
-    return "--endpoint-url" in helped.stdout
+    code = "import libra_cli.storage as s; print('s3' in s.schemes())"
+    registered = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+    return "--endpoint-url" in helped.stdout and registered == "True"
 
 
-@pytest.mark.skipif(not _cli_has_s3_options(), reason="libra scan has no --endpoint-url yet (the lead wires it)")
+@pytest.mark.skipif(
+    not _cli_reads_s3(), reason="libra_cli.storage does not import the s3 backend yet (`from . import s3`)"
+)
 def test_the_gate_fails_on_a_match_and_passes_a_clean_prefix_against_a_local_endpoint(tmp_path: Path) -> None:
     bindir = tmp_path / "bin"  # `libra` on PATH runs this checkout, whatever is installed
     bindir.mkdir()

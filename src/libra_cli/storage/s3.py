@@ -7,18 +7,20 @@ ones through a seekable stream of ranged GETs pinned to the version that was lis
 botocore/urllib3 failure into one plain ``StorageError`` sentence that never echoes a credential.
 
 >>> storage = S3Storage(S3Options(endpoint_url="http://127.0.0.1:9000", path_style=True))
->>> for item in storage.walk("s3://uploads/2026/", max_file_size=1 << 30):  # doctest: +SKIP
+>>> for item in storage.walk("s3://uploads/2026/", WalkOptions(max_file_size=1 << 30)):  # doctest: +SKIP
 ...     print(item)
 MediaRef(uri='s3://uploads/2026/a.jpg', size=48213, mtime_ns=..., etag='9b2c...', version_id=None)
 
-The client is boto3's, built lazily and once per process (and per distinct options), so a backend is
-cheap to construct from its frozen, picklable ``S3Options`` in every worker.
+Importing this module registers it as the ``s3`` backend, so ``storage_for("s3://...", options)``
+builds it from the scan's frozen, picklable ``StorageOptions`` once per process; its boto3 client is
+made lazily, on first use, once per process and distinct settings.
 """
 
 from __future__ import annotations
 
 import calendar
 import email.utils
+import fnmatch
 import functools
 import io
 import os
@@ -31,52 +33,8 @@ from typing import Any, BinaryIO, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, FileTooLarge, StorageError
-from .base import WalkError
-
-# --------------------------------------------------------------------------------------------------
-# STAND-INS for the lead's new contract (models.MediaRef, models.Skip, base.Gone, base.Changed). Same
-# fields as the contract in HELPERS.md: replace these four classes by imports when base.py/models.py land.
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    """STAND-IN for ``libra_cli.models.MediaRef`` (new contract): where an object is and which version."""
-
-    uri: str
-    size: int
-    mtime_ns: int | None = None
-    inode: int | None = None
-    ctime_ns: int | None = None
-    etag: str | None = None
-    version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """STAND-IN for ``Skipped`` of HELPERS.md (``libra_cli.models.Skip`` in the lead's tree): not hashed, why.
-
-    ``listed`` skips (over the size limit) go to the findings one by one; the others (``since``,
-    ``delete_marker``, ``folder_marker``) are only counted per ``rule``.
-    """
-
-    location: str
-    reason: str
-    rule: str
-    listed: bool
-
-
-class Gone(StorageError):
-    """STAND-IN for ``libra_cli.storage.base.Gone``: the object vanished between the listing and the read."""
-
-
-class Changed(StorageError):
-    """STAND-IN for ``libra_cli.storage.base.Changed``: the object is not what the listing saw."""
-
-
-WalkItem = MediaRef | WalkError | Skipped
-
-# --------------------------------------------------------------------------------------------------
+from ..models import MediaRef, Skip
+from .base import Changed, Gone, Storage, StorageOptions, WalkError, WalkItem, WalkOptions, register
 
 RETRY_MODES = ("standard", "adaptive")
 
@@ -118,7 +76,7 @@ class S3Options:
 
     ``None`` means boto3's own default: the credential chain (environment, shared config and
     ``profile``, instance/container roles), ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``, the region
-    from the profile or ``AWS_REGION``. ``since`` is an epoch time in seconds (see ``sources.parse_since``).
+    from the profile or ``AWS_REGION``.
     """
 
     endpoint_url: str | None = None
@@ -126,7 +84,6 @@ class S3Options:
     profile: str | None = None
     path_style: bool = False
     all_versions: bool = False
-    since: float | None = None
     retry_mode: str = "standard"
     max_attempts: int = 8
     connect_timeout: float = 10.0
@@ -145,7 +102,7 @@ class S3Options:
             raise ConfigError("S3 connect and read timeouts must be positive numbers of seconds")
 
     @classmethod
-    def from_storage_options(cls, options: StorageOptionsLike, since: float | None = None) -> S3Options:
+    def from_storage_options(cls, options: StorageOptionsLike) -> S3Options:
         """From the scan's generic ``StorageOptions``; S3-only settings ride in ``extra`` as ``s3.*`` keys.
 
         >>> class Opts:  # the lead's StorageOptions has these fields
@@ -173,9 +130,18 @@ class S3Options:
             profile=options.profile,
             path_style=options.path_style,
             all_versions=options.all_versions,
-            since=since,
             **found,
         )
+
+    def to_storage_options(self) -> StorageOptions:
+        """The scan's generic options for these settings (what ``storage_for`` caches backends by)."""
+        defaults = S3Options()
+        extra = tuple(
+            (f"s3.{name}", str(getattr(self, name)))
+            for name in _EXTRA
+            if getattr(self, name) != getattr(defaults, name)
+        )
+        return StorageOptions(self.endpoint_url, self.region, self.profile, self.path_style, self.all_versions, extra)
 
     def client_key(self) -> tuple[object, ...]:
         """What distinguishes one client from another (the walk-only fields do not)."""
@@ -443,25 +409,33 @@ def _client_errors() -> tuple[type[BaseException], ...]:
 # ------------------------------------------------------------------ the backend
 
 
-class S3Storage:
+class S3Storage(Storage):
     """Buckets and objects through boto3. Read-only: it only ever lists, heads and gets.
 
-    Construction is free (no client, no import of boto3); the client is made on first use.
+    Built from the scan's ``StorageOptions`` by ``storage_for`` (S3-only settings ride in ``extra``),
+    or directly from ``S3Options``. Construction is free (no client, no import of boto3); the client is
+    made on first use, once per process.
     """
 
     scheme: ClassVar[str] = "s3"
 
-    def __init__(self, options: S3Options | None = None) -> None:
-        self.options = options or S3Options()
+    def __init__(self, options: StorageOptions | S3Options | None = None) -> None:
+        if isinstance(options, S3Options):
+            self.settings = options
+            super().__init__(options.to_storage_options())
+        else:
+            generic = options or StorageOptions()
+            self.settings = S3Options.from_storage_options(generic)
+            super().__init__(generic)
 
     @property
     def client(self) -> Any:
         """This process's boto3 client for these options (created on first use)."""
-        return client_for(self.options)
+        return client_for(self.settings)
 
     def error(self, err: BaseException) -> StorageError:
         """The ``StorageError`` for a failed list or head: one sentence, without the location."""
-        return StorageError(explain(err, self.options))
+        return StorageError(explain(err, self.settings))
 
     def read_error(self, err: BaseException) -> StorageError:
         """The error for a failed GET of a listed object: ``Gone``, ``Changed`` or a ``StorageError``."""
@@ -474,16 +448,16 @@ class S3Storage:
 
     # -------------------------------------------------------------- walk
 
-    def walk(self, target: str, max_file_size: int | None = None, since: float | None = None) -> Iterator[WalkItem]:
+    def walk(self, target: str, options: WalkOptions | None = None) -> Iterator[WalkItem]:
         """Every object under ``target`` (``s3://bucket`` or ``s3://bucket/prefix``), page by page.
 
         ``s3://b/uploads/`` lists keys that start with ``uploads/``; ``s3://b/uploads`` lists the object
         ``uploads`` and the keys under ``uploads/``, as a local path names a file or a folder (never
         ``uploads.txt``). A listing that cannot start or cannot go on is one ``WalkError``; a
-        trailing-slash prefix with nothing under it is simply empty. ``since`` (epoch seconds; default
-        ``options.since``) skips older objects, counted, not listed; ``max_file_size`` skips larger
-        ones, listed.
+        trailing-slash prefix with nothing under it is simply empty. Of ``options``, ``exclude``,
+        ``max_file_size`` and ``since`` apply (the filesystem and symlink rules mean nothing here).
         """
+        options = options or WalkOptions()
         try:
             where = parse_s3_uri(target)
         except StorageError as err:
@@ -499,7 +473,7 @@ class S3Storage:
                 if exact is not None and key != exact and not key.startswith(exact + "/"):
                     continue
                 seen += 1
-                yield self._item(where.bucket, obj, is_marker, max_file_size, since)
+                yield self._item(where.bucket, obj, is_marker, options)
         except StorageError as err:
             after = f" (the listing stopped after {seen} objects)" if seen else ""
             yield WalkError(target, _reason(err, target) + after)
@@ -512,7 +486,7 @@ class S3Storage:
         errors = _client_errors()
         try:
             client = self.client
-            if self.options.all_versions:
+            if self.settings.all_versions:
                 pages = iter(client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix))
             else:
                 pages = iter(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
@@ -525,7 +499,7 @@ class S3Storage:
                 return
             except errors as err:
                 raise self.error(err) from None
-            if self.options.all_versions:
+            if self.settings.all_versions:
                 for version in page.get("Versions", ()):
                     yield version, False
                 for marker in page.get("DeleteMarkers", ()):
@@ -534,37 +508,36 @@ class S3Storage:
                 for obj in page.get("Contents", ()):
                     yield obj, False
 
-    def _item(
-        self, bucket: str, obj: dict[str, Any], is_marker: bool, max_file_size: int | None, since: float | None
-    ) -> WalkItem:
+    def _item(self, bucket: str, obj: dict[str, Any], is_marker: bool, options: WalkOptions) -> WalkItem:
         key = obj["Key"]
         uri = object_uri(bucket, key)
-        version = obj.get("VersionId") if self.options.all_versions else None
+        version = obj.get("VersionId") if self.settings.all_versions else None
         where = f"{uri}?versionId={version}" if version else uri
         if is_marker:
-            return Skipped(
+            return Skip(
                 where, "a delete marker: the key was deleted (its older versions are listed)", "delete_marker", False
             )
         mtime_ns = _mtime_ns(obj.get("LastModified"))
         size = int(obj.get("Size", 0))
         ref = MediaRef(uri, size, mtime_ns, etag=_etag(obj.get("ETag")), version_id=version)
-        return self._checked(ref, where, max_file_size, since)
+        return self._checked(ref, where, options)
 
-    def _checked(self, ref: MediaRef, where: str, max_file_size: int | None, since: float | None) -> WalkItem:
-        since = self.options.since if since is None else since
-        if since is not None and (ref.mtime_ns is None or ref.mtime_ns < since * 1e9):
-            return Skipped(where, "modified before --since", "since", False)
+    def _checked(self, ref: MediaRef, where: str, options: WalkOptions) -> WalkItem:
+        """The walk's filters, in the local backend's order: exclude, size, since."""
+        key = ref.uri.partition("://")[2].partition("/")[2]
+        if options.exclude and _excluded(ref.uri, key, options.exclude):
+            return Skip(where, "excluded (--exclude)", "exclude", listed=False)
         if ref.size == 0 and ref.uri.endswith("/"):
-            return Skipped(where, "a folder marker (an empty object whose key ends in '/')", "folder_marker", False)
-        if max_file_size is not None and ref.size > max_file_size:
-            return Skipped(where, f"larger than --max-file-size ({ref.size} bytes)", "max_file_size", True)
+            return Skip(where, "a folder marker (an empty object whose key ends in '/')", "folder_marker", False)
+        if options.max_file_size is not None and ref.size > options.max_file_size:
+            return Skip(where, f"larger than --max-file-size ({ref.size} bytes)", "max_file_size", True)
+        if options.since is not None and (ref.mtime_ns is None or ref.mtime_ns < options.since * 1e9):
+            return Skip(where, "not modified since --since", "since", listed=False)
         return ref
 
     # -------------------------------------------------------------- stat
 
-    def stat(
-        self, uri: str, max_file_size: int | None = None, version_id: str | None = None, since: float | None = None
-    ) -> WalkItem:
+    def stat(self, uri: str, options: WalkOptions | None = None, version_id: str | None = None) -> WalkItem:
         """One named object (``--files-from``, an event): a HEAD, with the same filters as ``walk``.
 
         ``version_id`` (or a ``?versionId=`` suffix) names one version; the ref is pinned to the
@@ -595,7 +568,7 @@ class S3Storage:
             etag=_etag(head.get("ETag")),
             version_id=head.get("VersionId") or version,
         )
-        return self._checked(ref, f"{name}?versionId={ref.version_id}" if version else name, max_file_size, since)
+        return self._checked(ref, f"{name}?versionId={ref.version_id}" if version else name, options or WalkOptions())
 
     # -------------------------------------------------------------- read
 
@@ -609,8 +582,13 @@ class S3Storage:
             args["IfMatch"] = f'"{ref.etag}"'
         return args
 
-    def read(self, ref: MediaRef, limit: int) -> bytes:
-        """All bytes of a small object in one GET; above ``limit`` raises ``FileTooLarge``."""
+    def read(self, ref: MediaRef, limit: int) -> tuple[bytes, MediaRef]:
+        """All bytes of a small object in one GET (pinned, so the ref stays as listed); ``FileTooLarge`` above
+        ``limit``."""
+        return self.read_bytes(ref, limit), ref
+
+    def read_bytes(self, ref: MediaRef, limit: int) -> bytes:
+        """``read`` without the reference: the bytes of the listed version, in one GET."""
         if ref.size > limit:
             raise FileTooLarge(f"larger than the {limit}-byte in-memory limit")
         args = self.pin(ref)
@@ -675,7 +653,7 @@ class S3Storage:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _cut_short(self) -> StorageError:
-        where = endpoint_name(self.options)
+        where = endpoint_name(self.settings)
         return StorageError(f"{where} dropped the connection mid-transfer, {BODY_ATTEMPTS} times")
 
     def _check_version(self, ref: MediaRef, response: dict[str, Any]) -> None:
@@ -686,6 +664,12 @@ class S3Storage:
         total = _range_total(response.get("ContentRange"))
         if total is not None and total != ref.size:
             raise Changed(f"changed since it was listed (now {total} bytes); it was not read")
+
+
+def _excluded(uri: str, key: str, patterns: tuple[str, ...]) -> bool:
+    """``--exclude`` globs match the key's last part or the whole ``s3://`` URI (``*`` also matches ``/``)."""
+    name = key.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(uri, p) for p in patterns)
 
 
 def _range_total(content_range: object) -> int | None:
@@ -795,3 +779,6 @@ class RangedReader(io.RawIOBase):
     def close(self) -> None:
         self._window = b""
         super().close()
+
+
+register("s3", S3Storage)

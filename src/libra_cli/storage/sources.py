@@ -55,6 +55,15 @@ class Named:
     size: int | None = None
     event: str | None = None  #: e.g. ``ObjectCreated:Put``
 
+    @property
+    def locator(self) -> str:
+        """What to hand to ``Storage.stat`` (and the scan's ``named`` list): the URI, with the version.
+
+        >>> Named("s3://uploads/a.jpg", 1, version_id="3HL4kq").locator
+        's3://uploads/a.jpg?versionId=3HL4kq'
+        """
+        return f"{self.uri}?versionId={self.version_id}" if self.version_id else self.uri
+
 
 @dataclass(frozen=True)
 class Ignored:
