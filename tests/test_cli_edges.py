@@ -191,3 +191,24 @@ def test_a_list_among_the_targets_is_refused(tmp_path: Path, keyed: tuple[Path, 
     code, out, err = cli("scan", "-l", str(hashlist), str(hashlist), str(tmp_path), "-i", str(identity))
     assert code == 2 and out == ""
     assert "is a libra hash list, not something to scan; did you mean --list" in err
+
+
+def test_files_from_and_since(tmp_path: Path, photos: Path, keyed: tuple[Path, Path]) -> None:
+    """``--files-from`` names what to scan (a removal event is counted, not scanned); ``--since`` filters."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(photos / "chelsea.jpg", tree / "cat.jpg")
+    shutil.copy(photos / "moon.jpg", tree / "old.jpg")
+    os.utime(tree / "old.jpg", (1_000_000_000, 1_000_000_000))  # 2001
+    removal = {"Records": [{"eventName": "ObjectRemoved:Delete",
+                            "s3": {"bucket": {"name": "b"}, "object": {"key": "gone.jpg"}}}]}  # fmt: skip
+    names = tmp_path / "names.txt"
+    names.write_text(f"{tree / 'cat.jpg'}\n{json.dumps(removal)}\n")
+    code, out, err = scan(keyed, "--files-from", str(names), "-q")
+    doc = json.loads(out)
+    assert code == 1, err
+    assert [Path(r["location"]).name for r in records(doc)] == ["cat.jpg"]
+    assert doc["summary"]["files"] == 1 and doc["summary"]["filtered"] == {"event_removed": 1}
+    code, out, _ = scan(keyed, str(tree), "--since", "2020-01-01T00:00:00Z", "-q")
+    doc = json.loads(out)
+    assert doc["summary"]["files"] == 1 and doc["summary"]["filtered"] == {"since": 1}

@@ -14,7 +14,7 @@ own sinks (see ``libra_cli.sinks.Sink``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from . import __version__, signals
@@ -25,12 +25,14 @@ from .hashing import check_config
 from .hashlist.table import HashList
 from .lists import load_lists, looks_like_list
 from .match.matcher import Matcher
-from .models import HashConfig
+from .models import HashConfig, Skip
 from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
 from .report import Report
 from .settings import ScanSettings
 from .sinks import FindingsSink, Sink
-from .storage import Source, WalkOptions
+from .storage import Source, WalkOptions, scheme_of
+from .storage.s3 import parse_s3_uri
+from .storage.sources import Named, read_files_from
 from .textsafe import unicode_safe
 
 __all__ = ["Prepared", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
@@ -90,6 +92,19 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
     return Prepared(settings, tuple(lists), matcher, hash_config(settings, matcher))
 
 
+def _named(settings: ScanSettings) -> Iterator[str | Skip]:
+    """What ``--files-from`` names, lazily: locations to stat, and lines that name nothing (counted)."""
+    if settings.files_from is None:
+        return
+    buckets = {parse_s3_uri(t).bucket for t in settings.targets if scheme_of(t) == "s3"}
+    default = next(iter(buckets)) if len(buckets) == 1 else None
+    for item in read_files_from(settings.files_from, default_bucket=default):
+        if isinstance(item, Named):
+            yield item.locator
+        else:
+            yield Skip(item.location, item.reason, item.rule, listed=False)
+
+
 def _list_header(lists: Sequence[HashList]) -> list[dict[str, object]]:
     return [{"name": hl.info.name, "entries": len(hl), "sha256": hl.info.sha256} for hl in lists]
 
@@ -110,8 +125,9 @@ def run(
         one_file_system=s.one_file_system,
         follow_symlinks=s.follow_symlinks,
         own_files=own_files,
+        since=s.since,
     )
-    source = Source(s.targets, walk, s.storage)
+    source = Source(s.targets, walk, s.storage, named=_named(s))
     options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler)
     engine_name = "inprocess" if s.engine == "local" and s.workers <= 1 else s.engine
     header = ScanHeader(

@@ -47,6 +47,8 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "profile": (str,),
     "path_style": (bool,),
     "all_versions": (bool,),
+    "since": (str, int, float),
+    "files_from": (str,),
 }
 
 

@@ -171,6 +171,17 @@ def _hash_set(value: Any) -> str:
     return ",".join(names)
 
 
+def _since(value: Any) -> float | None:
+    """``--since 24h`` / ``7d`` / an ISO 8601 time / ``@EPOCH`` -> epoch seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"--since must be a duration (24h, 7d) or a time (2026-12-01T00:00Z), not {value!r}")
+    from .storage.sources import parse_since
+
+    return parse_since(f"@{value}" if isinstance(value, int | float) else value)
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -206,6 +217,8 @@ OPTIONS: dict[str, _Option] = {
     "profile": _Option(None, _text("profile")),
     "path_style": _Option(False, _bool("path_style")),
     "all_versions": _Option(False, _bool("all_versions")),
+    "since": _Option(None, _since),
+    "files_from": _Option(None, _text("files_from")),
     "quiet": _Option(False, _bool("quiet")),
     "log_level": _Option(None, _text("log_level")),
     "log_file": _Option(None, _text("log_file")),
@@ -236,6 +249,8 @@ class ScanSettings:
     dihedral: bool = True
     hash_set: str = "lists"
     storage: StorageOptions = field(default_factory=StorageOptions)
+    since: float | None = None  #: only files and objects modified at or after this epoch time
+    files_from: str | None = None  #: a file (or ``-``) naming what to scan, one location or event a line
     quiet: bool = False
     log_level: str | None = None
     log_file: str | None = None

@@ -72,7 +72,9 @@ def _flag(value: Any) -> Any:
 
 @guarded
 def scan(
-    targets: list[str] = typer.Argument(..., metavar="TARGET...", help="Folders, files or s3://bucket/prefix to scan."),
+    targets: list[str] = typer.Argument(
+        None, metavar="TARGET...", help="Folders, files or s3://bucket/prefix to scan (or use --files-from)."
+    ),
     lists: list[str] = typer.Option(
         [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
     ),
@@ -146,6 +148,15 @@ def scan(
     profile: str | None = typer.Option(None, "--profile", metavar="NAME", help="AWS shared-config profile."),
     path_style: bool = typer.Option(False, "--path-style", help="Path-style S3 addressing (MinIO, Ceph)."),
     all_versions: bool = typer.Option(False, "--all-versions", help="Also scan noncurrent S3 object versions."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="WHEN", help="Only what changed since: a duration (24h, 7d) or a time (ISO 8601)."
+    ),
+    files_from: str | None = typer.Option(
+        None,
+        "--files-from",
+        metavar="FILE",
+        help="Scan what FILE names (- for stdin): paths, s3:// URIs, keys, or S3 event notifications (JSON).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -178,7 +189,7 @@ def scan(
     """
     config = load_config(config_file)
     flags: dict[str, Any] = {
-        "targets": targets,
+        "targets": targets or [],
         "lists": lists,
         "identity": identity,
         "passphrase_env": passphrase_env,
@@ -202,6 +213,8 @@ def scan(
         "profile": profile,
         "path_style": _flag(path_style),
         "all_versions": _flag(all_versions),
+        "since": since,
+        "files_from": files_from,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
@@ -210,6 +223,8 @@ def scan(
     setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file)
     if not settings.lists:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
+    if not settings.targets and not settings.files_from:
+        raise ConfigError("nothing to scan: name a TARGET (a folder, file or s3://bucket/prefix) or --files-from")
     prepared = prepare(settings)
     unsupported = prepared.matcher.unsupported()
     if unsupported and not settings.quiet:

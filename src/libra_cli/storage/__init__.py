@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import local as _local  # noqa: F401  (registers the ``file`` backend)
+from . import s3 as _s3  # noqa: F401  (registers the ``s3`` backend; boto3 is imported on first use)
 from .base import (
     Changed,
     Gone,

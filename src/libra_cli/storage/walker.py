@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from ..errors import LibraError
-from ..models import MediaRef
+from ..models import MediaRef, Skip
 from ..queues import Closed, WakeQueue
 from ..textsafe import one_line
 from .base import StorageOptions, WalkError, WalkItem, WalkOptions, scheme_of, storage_for
@@ -44,6 +44,9 @@ def distinct_targets(targets: Sequence[str]) -> list[str]:
 class Source:
     """Walks ``targets`` (and single named locations from ``named``) into ``queue`` from a thread.
 
+    ``named`` may also yield ``Skip`` items (lines of a ``--files-from`` list that name nothing to
+    scan): they are passed on as they are, so they are counted.
+
     ``discovered`` and ``discovered_bytes`` count references found so far (for progress displays).
     """
 
@@ -52,7 +55,7 @@ class Source:
         targets: Sequence[str],
         walk: WalkOptions,
         storage: StorageOptions | None = None,
-        named: Iterable[str] = (),
+        named: Iterable[str | Skip] = (),
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self.targets = distinct_targets(targets)
@@ -72,8 +75,8 @@ class Source:
         try:
             for target in self.targets:
                 self._walk(target)
-            for uri in self.named:
-                self._put(self._stat(uri))
+            for uri in self.named:  # --files-from: one named location at a time, lazily
+                self._put(uri if isinstance(uri, Skip) else self._stat(uri))
         except Closed:
             self.queue.finish()
             return
