@@ -111,3 +111,26 @@ def test_storage_failures_are_errors_never_exceptions(engine: str) -> None:
     assert results["unreadable"].fatal and "permission denied (injected)" in (results["unreadable"].error or "")
     assert results["boom"].fatal and "RuntimeError" in (results["boom"].error or "")
     assert results["ok"].error is None
+
+
+def test_a_killed_runs_socket_folder_is_removed_and_a_live_one_kept(tmp_path: object) -> None:
+    import socket
+    from pathlib import Path
+
+    from libra_cli.engine.janitor import remove_stale_socket_folders
+
+    base = Path(str(tmp_path))
+    dead, live, other = base / "pymp-dead", base / "pymp-live", base / "pymp-notes"
+    for folder in (dead, live, other):
+        folder.mkdir()
+    with socket.socket(socket.AF_UNIX) as gone:
+        gone.bind(str(dead / "listener-1"))  # bound, then closed: what a SIGKILL leaves
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(live / "listener-2"))
+    listening.listen()
+    (other / "not-a-socket").write_text("keep me")
+    try:
+        assert remove_stale_socket_folders(str(base)) == 1
+        assert not dead.exists() and live.exists() and other.exists()
+    finally:
+        listening.close()

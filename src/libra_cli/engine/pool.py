@@ -34,6 +34,7 @@ from ..errors import ConfigError, LibraError
 from ..models import HashConfig, HashResult, MediaRef
 from .base import Engine, EngineOptions, Waitable, register
 from .framing import FrameError, FrameReader, frame, write_all
+from .janitor import tidy
 from .wire import FAILED, HEARTBEAT, MAX_MESSAGE, WireError, decode_message, decode_result, encode_tasks
 from .worker import serve
 
@@ -96,6 +97,7 @@ class LocalPoolEngine(Engine):
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        tidy()  # a SIGKILLed earlier run could not remove its forkserver socket folder
         # Preloaded once by the forkserver: workers start with the decoders imported, in milliseconds.
         self._ctx.set_forkserver_preload(["libra_cli._forkserver", "libra_cli.engine.worker"])
         self._workers = [self._spawn(i) for i in range(max(1, self.options.workers))]
