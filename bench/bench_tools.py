@@ -1,0 +1,232 @@
+"""libra beside the tools users know, and against lists of growing size, in one run, as ratios.
+
+Run:  python bench/bench_tools.py [--jpegs 300] [--tiny 5000] [--sizes 100,1000000,5000000,10000000]
+                                 [--workers 2] [--runs 3] [--skip-sizes]
+
+It builds its own corpora in a temporary folder (benign 2 MP JPEGs made from the sample photos, tiny
+text files) and prints, each figure with its ratio to the tool it is compared with:
+
+* exact-only: ``libra scan`` with an MD5-only list vs ``md5deep -r -m`` (matching mode) and
+  ``clamscan -d list.hdb`` on the same tree (Debian packages ``md5deep`` and ``clamav``);
+* perceptual, per image and CPU-second in one process: libra's worker function (PDQ with its 7
+  dihedral variants) vs a plain ``Image.open`` + ``imagehash.phash`` loop and vs python-threatexchange's
+  ``PdqSignal.hash_from_file`` (what ``threatexchange hash photo`` runs, without its start-up);
+* list size: a whole 2-worker scan of the JPEGs with lists of N random PDQ + N random MD5 entries (plus a
+  few real ones): files/s, list load time, and the scan process's peak RSS.
+
+Wall times on a shared machine are noisy: each figure is the median of ``--runs`` runs, tools alternating.
+Tools that are not installed are reported as such and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def run(cmd: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, int]:
+    """Wall seconds of ``cmd`` and the peak RSS (KiB) of the process itself."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise SystemExit(f"{cmd[0]} failed ({done.returncode}): {done.stderr[-1500:]}")
+    return elapsed, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def median_time(cmd: list[str], runs: int, ok: tuple[int, ...] = (0, 1)) -> float:
+    return statistics.median(run(cmd, ok)[0] for _ in range(runs))
+
+
+def libra(*args: str) -> list[str]:
+    return [sys.executable, "-m", "libra_cli", *args]
+
+
+def keys(tmp: Path) -> tuple[Path, str]:
+    identity = tmp / "id.txt"
+    out = subprocess.run(libra("keygen", "-o", str(identity)), env=ENV, capture_output=True, text=True, check=True)
+    recipient = next(w for w in (out.stdout + out.stderr).split() if w.startswith("age1"))
+    return identity, recipient
+
+
+def build_list(tmp: Path, name: str, rows: list[tuple[str, str]], recipient: str) -> Path:
+    source = tmp / f"{name}.csv"
+    with source.open("w") as out:
+        out.write("hash_type,hash,id,label,category,allow\n")
+        out.writelines(f"{t},{v},e{i},,,0\n" for i, (t, v) in enumerate(rows))
+    target = tmp / f"{name}.libra"
+    subprocess.run(libra("hashlist", "build", str(source), "-o", str(target), "-r", recipient, "--force"),
+                   env=ENV, capture_output=True, check=True)  # fmt: skip
+    return target
+
+
+def md5s(paths: list[Path]) -> list[str]:
+    import hashlib
+
+    return [hashlib.md5(p.read_bytes()).hexdigest() for p in paths]
+
+
+def exact_only(
+    tmp: Path, tree: Path, files: list[Path], identity: Path, recipient: str, args: argparse.Namespace
+) -> None:
+    planted = files[:: max(1, len(files) // 5)]
+    digests = md5s(planted)
+    rng = np.random.default_rng(1)
+    noise = [rng.integers(0, 256, 16, dtype=np.uint8).tobytes().hex() for _ in range(1000)]
+    hashlist = build_list(tmp, "md5only", [("md5", d) for d in digests + noise], recipient)
+    (tmp / "known.md5").write_text("".join(f"{d}  x{i}\n" for i, d in enumerate(digests + noise)))
+    (tmp / "list.hdb").write_text(
+        "".join(f"{d}:{p.stat().st_size}:x{i}\n" for i, (d, p) in enumerate(zip(digests, planted)))
+    )
+    count = len(files)
+    scan = libra(
+        "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", str(args.workers), "-q", "-o", os.devnull
+    )
+    rows = [("libra scan (MD5-only list)", scan)]
+    if shutil.which("md5deep"):
+        rows.append(("md5deep -r -m", ["md5deep", "-r", "-m", str(tmp / "known.md5"), str(tree)]))
+    if shutil.which("clamscan"):
+        rows.append(
+            ("clamscan -d list.hdb", ["clamscan", "--no-summary", "-r", "-d", str(tmp / "list.hdb"), str(tree)])
+        )
+    times: dict[str, list[float]] = {name: [] for name, _ in rows}
+    for _ in range(args.runs):
+        for name, cmd in rows:
+            times[name].append(run(cmd)[0])
+    base = statistics.median(times[rows[0][0]])
+    print(f"\nexact-only, {count} files ({sum(p.stat().st_size for p in files) / 2**20:.0f} MiB), {args.runs} runs:")
+    for name, _ in rows:
+        t = statistics.median(times[name])
+        print(f"  {name:32s} {count / t:9.1f} files/s   libra / this = {t / base:5.2f}")
+    for name in ("md5deep -r -m", "clamscan -d list.hdb"):
+        if name not in times:
+            print(f"  {name:32s} not installed (apt-get install {'md5deep' if 'md5' in name else 'clamav'})")
+
+
+def per_image(paths: list[Path], args: argparse.Namespace) -> None:
+    import imagehash
+    from PIL import Image
+
+    from libra_cli.hashing import hash_ref
+    from libra_cli.models import HashConfig, MediaRef
+
+    refs = [MediaRef(str(p), p.stat().st_size) for p in paths]
+    config = HashConfig(digests=(), perceptual=("pdq",))
+
+    def libra_loop() -> None:
+        for ref in refs:
+            hash_ref(ref, config)
+
+    def pillow_loop() -> None:
+        for p in paths:
+            imagehash.phash(Image.open(p))
+
+    loops: list[tuple[str, Callable[[], None]]] = [("libra hash_ref (PDQ + 7 variants)", libra_loop),
+                                                   ("Image.open + imagehash.phash", pillow_loop)]  # fmt: skip
+    try:
+        from threatexchange.signal_type.pdq.signal import PdqSignal
+
+        def threatexchange_loop() -> None:
+            for p in paths:
+                PdqSignal.hash_from_file(p)
+
+        loops.append(("threatexchange PdqSignal.hash_from_file", threatexchange_loop))
+    except ImportError:
+        print("  threatexchange not installed (pip install threatexchange)")
+    cpu: dict[str, list[float]] = {name: [] for name, _ in loops}
+    for _ in range(args.runs):
+        for name, loop in loops:
+            start = time.process_time()
+            loop()
+            cpu[name].append(time.process_time() - start)
+    base = statistics.median(cpu[loops[0][0]])
+    print(f"\nperceptual, one process, {len(paths)} x 2 MP JPEG (images per CPU-second):")
+    for name, _ in loops:
+        t = statistics.median(cpu[name])
+        print(f"  {name:40s} {len(paths) / t:8.1f} img/CPU-s   libra is {t / base:5.2f}x this")
+
+
+def list_sizes(
+    tmp: Path, tree: Path, files: list[Path], identity: Path, recipient: str, args: argparse.Namespace
+) -> None:
+    from libra_cli.hashing import hash_ref
+    from libra_cli.models import HashConfig, MediaRef
+
+    rng = np.random.default_rng(7)
+    real: list[tuple[str, str]] = []
+    for p in files[:3]:
+        result = hash_ref(
+            MediaRef(str(p), p.stat().st_size), HashConfig(digests=("md5",), perceptual=("pdq",), dihedral=False)
+        )
+        real.append(("md5", result.digests["md5"].hex()))
+        real += [("pdq", row.tobytes().hex()) for v in result.perceptual for row in v.values]
+    print(f"\nlist size, whole scan of {len(files)} x 2 MP JPEG with {args.workers} workers:")
+    base_rate = None
+    for size in (int(s) for s in args.sizes.split(",")):
+        pdq = rng.integers(0, 256, (size, 32), dtype=np.uint8)
+        md5 = rng.integers(0, 256, (size, 16), dtype=np.uint8)
+        rows = real + [("pdq", r.tobytes().hex()) for r in pdq] + [("md5", r.tobytes().hex()) for r in md5]
+        hashlist = build_list(tmp, f"n{size}", rows, recipient)
+        del rows, pdq, md5
+        info = libra("hashlist", "info", str(hashlist), "-i", str(identity))
+        load = median_time(info, 1, ok=(0,))
+        scan = libra(
+            "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", str(args.workers), "-q", "-o", os.devnull
+        )
+        timings = [run(scan) for _ in range(args.runs)]
+        elapsed = statistics.median(t for t, _ in timings)
+        rss = max(r for _, r in timings)
+        rate = len(files) / elapsed
+        base_rate = base_rate or rate
+        print(f"  {size:>10,} PDQ + {size:>10,} MD5: {rate:7.1f} files/s ({rate / base_rate:4.2f}x the smallest list), "
+              f"list info {load:5.1f} s, peak RSS {rss / 1024:6.0f} MiB")  # fmt: skip
+        hashlist.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jpegs", type=int, default=300)
+    parser.add_argument("--tiny", type=int, default=5000)
+    parser.add_argument("--sizes", default="100,1000000,5000000,10000000")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-sizes", action="store_true")
+    args = parser.parse_args()
+    from bench_throughput import make_jpegs
+
+    with tempfile.TemporaryDirectory(prefix="libra-tools-") as name:
+        tmp = Path(name)
+        tree = tmp / "tree"
+        (tree / "jpegs").mkdir(parents=True)
+        jpegs = [Path(r.uri) for r in make_jpegs(tree / "jpegs", args.jpegs)]
+        tiny = []
+        for i in range(args.tiny):
+            path = tree / "notes" / f"{i // 1000:03d}" / f"{i:06d}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"note {i}\n")
+            tiny.append(path)
+        identity, recipient = keys(tmp)
+        exact_only(tmp, tree, jpegs + tiny, identity, recipient, args)
+        per_image(jpegs[: min(100, len(jpegs))], args)
+        if not args.skip_sizes:
+            list_sizes(tmp, tree / "jpegs", jpegs, identity, recipient, args)
+
+
+if __name__ == "__main__":
+    main()
