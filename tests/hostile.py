@@ -511,6 +511,9 @@ def build_corpus(root: Path, photo: bytes, outside: Path, sizes: Sizes | None = 
     put(b"poly/clip.png", png_mp4_polyglot(), "PNG + MP4", "clean")
     for fmt in TRUNCATABLE:
         put(b"cut/" + fmt.lower().encode() + b".img", truncated(fmt), f"truncated {fmt}", "error")
+    # Two names an escaping writer could confuse: the raw byte 0xFF, and the text backslash-x-f-f.
+    put(b"cut/odd\xffname.jpg", truncated("JPEG", 0.5), "truncated JPEG, raw 0xFF in its name", "error")
+    put(b"cut/odd\\xffname.jpg", truncated("JPEG", 0.4), "truncated JPEG, a backslash in its name", "error")
     put(b"tiny/empty.jpg", b"", "zero bytes", "clean")
     put(b"tiny/one.jpg", b"\xff", "one byte", "clean")
     put(b"tiny/soi.jpg", b"\xff\xd8\xff", "a JPEG signature only", "error")

@@ -22,6 +22,7 @@ Two currencies, each stated per unit of media (see docs/hardening.md for the mea
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def _png(data: bytes, max_pixels: int, budget: Budget) -> None:
 
 # ----------------------------------------------------------------------------------------------------- GIF
 
+_GIF_BLOCK = re.compile(rb"[\x21\x2c\x3b]")
+
 
 def _gif(data: bytes, max_pixels: int, budget: Budget) -> None:
     size = len(data)
@@ -180,9 +183,11 @@ def _gif(data: bytes, max_pixels: int, budget: Budget) -> None:
             if packed & 0x80:
                 pos += 3 << ((packed & 0x07) + 1)  # local colour table
             pos = sub_blocks(pos + 1)  # after the LZW minimum code size
-        else:  # a stray byte: Pillow reads on one byte at a time
-            junk += 1
-            pos += 1
+        else:  # stray bytes up to the next block: Pillow reads on one byte at a time
+            found = _GIF_BLOCK.search(data, pos)
+            end = found.start() if found else size
+            junk += end - pos
+            pos = end
             if junk > budget.junk:
                 raise _refuse(f"the GIF has more than {budget.junk} stray bytes between its blocks")
 
