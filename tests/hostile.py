@@ -423,7 +423,7 @@ class Sizes:
     gif_frames: int = 10_001
     webp_frames: int = 10_001
     tiff_pages: int = 10_001
-    text_bomb: int = 16 << 20
+    text_bomb: int = 4 << 20
     heavy: bool = False
 
     @classmethod
