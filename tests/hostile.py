@@ -608,3 +608,27 @@ def snapshot(root: Path) -> dict[bytes, tuple[object, ...]]:
                         record += (hashlib.sha256(handle.read()).hexdigest(),)
                 out[entry.path] = record
     return out
+
+
+def remove_tree(root: Path) -> None:
+    """Remove ``root`` and everything under it without recursion (``shutil.rmtree`` recurses once per
+    folder and fails on the deep tree), making unreadable folders readable on the way."""
+
+    top = os.fsencode(root)
+    if not os.path.lexists(top):
+        return
+    stack = [top]
+    while stack:
+        folder = stack[-1]
+        os.chmod(folder, 0o700)
+        subfolders = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+        if subfolders:
+            stack.extend(subfolders)
+            continue
+        os.rmdir(stack.pop())
