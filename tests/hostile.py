@@ -10,11 +10,13 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -632,3 +634,65 @@ def remove_tree(root: Path) -> None:
             stack.extend(subfolders)
             continue
         os.rmdir(stack.pop())
+
+
+# ----------------------------------------------------------------------------------------- measurements
+
+#: (name, builder, whether decoding it unguarded is quick enough to time here)
+MEASURED: list[tuple[str, Callable[[], bytes], bool]] = [
+    ("JPEG 8000x8000, 80,000 scans (issue 6)", lambda: progressive_jpeg(8000, 8000, 80_000), False),
+    ("JPEG 8000x8000, 20,000 scans (issue 6)", lambda: progressive_jpeg(8000, 8000, 20_000), False),
+    ("JPEG 8000x8000, 2,000 scans", lambda: progressive_jpeg(8000, 8000, 2_000), True),
+    ("JPEG 8000x8000, 300 refinement scans", lambda: progressive_jpeg(8000, 8000, 300, refine=True), True),
+    ("JPEG 8000x8000, 770,000 arithmetic scans", lambda: progressive_jpeg(8000, 8000, 770_000, arithmetic=True), False),
+    ("JPEG 2000x2000, 2,000 arithmetic scans", lambda: progressive_jpeg(2000, 2000, 2_000, arithmetic=True), True),
+    ("JPEG, 1,000,000 comment segments", lambda: jpeg_with_segments(1_000_000), True),
+    ("JPEG, 10 MB of stray bytes", lambda: jpeg_with_junk(10_000_000), True),
+    ("PNG, 1,000,000 unknown chunks", lambda: png_chunk_flood(1_000_000), True),
+    ("GIF, 100,000 frames", lambda: gif(100_000), True),
+    ("GIF, 1,000,000 comment extensions", lambda: gif(1, extensions=1_000_000), True),
+    ("TIFF, 100,000 pages", lambda: tiff(pages=100_000), True),
+    ("TIFF, directory loop", lambda: tiff(pages=3, loop=True), True),
+    ("TIFF 8000x8000, 250,000 tiles", lambda: tiff(8000, 8000, tile=16), True),
+    ("WebP, 100,000 frames", lambda: webp(100_000), True),
+    ("BMP 3000x3000, one-pixel runs", lambda: bmp_rle(3000, 3000), True),
+    ("QOI 2000x2000, one byte a pixel", lambda: qoi(2000, 2000), True),
+    ("PSD, 4,000,000 rows", lambda: psd_rows(4_000_000), True),
+]
+
+
+def measure(decode_too: bool = True) -> None:
+    """Print, for each crafted file, how long the decode-cost check takes to refuse it and (where that is
+    quick enough) how long decoding it takes without the check. ``python tests/hostile.py``."""
+    import time
+
+    from libra_cli.errors import MediaError
+    from libra_cli.media.budget import check_decode_budget
+    from libra_cli.media.image import decode
+    from libra_cli.media.sniff import sniff
+
+    print(f"{'file':46} {'bytes':>11} {'refused in':>11}  {'decoding unguarded':>18}  reason")
+    for name, build, quick in MEASURED:
+        data = build()
+        media_type = sniff(data) or ""
+        best, reason = float("inf"), "passed"
+        for _ in range(3):
+            started = time.perf_counter()
+            try:
+                check_decode_budget(data, media_type, max_pixels=64_000_000)
+            except MediaError as err:
+                reason = str(err)
+            best = min(best, time.perf_counter() - started)
+        unguarded = "-"
+        if decode_too and quick:
+            started = time.perf_counter()
+            with contextlib.suppress(MediaError):
+                decode(data, max_pixels=64_000_000)
+            unguarded = f"{time.perf_counter() - started:.2f} s"
+        print(f"{name:46} {len(data):>11,} {best * 1000:>8.2f} ms  {unguarded:>18}  {reason[:60]}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    measure(decode_too="--no-decode" not in sys.argv)

@@ -311,3 +311,6 @@ _CHECKS: dict[str, Callable[[bytes, int, Budget], None]] = {
     "image/vnd.adobe.photoshop": _psd,
     "image/qoi": _qoi,
 }
+
+#: The media types whose structure is checked (any other type passes unchecked).
+CHECKED_TYPES = frozenset(_CHECKS)
