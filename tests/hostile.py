@@ -75,7 +75,7 @@ def _sos(ss: int, se: int, ah: int, al: int) -> bytes:
 
 
 def progressive_jpeg(
-    width: int, height: int, scans: int, *, refine: bool = False, arithmetic: bool = False, dc: bool = True
+    width: int, height: int, scans: int, refine: bool = False, arithmetic: bool = False, *, dc: bool = True
 ) -> bytes:
     """A grey progressive JPEG whose ``scans`` AC scans each cover the whole image but carry no data.
 
@@ -658,6 +658,16 @@ MEASURED: list[tuple[str, Callable[[], bytes], bool]] = [
     ("BMP 3000x3000, one-pixel runs", lambda: bmp_rle(3000, 3000), True),
     ("QOI 2000x2000, one byte a pixel", lambda: qoi(2000, 2000), True),
     ("PSD, 4,000,000 rows", lambda: psd_rows(4_000_000), True),
+    # Just under each limit: the most a file that passes can cost.
+    ("JPEG 8000x8000, 64 passes, refinement scans", lambda: progressive_jpeg(8000, 8000, 62, refine=True), True),
+    ("JPEG 8000x8000, 64 passes, empty AC scans", lambda: progressive_jpeg(8000, 8000, 63), True),
+    ("JPEG 8000x8000, 8 arithmetic passes", lambda: progressive_jpeg(8000, 8000, 6, True, True), True),
+    ("PNG, 99,997 unknown chunks", lambda: png_chunk_flood(99_997), True),
+    ("TIFF 5056x5056, 99,856 tiles", lambda: tiff(5056, 5056, tile=16), True),
+    ("BMP 2040x2040, one-pixel runs (8.3 MB)", lambda: bmp_rle(2040, 2040), True),
+    ("QOI 1448x1448, one byte a pixel (2.1 MB)", lambda: qoi(1448, 1448), True),
+    ("PSD, 1,000,000 rows", lambda: psd_rows(1_000_000), True),
+    ("GIF, 10,000 frames", lambda: gif(10_000), True),
 ]
 
 
