@@ -33,15 +33,14 @@ from libra_cli.hashlist import (
     write_hashlist,
 )
 from libra_cli.hashlist.importers import decode_text, import_text
-from libra_cli.hashlist.validate import hash_nbytes
-from libra_cli.models import Entry
+from libra_cli.models import Entry, hash_nbytes
 
 FAST = settings(database=None, deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------------------------------------- importers
 
 HASH_TYPES = ("md5", "sha1", "sha256", "pdq", "phash")
-_plain = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+_plain = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 _field = _plain.map(str.strip).map(lambda text: text or None)
 
 
@@ -106,7 +105,7 @@ def sources(draw: st.DrawFn) -> str:
     if text and draw(st.booleans()):  # a damaged copy: a few characters replaced
         chars = list(text)
         for _ in range(draw(st.integers(1, 4))):
-            chars[draw(st.integers(0, len(chars) - 1))] = draw(st.characters(blacklist_categories=("Cs",)))
+            chars[draw(st.integers(0, len(chars) - 1))] = draw(st.characters(exclude_categories=["Cs"]))
         text = "".join(chars)
     return text
 
