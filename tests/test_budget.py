@@ -208,17 +208,19 @@ def test_ordinary_pictures_pass() -> None:
 
 
 def test_the_check_is_cheap_next_to_decoding() -> None:
-    # Interleaved, and compared as a ratio: the machine is shared.
+    # Side by side, the best of three runs each (the machine is shared), compared as a ratio.
     files = [(n, d) for n, d in _ordinary() if sniff(d) in ("image/jpeg", "image/png", "image/gif")]
     check_time = decode_time = 0.0
     for _name, data in files:
-        started = time.perf_counter()
-        _check(data)
-        check_time += time.perf_counter() - started
-        started = time.perf_counter()
-        decode(data, max_pixels=MAX_PIXELS)
-        decode_time += time.perf_counter() - started
+        check_time += min(_timed(lambda data=data: _check(data)) for _ in range(3))
+        decode_time += min(_timed(lambda data=data: decode(data, max_pixels=MAX_PIXELS)) for _ in range(3))
     assert check_time < 0.1 * decode_time, (check_time, decode_time)
+
+
+def _timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
 
 
 # ------------------------------------------------------------------------------------------ damaged files
@@ -272,11 +274,11 @@ def test_damaged_structures_only_ever_raise_media_error() -> None:
 
 @pytest.mark.xfail(strict=True, reason="the lead wires check_decode_budget into the decode path (issue 6)")
 def test_a_refused_file_keeps_its_digests(tmp_path: Path) -> None:
+    from libra_cli.hashing import hash_ref
     from libra_cli.models import HashConfig, MediaRef
-    from libra_cli.pipeline import hash_ref
 
     path = tmp_path / "scans.jpg"
     path.write_bytes(hostile.progressive_jpeg(500, 500, 1_500))  # over the 1,000-scan limit, cheap to decode
     result = hash_ref(MediaRef(str(path), path.stat().st_size), HashConfig())
     assert result.error is not None and "decode-cost guard" in result.error
-    assert set(result.digests) >= {"md5", "sha1", "sha256"} and not result.perceptual
+    assert set(result.digests) == set(HashConfig().digests) and not result.perceptual

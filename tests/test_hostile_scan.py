@@ -44,12 +44,12 @@ class Outcome:
             self.by_type.setdefault(record["type"], []).append(record)
 
     @property
-    def summary(self) -> dict[str, int]:
-        summary: dict[str, int] = self.by_type["summary"][0]["summary"]
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = self.by_type["summary"][0]["summary"]
         return summary
 
     def at(self, kind: str, planted: hostile.Planted) -> list[dict[str, Any]]:
-        """The records of ``kind`` (finding, error, skip) whose location names ``planted``'s path."""
+        """The records of ``kind`` (finding, error, skipped) whose location names ``planted``'s path."""
         return [r for r in self.by_type.get(kind, []) if _names(r, planted.path)]
 
 
@@ -57,8 +57,9 @@ def _names(record: dict[str, Any], path: bytes) -> bool:
     """Whether ``record``'s location may stand for ``path``.
 
     Today a location is ``unicode_safe`` text, which is ambiguous (a raw 0xFF byte and the text ``\\xff``
-    look alike); after the lead's change it is ``location_text`` (reversible), with ``location_bytes``
-    (base64 of the raw name) for names that are not UTF-8. Either form is accepted here.
+    look alike); once ``findings/schema.py``'s ``location_fields`` uses ``location_text`` (reversible) and
+    ``location_bytes`` (base64 of the raw name, for names that are not UTF-8), it is exact. Either form is
+    accepted here.
     """
     if record.get("location_bytes"):
         return bool(base64.b64decode(record["location_bytes"]) == path)
@@ -95,6 +96,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, listed: tuple[Path, Path]) 
     return _scan(tmp, tree, planted, *listed)
 
 
+#: Found by this test on the pipeline of f303a59: with two or more workers, a file name that is not UTF-8
+#: cannot be sent to a worker (msgpack refuses lone surrogates) and the whole scan stops with exit code 2.
+WIRE = pytest.mark.xfail(
+    strict=True, reason="engine/wire.py: msgpack cannot carry a file name that is not UTF-8, the scan stops"
+)
+
+
+@WIRE
 def test_the_hidden_photo_is_found_and_nothing_else(corpus: Outcome) -> None:
     assert corpus.code == 1, corpus.stderr[-2000:]
     findings = corpus.by_type.get("finding", [])
@@ -102,9 +111,14 @@ def test_the_hidden_photo_is_found_and_nothing_else(corpus: Outcome) -> None:
     assert len(findings) == 1  # the symlink to the listed copy outside the tree is not followed
 
 
-def test_no_traceback(corpus: Outcome) -> None:
+@WIRE
+def test_no_traceback_and_a_complete_findings_file(corpus: Outcome) -> None:
+    assert "Traceback" not in corpus.stderr and "internal error" not in corpus.stderr, corpus.stderr[-2000:]
+    assert corpus.by_type.get("summary") and corpus.by_type["summary"][0].get("complete", True)
+
+
+def test_no_traceback_even_when_the_scan_fails(corpus: Outcome) -> None:
     assert "Traceback" not in corpus.stderr
-    assert corpus.by_type.get("summary"), "the findings file was not completed"
 
 
 def test_tmpdir_is_left_empty(corpus: Outcome) -> None:
@@ -115,34 +129,33 @@ def test_the_tree_is_unchanged(corpus: Outcome) -> None:
     assert corpus.after == corpus.before
 
 
+@WIRE
 def test_every_file_is_accounted_for(corpus: Outcome) -> None:
-    root = os.path.commonpath([p.path for p in corpus.planted])
     entries = [path for path, record in corpus.before.items() if not _is_dir(record)]
     summary = corpus.summary
-    # Every entry is either hashed (counted in files) or skipped (counted).
-    assert summary["files"] + summary["skipped"] == len(entries), (summary, len(entries), root)
+    # Every entry is either hashed (counted in files) or skipped (listed, and counted).
+    assert summary["files"] + summary["skipped"] == len(entries), (summary, len(entries))
     root_user = os.geteuid() == 0
     for planted in corpus.planted:
         errors = corpus.at("error", planted)
+        fatal = [e for e in errors if e["status"] == "error"]
         findings = corpus.at("finding", planted)
-        what = f"{planted.kind}: errors {errors}, findings {findings}"
+        skips = corpus.at("skipped", planted)
+        what = f"{planted.kind}: errors {errors}, findings {findings}, skips {skips}"
         if planted.expect == "finding":
-            assert findings and not [e for e in errors if e["fatal"]], what
+            assert findings and not fatal and not skips, what
         elif planted.expect == "error":
-            assert errors and not any(e["fatal"] for e in errors), what
+            assert errors and not fatal and not findings, what
         elif planted.expect == "unreadable":
-            assert (not errors) if root_user else (errors and errors[0]["fatal"]), what
+            assert (not errors) if root_user else fatal, what
         elif planted.expect == "skip":
-            assert not errors and not findings, what
-            # TODO(after the lead's listed skips): assert corpus.at("skip", planted), naming each special
-            # file and symlink; today skips are only counted (summary.skipped, checked above).
+            assert skips and not errors and not findings, what
         elif planted.expect == "refused":
-            # TODO(after the budget is wired in): errors naming the decode-cost guard, see the xfail below.
-            assert not findings and not any(e["fatal"] for e in errors), what
+            # Tightened by test_cost_bombs_are_refused_with_their_reason once the check is wired in.
+            assert not findings and not fatal and not skips, what
         else:
-            assert planted.expect == "clean" and not errors and not findings, what
-    skips = [p for p in corpus.planted if p.expect == "skip"]
-    assert summary["skipped"] == len(skips)
+            assert planted.expect == "clean" and not errors and not findings and not skips, what
+    assert summary["skipped"] == len([p for p in corpus.planted if p.expect == "skip"])
 
 
 def _is_dir(record: tuple[object, ...]) -> bool:
@@ -157,9 +170,10 @@ def test_cost_bombs_are_refused_with_their_reason(corpus: Outcome) -> None:
         if planted.expect == "refused":
             errors = corpus.at("error", planted)
             assert errors and "decode-cost guard" in errors[0]["reason"], planted.kind
+            assert errors[0]["status"] == "warning"  # covered by its digests
 
 
-@pytest.mark.xfail(strict=True, reason="locations become unambiguous (location_text / location_bytes, issue 6)")
+@pytest.mark.xfail(strict=True, reason="findings/schema.py location_fields: location_text and location_bytes")
 def test_two_files_are_never_reported_at_one_location(corpus: Outcome) -> None:
     locations = [(r["location"], r.get("location_bytes")) for r in corpus.by_type.get("error", [])]
     assert len(locations) == len(set(locations))
@@ -167,7 +181,6 @@ def test_two_files_are_never_reported_at_one_location(corpus: Outcome) -> None:
     assert len(odd) == 2 and all(len(corpus.at("error", p)) == 1 for p in odd)
 
 
-@pytest.mark.xfail(strict=True, reason="the recursive walk raises RecursionError 974+ folders deep (issue 6)")
 def test_a_thousand_folders_deep(tmp_path: Path, listed: tuple[Path, Path]) -> None:
     tree = tmp_path / "deep"
     try:

@@ -33,21 +33,22 @@ from libra_cli.hashlist import (
     write_hashlist,
 )
 from libra_cli.hashlist.importers import decode_text, import_text
-from libra_cli.models import Entry, hash_nbytes
+from libra_cli.models import Entry
 
 FAST = settings(database=None, deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------------------------------------- importers
 
-HASH_TYPES = ("md5", "sha1", "sha256", "pdq", "phash")
+#: Hash types and the bytes of one value.
+HASH_TYPES = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32, "phash": 8}
 _plain = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 _field = _plain.map(str.strip).map(lambda text: text or None)
 
 
 @st.composite
 def entries(draw: st.DrawFn) -> Entry:
-    hash_type = draw(st.sampled_from(HASH_TYPES))
-    value = draw(st.binary(min_size=hash_nbytes(hash_type), max_size=hash_nbytes(hash_type))).hex()
+    hash_type = draw(st.sampled_from(sorted(HASH_TYPES)))
+    value = draw(st.binary(min_size=HASH_TYPES[hash_type], max_size=HASH_TYPES[hash_type])).hex()
     return Entry(
         hash_type, value, id=draw(_field), label=draw(_field), category=draw(_field), allow=draw(st.booleans())
     )
