@@ -280,7 +280,7 @@ PYYAML_ESCAPES = [
     "workers: !!int x",  # ValueError
     "workers: !!float x",  # ValueError
     "workers: !!timestamp 2001-01-01x",  # AttributeError
-    "[" * 1100 + "]" * 1100,  # RecursionError
+    "[" * 600 + "]" * 600,  # RecursionError
 ]
 
 
