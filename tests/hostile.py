@@ -380,8 +380,14 @@ def encoded(fmt: str, *, seed: int = 1, size: int = 64, **options: object) -> by
     return out.getvalue()
 
 
-#: The formats ``truncated`` cuts (each available in any Pillow build libra supports).
-TRUNCATABLE = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "QOI", "JPEG2000")
+def _writable() -> tuple[str, ...]:
+    from PIL import features
+
+    return ("AVIF",) if features.check("avif") else ()
+
+
+#: The formats ``truncated`` cuts: every image format Pillow can write here that libra decodes.
+TRUNCATABLE = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "QOI", "JPEG2000", *_writable())
 
 
 def truncated(fmt: str, keep: float = 0.6) -> bytes:
