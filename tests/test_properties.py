@@ -6,9 +6,11 @@ No example database is kept (``database=None``): the runs are reproducible from 
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -150,6 +152,7 @@ def test_unknown_hashdeep_versions_are_refused() -> None:
 def _keys() -> tuple[str, list[Any], list[Any], Ed25519PrivateKey]:
     """A folder, an age recipient and its identity, and a publisher key, made once per run."""
     folder = tempfile.mkdtemp(prefix="libra-props-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     identity = os.path.join(folder, "id.txt")
     recipient = generate_identity(identity)
     return folder, load_recipients([recipient]), load_identities([identity]), Ed25519PrivateKey.generate()
