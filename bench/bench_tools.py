@@ -92,7 +92,7 @@ def exact_only(
     hashlist = build_list(tmp, "md5only", [("md5", d) for d in digests + noise], recipient)
     (tmp / "known.md5").write_text("".join(f"{d}  x{i}\n" for i, d in enumerate(digests + noise)))
     (tmp / "list.hdb").write_text(
-        "".join(f"{d}:{p.stat().st_size}:x{i}\n" for i, (d, p) in enumerate(zip(digests, planted)))
+        "".join(f"{d}:{p.stat().st_size}:x{i}\n" for i, (d, p) in enumerate(zip(digests, planted, strict=True)))
     )
     count = len(files)
     scan = libra(

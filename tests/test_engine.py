@@ -120,8 +120,8 @@ def test_a_killed_runs_socket_folder_is_removed_and_a_live_one_kept(tmp_path: ob
     from libra_cli.engine.janitor import remove_stale_socket_folders
 
     base = Path(str(tmp_path))
-    dead, live, other = base / "pymp-dead", base / "pymp-live", base / "pymp-notes"
-    for folder in (dead, live, other):
+    dead, live, other, empty = base / "pymp-dead", base / "pymp-live", base / "pymp-notes", base / "pymp-new"
+    for folder in (dead, live, other, empty):
         folder.mkdir()
     with socket.socket(socket.AF_UNIX) as gone:
         gone.bind(str(dead / "listener-1"))  # bound, then closed: what a SIGKILL leaves
@@ -131,6 +131,6 @@ def test_a_killed_runs_socket_folder_is_removed_and_a_live_one_kept(tmp_path: ob
     (other / "not-a-socket").write_text("keep me")
     try:
         assert remove_stale_socket_folders(str(base)) == 1
-        assert not dead.exists() and live.exists() and other.exists()
+        assert not dead.exists() and live.exists() and other.exists() and empty.exists()
     finally:
         listening.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import io
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -342,3 +344,17 @@ def test_heic_is_decoded_without_registering_anything_with_pillow() -> None:
     assert "HEIF" not in Image.OPEN and ".heic" not in Image.EXTENSION
     assert (dict(Image.OPEN), dict(Image.SAVE), dict(Image.MIME), dict(Image.EXTENSION)) == registry
     assert {k: v for k, v in vars(pillow_heif.options).items() if k.isupper()} == options
+
+
+@pytest.mark.skipif(shutil.which("jpegtran") is None, reason="jpegtran (libjpeg-turbo-progs) is not installed")
+def test_an_arithmetic_coded_jpeg_decodes_like_its_original(photos: Path, tmp_path: Path) -> None:
+    """``jpegtran -arithmetic`` re-encodes a photo losslessly; Pillow's default block size refused it."""
+    import subprocess
+
+    big = tmp_path / "big.jpg"
+    Image.open(photos / "coffee.jpg").resize((1600, 1200)).save(big, quality=95)
+    arithmetic = subprocess.run(["jpegtran", "-arithmetic", str(big)], capture_output=True, check=True).stdout
+    assert len(arithmetic) > 64 * 1024
+    a = decode(big.read_bytes(), max_pixels=64_000_000)
+    b = decode(arithmetic, max_pixels=64_000_000)
+    assert a.image.tobytes() == b.image.tobytes()

@@ -88,6 +88,8 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML ({_yaml_problem(err)})") from None
+    except (ValueError, AttributeError, TypeError, RecursionError) as err:  # PyYAML's constructors raise these
+        raise ConfigError(f"config file {str(path)!r} has a value YAML cannot read ({type(err).__name__})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -88,12 +88,13 @@ class HashOutput(Sink):
         self.fmt, self.roots, self.label, self.category = fmt, roots, label, category
         self.all_files = all_files or FORMATS[fmt]
         self.out = sys.stdout
-        self.csv = csv.writer(self.out, lineterminator="\n") if fmt in ("csv", "hashdeep") else None
+        # RFC 4180 line ends: csv quotes a field holding "\r" only when rows end with "\r\n".
+        self.csv = csv.writer(self.out, lineterminator="\r\n") if fmt in ("csv", "hashdeep") else None
         self.written = self.left_out = 0
         self.uncovered: list[str] = []
         self.skipped: list[Skip] = []
         if fmt == "csv":
-            self.out.write(",".join(CSV_HEADER) + "\n")
+            self.out.write(",".join(CSV_HEADER) + "\r\n")
         elif fmt == "json":
             self.out.write("[")
         elif fmt == "hashdeep":

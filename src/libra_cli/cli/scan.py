@@ -221,10 +221,10 @@ def scan(
     }
     settings = ScanSettings.resolve(flags, config)
     setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file)
-    if not settings.lists:
-        raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     if not settings.targets and not settings.files_from:
         raise ConfigError("nothing to scan: name a TARGET (a folder, file or s3://bucket/prefix) or --files-from")
+    if not settings.lists:
+        raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     prepared = prepare(settings)
     unsupported = prepared.matcher.unsupported()
     if unsupported and not settings.quiet:

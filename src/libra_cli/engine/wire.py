@@ -46,6 +46,7 @@ def _unpack(data: bytes) -> Any:
         return msgpack.unpackb(
             data,
             raw=False,
+            unicode_errors="surrogateescape",  # file names that are not UTF-8 travel as Python keeps them
             strict_map_key=True,
             max_str_len=MAX_TEXT * 4,
             max_bin_len=MAX_MESSAGE,
@@ -58,7 +59,7 @@ def _unpack(data: bytes) -> Any:
 
 
 def _pack(value: Any) -> bytes:
-    data: bytes = msgpack.packb(value, use_bin_type=True)
+    data: bytes = msgpack.packb(value, use_bin_type=True, unicode_errors="surrogateescape")
     return data
 
 

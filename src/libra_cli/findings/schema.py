@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..models import Finding, Match, MediaRef, ScanError, Skip
-from ..textsafe import unicode_safe
+from ..textsafe import location_bytes, location_text, unicode_safe
 
 #: Version of the findings schema. 2: one ``findings`` array of records with a ``status``; raw-byte
 #: locations; ISO times; ``transform``; ``complete``; listed skips.
@@ -42,8 +42,13 @@ def iso_time(ns: int | None) -> str | None:
 
 
 def location_fields(uri: str) -> dict[str, Any]:
-    """``location`` (printable, unambiguous) and, for names that are not UTF-8, their raw bytes."""
-    return {"location": unicode_safe(uri)}
+    """``location`` (printable, unambiguous: two names never give one text) and, for names that are not
+    UTF-8, ``location_bytes``: the base64 of their exact bytes."""
+    fields: dict[str, Any] = {"location": location_text(uri)}
+    raw = location_bytes(uri)
+    if raw is not None:
+        fields["location_bytes"] = raw
+    return fields
 
 
 def ref_fields(ref: MediaRef) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import HashListError, KeyFileError, LibraError, SignatureError
 from ..fileio import open_regular, read_regular
+from ..textsafe import one_line
 from . import container, payload
 from .build import dedupe
 from .importers import decode_text, import_text
@@ -54,7 +55,7 @@ def _decrypt_error(name: str, err: Exception, kind: str) -> LibraError:
         )
     if kind == "scrypt" and "decryption failed" in text:
         return KeyFileError(f"hashlist {name}: the passphrase does not decrypt it")
-    return HashListError(f"hashlist {name}: its encrypted contents are damaged or truncated (age: {err})")
+    return HashListError(f"hashlist {name}: its encrypted contents are damaged or truncated (age: {one_line(err)})")
 
 
 def _decrypt(
@@ -84,7 +85,8 @@ def _decrypt(
     except (pyrage.DecryptError, pyrage.IdentityError) as err:
         raise _decrypt_error(name, err, kind) from None
     except (ValueError, OSError) as err:
-        raise HashListError(f"hashlist {name}: its encrypted contents are damaged or truncated ({err})") from None
+        reason = one_line(err)
+        raise HashListError(f"hashlist {name}: its encrypted contents are damaged or truncated ({reason})") from None
 
 
 def _load_libra(

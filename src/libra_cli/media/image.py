@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import MediaError
 from ..textsafe import printable
+from .budget import check_decode_budget
 from .ico import embedded_sizes
 from .png import picture_chunks
 from .sniff import sniff
@@ -236,6 +237,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     plugins = _installed(media_type)
     if not plugins:
         raise MediaError(f"the image format is not supported ({media_type} has no decoder installed)")
+    check_decode_budget(data, media_type, max_pixels=max_pixels)  # refuse unbounded work before decoding
     if media_type == "image/png":
         data = picture_chunks(data)
     elif media_type == "image/x-icon":
@@ -327,6 +329,10 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     width, height = img.size
     scale = 1
     if img.format in ("JPEG", "MPO"):
+        # Arithmetic-coded JPEGs (a lossless ``jpegtran -arithmetic`` away from any photo) need their whole
+        # entropy-coded data in one block; with Pillow's 64 KiB default they fail, dodging every hash.
+        # The decode budget already bounded the work per byte, so one block of the file's size is safe.
+        img.decodermaxblock = max(img.decodermaxblock, len(data))  # type: ignore[attr-defined]
         # Grey output and DCT scaling: libjpeg decodes 1/2, 1/4 or 1/8 of each side directly.
         drafted = img.draft("L", (min_side, min_side))
         if drafted is not None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from ...errors import HashListError
+from ..validate import shown
 from .base import Bad, Importer, Row
 
 #: hashdeep column names libra can use; tiger and whirlpool are skipped.
 _USABLE = {"md5": "md5", "sha1": "sha1", "sha256": "sha256"}
+#: Header versions whose layout libra knows (hashdeep 4.x writes 1.0). A later version may change the
+#: columns' meaning, so it is refused rather than guessed at.
+KNOWN_VERSIONS = frozenset({"HASHDEEP-1.0"})
 
 
 class Hashdeep(Importer):
@@ -28,7 +33,13 @@ class Hashdeep(Importer):
                 continue
             if line.startswith("%%%%"):
                 body = line[4:].strip()
-                if not body.upper().startswith("HASHDEEP"):
+                if body.upper().startswith("HASHDEEP"):
+                    if body.upper() not in KNOWN_VERSIONS:
+                        raise HashListError(
+                            f"hashdeep {where}: header version {shown(body)} is not one libra reads"
+                            f" ({', '.join(sorted(KNOWN_VERSIONS))})"
+                        )
+                else:
                     columns = [c.strip().lower() for c in body.split(",")]
                 continue
             if columns is None:
