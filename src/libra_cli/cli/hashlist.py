@@ -211,9 +211,13 @@ def build(
     sign_key: str | None = typer.Option(
         None, "--sign-key", metavar="KEY", help="Publisher signing key (from 'libra hashlist keygen')."
     ),
-    name: str | None = typer.Option(None, "--name", help="List name (default: output file name without .libra)."),
-    publisher: str = typer.Option("", "--publisher", help="Who publishes the list, e.g. 'Example Hotline'."),
-    description: str = typer.Option("", "--description", help="One line on what the list holds."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="NAME", help="List name (default: output file name without .libra)."
+    ),
+    publisher: str = typer.Option(
+        "", "--publisher", metavar="TEXT", help="Who publishes the list, e.g. 'Example Hotline'."
+    ),
+    description: str = typer.Option("", "--description", metavar="TEXT", help="One line on what the list holds."),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Skip and count bad lines instead of stopping at the first one."
     ),
@@ -382,9 +386,13 @@ def merge(
         [], "--recipients-file", "-R", metavar="FILE", help="File of output recipients."
     ),
     sign_key: str | None = typer.Option(None, "--sign-key", metavar="KEY", help="Signing key for the merged list."),
-    name: str | None = typer.Option(None, "--name", help="Name of the merged list (default: output file name)."),
-    publisher: str = typer.Option("", "--publisher", help="Who publishes the merged list."),
-    description: str = typer.Option("", "--description", help="One line on what the merged list holds."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="NAME", help="Name of the merged list (default: output file name)."
+    ),
+    publisher: str = typer.Option("", "--publisher", metavar="TEXT", help="Who publishes the merged list."),
+    description: str = typer.Option(
+        "", "--description", metavar="TEXT", help="One line on what the merged list holds."
+    ),
     expires: str | None = typer.Option(None, "--expires", metavar="DATE", help=_EXPIRES_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
