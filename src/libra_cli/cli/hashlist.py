@@ -232,9 +232,11 @@ def build(
 
     Examples:
 
-        libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt --sign-key hotline.key --expires 2025-07-01
+        libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt \\
+            --sign-key hotline.key --expires 2025-07-01
 
-        LIST_PASS=… libra hashlist build vics.json -o vics.libra --passphrase-env LIST_PASS
+        LIST_PASS=… libra hashlist build vics.json -o vics.libra \\
+            --passphrase-env LIST_PASS
     """
     _check_output(output, force)
     keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
@@ -292,7 +294,7 @@ def info(
 
         libra hashlist info ncmec.libra -i host.key --publisher-key ncmec.pub
 
-        libra hashlist info ncmec.libra --entries > ncmec.csv      # export (needs LIBRA_IDENTITY)
+        libra hashlist info ncmec.libra --entries > ncmec.csv  # needs a key
     """
     out = _say if entries else typer.echo
     has_key = bool(identity or os.environ.get("LIBRA_IDENTITY") or passphrase_env)
@@ -400,7 +402,11 @@ def merge(
 
     Example:
 
-        libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key -r age1… --publisher-key ncmec.pub
+        libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key \\
+            -r age1… --publisher-key ncmec.pub
+
+    The merged list is encrypted to the recipients given (-r, -R; without them, to the
+    --passphrase-env passphrase) and signed with --sign-key.
     """
     _check_output(output, force)
     out_passphrase = None if (recipient or recipients_file) else passphrase_env
@@ -498,9 +504,11 @@ def update(
 
     Examples:
 
-        libra hashlist update /etc/libra/lists/ncmec.libra --from https://hotline.example/lists/ncmec.libra
+        libra hashlist update /etc/libra/lists/ncmec.libra \\
+            --from https://hotline.example/lists/ncmec.libra
 
-        libra hashlist update ncmec --from ./ncmec-2024-07.libra -i /etc/libra/host.key
+        libra hashlist update ncmec --from ./ncmec-2024-07.libra \\
+            -i /etc/libra/host.key
     """
     config = _configured(config_file)
     path = resolve_target(target, _strings(config.get("lists")))

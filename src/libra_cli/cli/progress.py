@@ -24,6 +24,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -129,6 +130,11 @@ class ScanBar(Sink):
             self.counter.stop()
         if self.enabled:
             self._bar.stop()
+
+    @property
+    def task(self) -> Task:
+        """The bar's rich task (its ``total``, ``completed`` and fields)."""
+        return self._bar.tasks[0]
 
     def _counted(self, files: int) -> None:
         """The early count is complete (called in its thread): show the total and an ETA from now on."""
