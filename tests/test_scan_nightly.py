@@ -23,8 +23,10 @@ from libra_cli import outname
 from libra_cli.api import prepare, run
 from libra_cli.cli.app import app
 from libra_cli.cli.progress import ScanBar
+from libra_cli.config import load_config
 from libra_cli.errors import ConfigError
 from libra_cli.models import HashResult, MediaRef
+from libra_cli.pace import Rate
 from libra_cli.pipeline import Filter, Progress
 from libra_cli.precount import PreCount
 from libra_cli.settings import ScanSettings
@@ -300,3 +302,17 @@ def test_help_shows_meanings_not_python_types_and_keeps_examples_whole() -> None
             assert example.strip() in lines, f"libra {' '.join(path)} --help wraps {example!r} at 80 columns"
             checked += 1
     assert checked >= 12
+
+
+def test_the_documented_nightly_keys_load(tmp_path: Path) -> None:
+    """The yaml block of docs/config.md's nightly section is valid as written."""
+    text = (Path(__file__).parent.parent / "docs" / "config.md").read_text()
+    section = text.split("## Each night its own file", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block
+    config = tmp_path / "config.yaml"
+    config.write_text(block.group(1))
+    settings = ScanSettings.resolve({}, load_config(str(config)))
+    assert re.fullmatch(r"/var/lib/libra/findings-\d{4}-\d\d-\d\d\.json", settings.output or "")
+    assert settings.nice and settings.on_match == "/usr/local/sbin/libra-alert"
+    assert settings.max_rate == Rate(bytes=50 * 2**20)
