@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from libra_cli.cli.scan import _for_a_person
+from libra_cli.cli.terminal import TerminalSink
+from libra_cli.models import ScanError, Skip
 from libra_cli.settings import ScanSettings
 from scanhelp import make_identity, make_list
 
@@ -164,3 +166,15 @@ def test_only_a_terminal_without_o_or_format_gets_the_summary(monkeypatch: pytes
     assert not _for_a_person(ScanSettings.resolve({"output": "/var/lib/libra/f.json"}), format_given=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
     assert not _for_a_person(plain, format_given=False)  # a pipe or a file: the findings format, as before
+
+
+def test_hostile_names_cannot_repaint_the_screen() -> None:
+    shown: list[str] = []
+    sink = TerminalSink(lambda line: shown.append(str(line)))
+    sink.skip(Skip("/srv/evil\x1b[2J\rname\n.fifo", "a named pipe (FIFO)", "special_file"))
+    sink.error(ScanError("/srv/bad\udcff\x07dir", "Permission denied\x1b]0;title\x07", fatal=True))
+    sink.skip(Skip("/srv/cache/a.jpg", "excluded (--exclude)", "exclude", listed=False))  # counted, not listed
+    assert shown == [
+        "/srv/evil\\x1b[2J\\rname\\n.fifo: SKIPPED a named pipe (FIFO)",
+        "/srv/bad\\xff\\x07dir: ERROR Permission denied\\x1b]0;title\\x07",
+    ]

@@ -63,7 +63,7 @@ class _LineRouter:
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
         for line in lines:
-            self.bar.echo(line)
+            self.bar.echo(line.removesuffix("\r"))  # csv's \r\n: the terminal needs no carriage return
         return len(text)
 
     def flush(self) -> None:
