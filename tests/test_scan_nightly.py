@@ -25,12 +25,13 @@ from libra_cli.cli.app import app
 from libra_cli.cli.progress import ScanBar
 from libra_cli.config import load_config
 from libra_cli.errors import ConfigError
-from libra_cli.models import HashResult, MediaRef
+from libra_cli.models import HashResult, MediaRef, ScanError
 from libra_cli.pace import Rate
 from libra_cli.pipeline import Filter, Progress
 from libra_cli.precount import PreCount
 from libra_cli.settings import ScanSettings
 from libra_cli.sinks import Sink
+from libra_cli.sinks.reach import TargetWatch
 from libra_cli.storage.base import StorageOptions, WalkOptions
 from libra_cli.storage.local import LocalStorage
 from scanhelp import cli, make_identity, make_list, records
@@ -316,3 +317,15 @@ def test_the_documented_nightly_keys_load(tmp_path: Path) -> None:
     assert re.fullmatch(r"/var/lib/libra/findings-\d{4}-\d\d-\d\d\.json", settings.output or "")
     assert settings.nice and settings.on_match == "/usr/local/sbin/libra-alert"
     assert settings.max_rate == Rate(bytes=50 * 2**20)
+
+
+def test_a_listing_that_failed_midway_still_replaces_the_file() -> None:
+    """A bucket listing that stops after some objects is a walk error at the target itself, but the run did
+    look at files (and may have found something): only a run that saw nothing keeps the previous file."""
+    watch = TargetWatch(["s3://uploads/2026/", "/srv/uplaods"])
+    watch.error(ScanError("/srv/uplaods", "No such file or directory", fatal=True))
+    watch.error(ScanError("s3://uploads/2026/", "access denied", fatal=True))
+    assert watch.reached_none
+    watch.result(HashResult(MediaRef("s3://uploads/2026/a.jpg", 10), "image/jpeg"), [])
+    assert not watch.reached_none
+    assert not TargetWatch([]).reached_none  # --files-from alone: no targets to miss

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ..models import ScanError
+from ..models import HashResult, Match, ScanError, Skip
 from ..storage.base import scheme_of
 from ..storage.walker import distinct_targets
 from .base import Sink
@@ -31,12 +31,20 @@ def _names(target: str) -> set[str]:
 
 
 class TargetWatch(Sink):
-    """Notes every target whose own location could not be walked (not a file or folder inside it)."""
+    """Notes every target whose own location could not be walked (not a file or folder inside it), and
+    whether the run saw anything at all (a listing can fail after some objects were already scanned)."""
 
     def __init__(self, targets: Sequence[str]) -> None:
         self.targets = distinct_targets(targets)
         self._names = [_names(t) for t in self.targets]
         self.failed: set[int] = set()
+        self.seen = 0
+
+    def result(self, result: HashResult, matches: Sequence[Match]) -> None:
+        self.seen += 1
+
+    def skip(self, skip: Skip) -> None:
+        self.seen += 1
 
     def error(self, error: ScanError) -> None:
         for index, names in enumerate(self._names):
@@ -45,5 +53,5 @@ class TargetWatch(Sink):
 
     @property
     def reached_none(self) -> bool:
-        """Every target was a walk error: the run looked at nothing."""
-        return bool(self.targets) and len(self.failed) == len(self.targets)
+        """Every target was a walk error and the run saw no file at all: it looked at nothing."""
+        return bool(self.targets) and len(self.failed) == len(self.targets) and not self.seen
