@@ -25,7 +25,8 @@ import pytest
 
 from libra_cli.cli.scan import _for_a_person
 from libra_cli.cli.terminal import TerminalSink
-from libra_cli.models import ScanError, Skip
+from libra_cli.models import Entry, HashResult, Match, MediaRef, ScanError, Skip
+from libra_cli.report import Report
 from libra_cli.settings import ScanSettings
 from scanhelp import make_identity, make_list
 
@@ -150,12 +151,6 @@ def test_a_person_at_a_terminal_gets_lines_and_totals_not_json(
     assert any(line.startswith("Result:") and "exit code 1" in line for line in lines)
     assert not any("libra.scan match" in line for line in lines)  # the MATCH line is not repeated as a log line
 
-    # --only-matches: the skip line goes, the totals stay.
-    _, raw = run_in_terminal(["scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", "1", "--only-matches"])
-    lines = screen(raw)
-    assert not any("SKIPPED" in line for line in lines) and sum("MATCH" in line for line in lines) == 2
-    assert "Skipped:       1 file" in "\n".join(lines)
-
 
 def test_only_a_terminal_without_o_or_format_gets_the_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
@@ -178,3 +173,18 @@ def test_hostile_names_cannot_repaint_the_screen() -> None:
         "/srv/evil\\x1b[2J\\rname\\n.fifo: SKIPPED a named pipe (FIFO)",
         "/srv/bad\\xff\\x07dir: ERROR Permission denied\\x1b]0;title\\x07",
     ]
+
+
+def test_only_matches_keeps_the_match_lines_and_the_totals() -> None:
+    shown: list[str] = []
+    sink = TerminalSink(lambda line: shown.append(str(line)), only_matches=True)
+    entry = Entry("pdq", "00" * 32, id="H-1190", category="A")
+    match = Match("perceptual", "pdq", 8, "hotline", entry, transform="mirror")
+    sink.result(HashResult(MediaRef("/srv/b/banner.png", 10), "image/png"), [match])
+    sink.result(HashResult(MediaRef("/srv/c/broken.jpg", 10), "image/jpeg", error="truncated"), [])
+    sink.skip(Skip("/srv/d/disk.img", "larger than --max-file-size (21474836480 bytes)", "max_file_size"))
+    sink.error(ScanError("/srv/private", "Permission denied", fatal=True))
+    assert shown == ["/srv/b/banner.png: MATCH list=hotline entry=H-1190 category=A (pdq distance 8, mirrored)"]
+    totals = sink.totals(Report(files=2, media=2, matched=1, skipped=1, errors=2, fatal_errors=1))
+    assert "Skipped:       1 file (not looked at: size limit, special file or link)" in totals
+    assert "Result:        known material FOUND (exit code 1); coverage incomplete" in totals
