@@ -26,7 +26,9 @@ from .hashlist.table import HashList
 from .lists import load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
+from .pace import Rate, paced
 from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
+from .priority import lower_priority
 from .report import Report
 from .settings import ScanSettings
 from .sinks import FindingsSink, Sink
@@ -117,8 +119,14 @@ def run(
     listener: Listener | None = None,
     filter: Filter | None = None,
 ) -> Report:
-    """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs)."""
+    """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs).
+
+    ``settings.nice`` lowers this process's priority first (workers inherit it); ``settings.max_rate``
+    paces what is handed to the engine.
+    """
     s = prepared.settings
+    if s.nice:
+        lower_priority()
     walk = WalkOptions(
         exclude=s.exclude,
         max_file_size=s.max_file_size,
@@ -139,7 +147,7 @@ def run(
     )
     pipeline = Pipeline(
         source,
-        lambda: make_engine(engine_name, prepared.config, options),
+        paced(lambda: make_engine(engine_name, prepared.config, options), s.max_rate or Rate()),
         MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS),
         sinks,
         header=header,

@@ -49,6 +49,10 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "all_versions": (bool,),
     "since": (str, int, float),
     "files_from": (str,),
+    "only_matches": (bool,),
+    "nice": (bool,),
+    "max_rate": (int, float, str, list),
+    "on_match": (str,),
 }
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from . import __version__
+from . import __version__, signals
 from .engine import Engine
 from .errors import LibraError
 from .findings import ScanHeader
@@ -80,7 +80,8 @@ def collapse(matches: Sequence[Match]) -> list[Match]:
         key = (match.list, match.method, match.hash_type, *item)
         if key not in best or match.distance < best[key].distance:
             best[key] = match
-    return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, m.list, m.hash_type))
+    order = {name: i for i, name in enumerate(signals.names())}  # md5 before blake3, pdq before phash
+    return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, order.get(m.hash_type, 99), m.list))
 
 
 class MatchStage:

@@ -15,11 +15,14 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine.base import DEFAULT_TIMEOUT
 from .errors import ConfigError
 from .models import StorageOptions
+
+if TYPE_CHECKING:
+    from .pace import Rate
 
 #: Larger files are skipped (and listed): streaming their digests would outlast any reasonable run.
 DEFAULT_MAX_FILE_SIZE = "16G"
@@ -182,6 +185,21 @@ def _since(value: Any) -> float | None:
     return parse_since(f"@{value}" if isinstance(value, int | float) else value)
 
 
+def _rate(value: Any) -> Rate:
+    from .pace import Rate  # pace builds on the engine contract; imported when a rate is parsed
+
+    return Rate() if value in (None, (), []) else Rate.parse(value)
+
+
+def _on_match(value: Any) -> str | None:
+    command = _text("on_match")(value)
+    if command is not None:
+        from .hook import hook_argv
+
+        hook_argv(command)  # a command that cannot be split is refused before the scan, not after it
+    return command
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -222,6 +240,10 @@ OPTIONS: dict[str, _Option] = {
     "quiet": _Option(False, _bool("quiet")),
     "log_level": _Option(None, _text("log_level")),
     "log_file": _Option(None, _text("log_file")),
+    "only_matches": _Option(False, _bool("only_matches")),
+    "nice": _Option(False, _bool("nice")),
+    "max_rate": _Option(None, _rate),
+    "on_match": _Option(None, _on_match),
 }
 
 
@@ -254,6 +276,10 @@ class ScanSettings:
     quiet: bool = False
     log_level: str | None = None
     log_file: str | None = None
+    only_matches: bool = False  #: the terminal summary shows matches only (findings files stay complete)
+    nice: bool = False  #: lower CPU and I/O priority (``priority.lower_priority``)
+    max_rate: Rate | None = None  #: a cap on files or bytes per second (``pace.Rate``)
+    on_match: str | None = None  #: a command run after a run that matched (``hook.run_on_match``)
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:
@@ -278,7 +304,9 @@ class ScanSettings:
             thresholds.setdefault("pdq", pdq)
         if "pdq" in thresholds:
             thresholds.setdefault("vpdq", thresholds["pdq"])
-        output = values["output"]
+        from .outname import expand_output
+
+        output = values["output"] = expand_output(values["output"])  # {date}, {time}, {host}
         if values["format"] is None:
             suffix = os.path.splitext(output or "")[1].lower()
             values["format"] = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(suffix, "json")

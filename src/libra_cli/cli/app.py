@@ -16,8 +16,10 @@ from .. import __version__
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
 from . import hashcmd, hashlist, keys, scan
+from .common import LibraCommand, LibraGroup
 
 app = typer.Typer(
+    cls=LibraGroup,
     rich_markup_mode="markdown",
     name="libra",
     help=(
@@ -34,6 +36,21 @@ app.command("scan")(scan.scan)
 app.command("hash")(hashcmd.hash_files)
 app.command("keygen")(keys.keygen)
 app.add_typer(hashlist.app, name="hashlist")
+
+
+def _libra_classes(group: typer.Typer) -> None:
+    """Every command and group gets libra's help rules (meaningful metavars, never python type names)."""
+    for command in group.registered_commands:
+        if not (isinstance(command.cls, type) and issubclass(command.cls, LibraCommand)):
+            command.cls = LibraCommand
+    for sub in group.registered_groups:
+        sub.cls = LibraGroup
+        if sub.typer_instance is not None:
+            sub.typer_instance.info.cls = LibraGroup
+            _libra_classes(sub.typer_instance)
+
+
+_libra_classes(app)
 
 
 def _version(value: bool) -> None:
@@ -94,9 +111,7 @@ def main() -> None:
     which cron and CI read as "something matched".
     """
     _reserve_standard_fds()
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s libra %(levelname)s %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, _terminate)
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 file name must never stop a run
         if hasattr(stream, "reconfigure"):

@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: error translation, stderr console, size parsing."""
+"""Helpers shared by the command modules: error translation, stderr console, size parsing, help metavars."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
 
-__all__ = ["guarded", "log", "parse_size", "printable", "say", "stderr"]
+__all__ = ["LibraCommand", "LibraGroup", "guarded", "log", "parse_size", "printable", "say", "stderr"]
 
 from ..settings import parse_size
 
@@ -69,3 +70,48 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
     return wrapper
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone: ``TARGET...``, never a python type such as ``<list[str]>``."""
+
+    @property
+    def display_name_raw(self) -> str:
+        name = self.metavar or (self.name or "ARG").upper()
+        return name + "..." if self.nargs != 1 and not name.endswith("...") else name
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+
+
+def _plain_metavars(params: list[Any]) -> list[Any]:
+    """Help shows what a value means (``FILE``, ``N``), never a python type (``<str>``, ``<bool>``).
+
+    Switches show nothing after their name; an option without a metavar shows its name in capitals.
+    """
+    for param in params:
+        if isinstance(param, TyperArgument):
+            if not isinstance(param, _Argument):
+                param.__class__ = _Argument
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif isinstance(param, TyperOption) and param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    return params
+
+
+class LibraCommand(TyperCommand):
+    """Every ``libra`` command: help with meaningful metavars (see ``_plain_metavars``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx))
+
+
+class LibraGroup(TyperGroup):
+    """``libra`` and ``libra hashlist``: the same help rules as ``LibraCommand``."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx))

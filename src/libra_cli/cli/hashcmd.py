@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 
@@ -22,6 +22,7 @@ from ..hashlist.importers.libra_csv import COLUMNS
 from ..models import HashConfig, HashResult, Match, ScanError, Skip
 from ..settings import default_workers, parse_size
 from ..sinks import Sink
+from ..storage.base import WalkOptions
 from ..textsafe import count, unicode_safe
 from .common import guarded, say
 from .progress import ScanBar
@@ -84,10 +85,12 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
 class HashOutput(Sink):
     """Streams ``libra hash`` results to stdout in one of ``FORMATS``."""
 
-    def __init__(self, fmt: str, all_files: bool, roots: Sequence[str], label: str, category: str) -> None:
+    def __init__(
+        self, fmt: str, all_files: bool, roots: Sequence[str], label: str, category: str, out: TextIO | None = None
+    ) -> None:
         self.fmt, self.roots, self.label, self.category = fmt, roots, label, category
         self.all_files = all_files or FORMATS[fmt]
-        self.out = sys.stdout
+        self.out = out or sys.stdout
         # RFC 4180 line ends: csv quotes a field holding "\r" only when rows end with "\r\n".
         self.csv = csv.writer(self.out, lineterminator="\r\n") if fmt in ("csv", "hashdeep") else None
         self.written = self.left_out = 0
@@ -180,7 +183,13 @@ def hash_files(
     all_files: bool = typer.Option(
         False, "--all-files", help="Also print files that are not images or videos (exact digests only)."
     ),
-    workers: int = typer.Option(0, "--workers", "-w", metavar="N", help="Worker processes; 0 means one per core."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        "-w",
+        metavar="N",
+        help="Worker processes: 0 (default) one per core; 1 hashes in this process, without crash protection.",
+    ),
     max_file_size: str = typer.Option("16G", "--max-file-size", metavar="SIZE", help="Skip files larger than this."),
 ) -> None:
     """Print the hashes of media files (to stdout), e.g. to build a hash list from them.
@@ -217,17 +226,20 @@ def hash_files(
         plugins=signals.plugin_modules(),
     )
     roots = [os.path.abspath(p) for p in paths]
-    output = HashOutput(fmt, all_files, roots, label, category)
-    with ScanBar(enabled=True, label="hash", matches=False) as bar:
+    limit = parse_size(max_file_size)
+    bar = ScanBar(enabled=True, label="hash", matches=False, targets=paths, walk=WalkOptions(max_file_size=limit))
+    with bar:
+        # On a terminal shared with the bar, lines of output are printed above it, never into it.
+        output = HashOutput(fmt, all_files, roots, label, category, out=bar.stream(sys.stdout))
         hash_paths(
             paths,
             output,
             config=config,
             workers=workers or default_workers(),
-            max_file_size=parse_size(max_file_size),
+            max_file_size=limit,
             listener=bar.update,
         )
-    output.close()
+        output.close()
     if output.left_out:
         say(f"libra: left out {count(output.left_out, 'file')} that {'is' if output.left_out == 1 else 'are'} "
             "not an image or video (see --all-files)")  # fmt: skip

@@ -211,9 +211,13 @@ def build(
     sign_key: str | None = typer.Option(
         None, "--sign-key", metavar="KEY", help="Publisher signing key (from 'libra hashlist keygen')."
     ),
-    name: str | None = typer.Option(None, "--name", help="List name (default: output file name without .libra)."),
-    publisher: str = typer.Option("", "--publisher", help="Who publishes the list, e.g. 'Example Hotline'."),
-    description: str = typer.Option("", "--description", help="One line on what the list holds."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="NAME", help="List name (default: output file name without .libra)."
+    ),
+    publisher: str = typer.Option(
+        "", "--publisher", metavar="TEXT", help="Who publishes the list, e.g. 'Example Hotline'."
+    ),
+    description: str = typer.Option("", "--description", metavar="TEXT", help="One line on what the list holds."),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Skip and count bad lines instead of stopping at the first one."
     ),
@@ -228,9 +232,11 @@ def build(
 
     Examples:
 
-        libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt --sign-key hotline.key --expires 2025-07-01
+        libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt \\
+            --sign-key hotline.key --expires 2025-07-01
 
-        LIST_PASS=… libra hashlist build vics.json -o vics.libra --passphrase-env LIST_PASS
+        LIST_PASS=… libra hashlist build vics.json -o vics.libra \\
+            --passphrase-env LIST_PASS
     """
     _check_output(output, force)
     keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
@@ -288,7 +294,7 @@ def info(
 
         libra hashlist info ncmec.libra -i host.key --publisher-key ncmec.pub
 
-        libra hashlist info ncmec.libra --entries > ncmec.csv      # export (needs LIBRA_IDENTITY)
+        libra hashlist info ncmec.libra --entries > ncmec.csv  # needs a key
     """
     out = _say if entries else typer.echo
     has_key = bool(identity or os.environ.get("LIBRA_IDENTITY") or passphrase_env)
@@ -382,9 +388,13 @@ def merge(
         [], "--recipients-file", "-R", metavar="FILE", help="File of output recipients."
     ),
     sign_key: str | None = typer.Option(None, "--sign-key", metavar="KEY", help="Signing key for the merged list."),
-    name: str | None = typer.Option(None, "--name", help="Name of the merged list (default: output file name)."),
-    publisher: str = typer.Option("", "--publisher", help="Who publishes the merged list."),
-    description: str = typer.Option("", "--description", help="One line on what the merged list holds."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="NAME", help="Name of the merged list (default: output file name)."
+    ),
+    publisher: str = typer.Option("", "--publisher", metavar="TEXT", help="Who publishes the merged list."),
+    description: str = typer.Option(
+        "", "--description", metavar="TEXT", help="One line on what the merged list holds."
+    ),
     expires: str | None = typer.Option(None, "--expires", metavar="DATE", help=_EXPIRES_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
@@ -392,7 +402,11 @@ def merge(
 
     Example:
 
-        libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key -r age1… --publisher-key ncmec.pub
+        libra hashlist merge ncmec.libra iwf.libra -o all.libra -i host.key \\
+            -r age1… --publisher-key ncmec.pub
+
+    The merged list is encrypted to the recipients given (-r, -R; without them, to the
+    --passphrase-env passphrase) and signed with --sign-key.
     """
     _check_output(output, force)
     out_passphrase = None if (recipient or recipients_file) else passphrase_env
@@ -490,9 +504,11 @@ def update(
 
     Examples:
 
-        libra hashlist update /etc/libra/lists/ncmec.libra --from https://hotline.example/lists/ncmec.libra
+        libra hashlist update /etc/libra/lists/ncmec.libra \\
+            --from https://hotline.example/lists/ncmec.libra
 
-        libra hashlist update ncmec --from ./ncmec-2024-07.libra -i /etc/libra/host.key
+        libra hashlist update ncmec --from ./ncmec-2024-07.libra \\
+            -i /etc/libra/host.key
     """
     config = _configured(config_file)
     path = resolve_target(target, _strings(config.get("lists")))

@@ -10,7 +10,9 @@ from .common import guarded, say
 
 @guarded
 def keygen(
-    output: str = typer.Option(..., "-o", "--output", help="Where to write the new age identity (mode 0600)."),
+    output: str = typer.Option(
+        ..., "-o", "--output", metavar="FILE", help="Where to write the new age identity (mode 0600)."
+    ),
 ) -> None:
     """Make an age identity for receiving hash lists, and print its public recipient (age1…) on stdout.
 

@@ -1,13 +1,18 @@
 """``libra scan``: walk targets, hash in workers, match against lists, write findings.
 
 The command only parses and prints: settings are resolved by the library (``settings.py``: flags over
-the config file over defaults), the run is ``api.prepare`` + ``api.run``.
+the config file over defaults), the run is ``api.prepare`` + ``api.run``. What is printed depends on
+where stdout goes: a person at a terminal gets one line per finding and totals (``terminal.py``),
+files and pipes get the findings format. Around the run, the command keeps the nightly promises:
+a run that reached none of its targets leaves the previous findings file in place, and the
+``--on-match`` hook runs once the findings file is complete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 import typer
@@ -17,11 +22,16 @@ from ..config import load_config
 from ..engine import engines
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output, output_identity
+from ..hook import run_on_match
+from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
-from ..sinks import FindingsSink
-from ..textsafe import count
+from ..sinks import FindingsSink, Sink
+from ..sinks.reach import TargetWatch
+from ..storage.base import WalkOptions
+from ..textsafe import count, printable
 from .common import guarded, say, stderr
 from .progress import ScanBar
+from .terminal import TerminalSink
 
 log = logging.getLogger("libra.cli")
 
@@ -36,8 +46,20 @@ class _ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
-def setup_logging(level: str, log_file: str | None) -> None:
-    """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins."""
+class _ShownOnScreen(logging.Filter):
+    """Drops the per-file events the terminal summary already shows as lines (matches, errors, skips)."""
+
+    EVENTS = ("match ", "unreadable ", "undecodable ", "skipped ", "filtered ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "libra.scan" and record.getMessage().startswith(self.EVENTS))
+
+
+def setup_logging(level: str, log_file: str | None, terminal: bool = False) -> None:
+    """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins.
+
+    With the terminal summary on screen (``terminal``), log lines on stderr leave out what it shows.
+    """
     numeric = getattr(logging, level.upper(), None) if level.lower() in ("debug", "info", "warning", "error") else None
     if not isinstance(numeric, int):
         raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)")
@@ -46,6 +68,8 @@ def setup_logging(level: str, log_file: str | None) -> None:
     except OSError as err:
         raise ConfigError(f"cannot open log file {log_file!r}: {err.strerror or err}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s libra %(levelname)s %(name)s %(message)s"))
+    if terminal and not log_file:
+        handler.addFilter(_ShownOnScreen())
     root = logging.getLogger("libra")
     root.handlers[:] = [handler]
     root.setLevel(numeric)
@@ -68,6 +92,35 @@ def _identities(*paths: str | None) -> set[tuple[int, int]]:
 def _flag(value: Any) -> Any:
     """A boolean switch that was not given is ``None`` (so the config file can set it)."""
     return True if value else None
+
+
+def _for_a_person(settings: ScanSettings, format_given: bool) -> bool:
+    """The terminal summary instead of a findings format: stdout is a terminal, no -o, no format asked for."""
+    if settings.output is not None or format_given or sys.stdout is None:
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+class _KeepPrevious(Exception):
+    """Raised inside ``open_output`` to discard the new findings file and keep the one in place."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("none of the targets could be reached")
+        self.report = report
+
+
+def _walk_options(settings: ScanSettings) -> WalkOptions:
+    """The walk's rules, for the progress bar's early count."""
+    return WalkOptions(
+        exclude=settings.exclude,
+        max_file_size=settings.max_file_size,
+        one_file_system=settings.one_file_system,
+        follow_symlinks=settings.follow_symlinks,
+        since=settings.since,
+    )
 
 
 @guarded
@@ -94,16 +147,30 @@ def scan(
         metavar="PUB",
         help="Require lists to be signed by this publisher key (*.pub). Repeatable.",
     ),
-    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Findings file (default: stdout)."),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Findings file; may hold {date}, {time}, {host} (default: stdout; a summary on a terminal).",
+    ),
     fmt: str | None = typer.Option(
         None,
         "--format",
         "-f",
         metavar="FORMAT",
-        help=f"Findings format: {', '.join(formats())} (default: from the -o suffix, else json).",
+        help=f"Findings format: {', '.join(formats())} (default: from the -o suffix, else json; "
+        "given, it is used on a terminal too).",
+    ),
+    only_matches: bool = typer.Option(
+        False, "--only-matches", help="On a terminal, print matches only (totals still count the rest)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-w", metavar="N", help="Worker processes (default 0: one per core; 1: no subprocess)."
+        None,
+        "--workers",
+        "-w",
+        metavar="N",
+        help="Worker processes: 0 (default) one per core; 1 hashes in this process, without crash protection.",
     ),
     engine: str | None = typer.Option(
         None, "--engine", metavar="NAME", help=f"Where hashing runs: {', '.join(engines())} (default local)."
@@ -157,6 +224,21 @@ def scan(
         metavar="FILE",
         help="Scan what FILE names (- for stdin): paths, s3:// URIs, keys, or S3 event notifications (JSON).",
     ),
+    nice: bool = typer.Option(
+        False, "--nice", help="Lower CPU priority (nice 10) and disk priority (idle class), for daytime runs."
+    ),
+    max_rate: list[str] = typer.Option(
+        [],
+        "--max-rate",
+        metavar="RATE",
+        help="At most this many files per second (100), or bytes per second with a unit (50M). Repeatable.",
+    ),
+    on_match: str | None = typer.Option(
+        None,
+        "--on-match",
+        metavar="CMD",
+        help="Run CMD after a run that matched, with the findings file path (never media); see docs.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -178,11 +260,15 @@ def scan(
     against the decrypted lists. Matched files also get MD5, SHA-1 and SHA-256 for the report.
     No media is ever copied, cached or written.
 
-    Examples:
+    On a terminal it prints one line per finding, then totals; to a file (-o)
+    or a pipe it writes findings as json, csv or ndjson. Examples:
 
-        libra scan /srv/uploads --list ncmec.libra --identity /etc/libra/host.key -o findings.json
+        libra scan /srv/uploads -l ncmec.libra -i /etc/libra/host.key
 
-        libra scan /srv/uploads -l hotline.libra --publisher-key hotline.pub -f ndjson -q | jq .
+        libra scan /srv/uploads -l /etc/libra/lists -i /etc/libra/host.key \\
+            -o /var/lib/libra/findings-{date}.json -q
+
+        libra scan /srv -l hotline.libra -f ndjson -q | jq .location
 
     Exit codes: 0 nothing found, 1 something matched (even if some files could not be read), 2 the
     scan could not cover what it was asked to (unreadable files, bad list or key).
@@ -196,6 +282,7 @@ def scan(
         "publisher_keys": publisher_keys,
         "output": output,
         "format": fmt,
+        "only_matches": _flag(only_matches),
         "workers": workers,
         "engine": engine,
         "hash_set": hash_set,
@@ -215,12 +302,16 @@ def scan(
         "all_versions": _flag(all_versions),
         "since": since,
         "files_from": files_from,
+        "nice": _flag(nice),
+        "max_rate": max_rate,
+        "on_match": on_match,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
     }
     settings = ScanSettings.resolve(flags, config)
-    setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file)
+    terminal = _for_a_person(settings, format_given=fmt is not None or "format" in config)
+    setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file, terminal)
     if not settings.targets and not settings.files_from:
         raise ConfigError("nothing to scan: name a TARGET (a folder, file or s3://bucket/prefix) or --files-from")
     if not settings.lists:
@@ -230,16 +321,54 @@ def scan(
     if unsupported and not settings.quiet:
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(unsupported.items()))
         say(f"libra: the lists hold entries libra cannot compute ({kinds}); they will never match")
-    with open_output(settings.output) as stream, ScanBar(enabled=not settings.quiet) as bar:
-        own = _identities(settings.output, settings.log_file) | {i for i in [output_identity(stream)] if i}
-        writer = make_writer(settings.format, stream)
-        report = run(prepared, [FindingsSink(writer)], own_files=frozenset(own), listener=bar.update)
-    if not settings.quiet:
-        where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
-        coverage = "" if report.complete else ", coverage incomplete"
-        say(
-            f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
-            f"{report.matched} matched, {count(report.errors, 'error')}{coverage}{where}"
-        )
+    target = settings.output if settings.output not in (None, "-") else None
+    existed = target is not None and os.path.isfile(target)
+    watch = TargetWatch(settings.targets)
+    view: TerminalSink | None = None
+    kept = False
+    counted = () if settings.files_from else settings.targets  # a --files-from list is not counted ahead
+    bar = ScanBar(enabled=not settings.quiet, targets=counted, walk=_walk_options(settings))
+    try:
+        with open_output(settings.output) as stream, bar:
+            own = _identities(settings.output, settings.log_file) | {i for i in [output_identity(stream)] if i}
+            sinks: list[Sink] = [watch, bar]  # the bar counts a match before its line is printed
+            if terminal:
+                view = TerminalSink(bar.echo, only_matches=settings.only_matches)
+                sinks.append(view)
+            else:
+                sinks.append(FindingsSink(make_writer(settings.format, bar.stream(stream))))
+            report = run(prepared, sinks, own_files=frozenset(own), listener=bar.update)
+            if watch.reached_none and existed:
+                raise _KeepPrevious(report)  # discards the new file: yesterday's findings stay in place
+    except _KeepPrevious as keep:
+        report, kept = keep.report, True
+        say(f"libra: none of the targets could be reached; {printable(target)} was left as it was")
+    _tell(settings, report, view, bar)
+    if settings.on_match and not kept:
+        hide = [settings.passphrase_env] if settings.passphrase_env else []
+        run_on_match(settings.on_match, target, report, hide=hide)
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))
+
+
+def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar: ScanBar) -> None:
+    """The end of a run for people: totals on a terminal, else one line on stderr (with -q: only if
+    coverage was incomplete, since then the exit code alone does not say which files were missed)."""
+    if view is not None and not settings.quiet:
+        for line in view.totals(report):
+            bar.echo(line)
+        return
+    if settings.quiet:
+        if not report.complete:
+            where = f" (listed as errors in {settings.output})" if settings.output not in (None, "-") else ""
+            say(f"libra: coverage incomplete: {count(report.fatal_errors, 'file or folder', 'files or folders')} "
+                f"could not be read{where}")  # fmt: skip
+        return
+    if view is not None:
+        return
+    where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
+    coverage = "" if report.complete else ", coverage incomplete"
+    say(
+        f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
+        f"{report.matched} matched, {count(report.errors, 'error')}{coverage}{where}"
+    )
