@@ -79,9 +79,7 @@ class FrameSet:
     region_quality: U8 = field(default_factory=lambda: np.zeros((0, 4), np.uint8))
 
     @classmethod
-    def from_hex(
-        cls, hashes: Iterable[str], quality: Iterable[int], times: Iterable[float]
-    ) -> FrameSet:
+    def from_hex(cls, hashes: Iterable[str], quality: Iterable[int], times: Iterable[float]) -> FrameSet:
         """Frames from hex PDQ strings (e.g. a vPDQ hash file's lines)."""
         rows = [bytes.fromhex(h) for h in hashes]
         pdq = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), 32).copy()
@@ -173,7 +171,7 @@ def _alignment(
 ) -> tuple[float, float, int]:
     """The line ``t_l = speed * t_q + offset`` that the most anchor pairs agree with (within ``tolerance``),
     preferring speeds near 1 on ties. Returns (speed, offset, anchors on it)."""
-    steps = int(math.ceil(math.log(rule.max_speed) / math.log1p(rule.speed_step)))
+    steps = math.ceil(math.log(rule.max_speed) / math.log1p(rule.speed_step))
     speeds = np.exp(np.arange(-steps, steps + 1) * math.log1p(rule.speed_step))
     speeds[steps] = 1.0
     order = np.argsort(np.abs(np.log(speeds)), kind="stable")  # try 1.0 first, then outwards
