@@ -159,11 +159,12 @@ def _distances(query: Frames, listed: Frames, q_ok: npt.NDArray[np.bool_], l_ok:
 
 
 def _spans(times: F64) -> tuple[F64, float]:
-    """Each frame's end (the next frame's time; the last gets the median step) and the median step."""
+    """Each frame's end (the next frame's time; the last is given half the median step: how long it is
+    shown is unknown) and the median step."""
     steps = np.diff(times)
     step = float(np.median(steps)) if len(steps) else 1.0
     step = step if step > 0 else 1.0
-    return np.append(times[1:], times[-1] + step), step
+    return np.append(times[1:], times[-1] + 0.5 * step), step
 
 
 def _alignment(
@@ -212,7 +213,7 @@ def compare(query: Frames, listed: Frames, rule: VideoRule | None = None, *, ent
     # Pair each query frame's (mapped) span with the listed spans it overlaps, with the tolerance.
     start = speed * tq + offset
     end = speed * q_end + offset
-    aligned = (start[:, None] <= l_end[None, :] + tolerance) & (end[:, None] >= tl[None, :] - tolerance)
+    aligned = (start[:, None] < l_end[None, :] + tolerance) & (end[:, None] > tl[None, :] - tolerance)
     close = aligned & (dist <= rule.aligned_distance)
     q_hit = close.any(axis=1)
     l_hit = close.any(axis=0)
