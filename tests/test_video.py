@@ -7,7 +7,6 @@ encoded by FFmpeg's own encoders into memory. Nothing is downloaded and no binar
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from collections.abc import Iterator
 from functools import cache
@@ -378,4 +377,3 @@ def test_vpdq_lines_that_are_not_frames_are_reported() -> None:
     with pytest.raises(Exception, match="line 2"):
         list(import_text(good + "1,100,xyz,1.000\n", "bad.txt"))
     assert not Vpdq.detect("", "pdq " + "ab" * 32)  # python-threatexchange text stays with its importer
-    assert os.environ.get("TMPDIR", "") == os.environ.get("TMPDIR", "")
