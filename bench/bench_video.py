@@ -30,7 +30,8 @@ edits each six ways (re-encode at CRF 33, half resolution, trim starting at 2.5 
 a corner (small and large), 15 fps by dropping frames, re-timed to 15 fps (25 fps frames played at 15),
 VP8/WebM), and reports for each edit the share of listed clips found by the vPDQ rule
 (python-threatexchange's, on libra's frame hashes) and by libra's rule (``match.video.compare``), with the
-list sampled at 1 and at 4 frames per second, plus the false matches over every unrelated pair.
+list sampled at 1 and at 4 frames per second, plus the false matches over every unrelated pair. When vPDQ is
+installed, the first column is vPDQ's own hashes with the same rule (what the issue's anchors measured).
 """
 
 from __future__ import annotations
@@ -291,33 +292,41 @@ def recall(photos: int) -> None:
     names = list(vg.PHOTO_NAMES)[:photos]
     listed: dict[tuple[float, str, float], FrameHashes] = {}
     queries: dict[tuple[float, str, str], FrameHashes] = {}
+    clips: dict[tuple[float, str, str], bytes] = {}
     started = time.perf_counter()
     for speed_ in (0.008, 0.02):
         for name in names:
             painter = vg.pan(name, size, speed=speed_, zoom=speed_ / 5)
             original = vg.encode(painter, spec, seconds=seconds)
+            clips[(speed_, name, "original")] = original
             listed[(speed_, name, 1.0)] = frames(original)
             listed[(speed_, name, 4.0)] = frames(original, 4.0)
             queries[(speed_, name, "original")] = listed[(speed_, name, 1.0)]
             for edit, make in edits.items():
-                queries[(speed_, name, edit)] = frames(make(painter, name, speed_))
+                clips[(speed_, name, edit)] = make(painter, name, speed_)
+                queries[(speed_, name, edit)] = frames(clips[(speed_, name, edit)])
+    meta = vpdq_hashes(clips) if vpdq_available() else None
     made = time.perf_counter() - started
     print(f"recall: {len(names)} photos x 2 pan speeds, {len(edits)} edits (made in {made:.0f} s)")
-    columns = ("libra, list 1 fps", "libra, list 4 fps", "libra, no regions")
-    print(f"\n{'edit':18} {'pan':>5}  {'vPDQ rule':>9}  " + "  ".join(f"{c:>17}" for c in columns))
+    columns = ("vPDQ's own", "vPDQ rule", "libra, list 1 fps", "libra, list 4 fps", "libra, no regions")
+    print("\n| edit | pan | " + " | ".join(columns) + " |\n|---|---|" + "---|" * len(columns))
     for edit in edits:
         for speed_ in (0.008, 0.02):
-            hits = {"vpdq": 0, "1": 0, "4": 0, "bare": 0}
+            hits = {"meta": 0, "vpdq": 0, "1": 0, "4": 0, "bare": 0}
             for name in names:
                 query = queries[(speed_, name, edit)]
                 one, four = listed[(speed_, name, 1.0)], listed[(speed_, name, 4.0)]
+                if meta is not None:
+                    hits["meta"] += vpdq_rule(meta[(speed_, name, edit)], meta[(speed_, name, "original")])[2]
                 hits["vpdq"] += vpdq_rule(query, one)[2]
                 hits["1"] += _matched(query, one)
                 hits["4"] += _matched(query, four)
                 hits["bare"] += _matched(_bare(query), _bare(one))
-            share = {k: v / len(names) for k, v in hits.items()}
-            cells = "  ".join(f"{share[k]:17.2f}" for k in ("1", "4", "bare"))
-            print(f"{edit:18} {speed_:5}  {share['vpdq']:9.2f}  {cells}")
+            share = {k: f"{v / len(names):.2f}" for k, v in hits.items()}
+            if meta is None:
+                share["meta"] = "-"
+            cells = " | ".join(share[k] for k in ("meta", "vpdq", "1", "4", "bare"))
+            print(f"| {edit} | {speed_} | {cells} |")
     false = {"vpdq": 0, "libra": 0}
     pairs = 0
     for (_speed, name, _edit), query in queries.items():
@@ -329,6 +338,31 @@ def recall(photos: int) -> None:
             false["libra"] += _matched(query, entry) + _matched(query, listed[(speed2, other, 4.0)])
     counts = f"vPDQ rule {false['vpdq']}, libra {false['libra']}"
     print(f"\nfalse matches over {pairs} unrelated (query, listed) pairs: {counts}")
+
+
+_VPDQ_MANY = """
+import json, sys, vpdq
+out = {}
+for path in sys.argv[1:]:
+    out[path] = [[f.hex, f.quality, f.timestamp] for f in vpdq.computeHash(path, seconds_per_hash=1.0, thread_count=1)]
+json.dump(out, sys.stdout)
+"""
+
+
+def vpdq_hashes(clips: dict[tuple[float, str, str], bytes]) -> dict[tuple[float, str, str], FrameSet]:
+    """Meta's vPDQ over every clip (it reads paths: the clips go to a temporary directory for it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths: dict[str, tuple[float, str, str]] = {}
+        for i, (key, data) in enumerate(clips.items()):
+            path = Path(tmp) / f"{i}.{'mp4' if data[4:8] == b'ftyp' else 'webm'}"
+            path.write_bytes(data)
+            paths[str(path)] = key
+        done = subprocess.run([VPDQ_PYTHON, "-c", _VPDQ_MANY, *paths], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout)
+    return {
+        paths[path]: FrameSet.from_hex([f[0] for f in rows], [f[1] for f in rows], [f[2] for f in rows])
+        for path, rows in found.items()
+    }
 
 
 def _matched(query: Any, entry: Any) -> int:

@@ -42,6 +42,7 @@ import av
 import av.error
 import numpy as np
 import numpy.typing as npt
+import pdqhash
 from PIL import Image
 
 from ..hashers.pdq import pdq_hex
@@ -125,6 +126,7 @@ class SampleOptions:
     max_pixels: int = 36_000_000  #: per frame (8K is 35.4 MP); larger declared sizes are refused
     dedup_distance: int = 6  #: a sample within this PDQ distance of the last kept one is dropped
     threads: int = 1  #: decoder threads (1: workers already use every core)
+    regions: bool = True  #: also compute the region-masked variants (``REGIONS``) of each kept frame
 
     def budget(self, duration: float | None) -> float:
         """Seconds of decoding this options allow for a video of ``duration`` seconds."""
@@ -141,11 +143,15 @@ class FrameHashes:
     ``error`` is one sentence when the file is damaged, truncated or refused (frames read before the damage
     are kept); ``stopped`` is one sentence when the time budget or ``max_frames`` ended sampling early.
     ``has_video`` is False for files with no picture stream (audio only): no frames, and no error.
+    ``regions`` is ``(k, len(REGIONS), 32)`` and ``region_quality`` ``(k, len(REGIONS))`` (or empty when
+    ``SampleOptions.regions`` is off): the region-masked variants the video matching rule compares.
     """
 
     pdq: U8
     quality: U8
     times: F64
+    regions: U8 = field(default_factory=lambda: np.zeros((0, len(REGIONS), 32), np.uint8))
+    region_quality: U8 = field(default_factory=lambda: np.zeros((0, len(REGIONS)), np.uint8))
     width: int | None = None
     height: int | None = None
     duration: float | None = None
@@ -167,6 +173,8 @@ class FrameHashes:
             "pdq": self.pdq.tobytes(),
             "quality": self.quality.tobytes(),
             "times": self.times.astype("<f8").tobytes(),
+            "regions": self.regions.tobytes(),
+            "region_quality": self.region_quality.tobytes(),
             "width": self.width,
             "height": self.height,
             "duration": self.duration,
@@ -180,10 +188,13 @@ class FrameHashes:
     def from_plain(cls, plain: dict[str, Any]) -> FrameHashes:
         """The inverse of ``to_plain``."""
         pdq = np.frombuffer(plain["pdq"], dtype=np.uint8).reshape(-1, 32).copy()
+        count = len(REGIONS)
         return cls(
             pdq=pdq,
             quality=np.frombuffer(plain["quality"], dtype=np.uint8).copy(),
             times=np.frombuffer(plain["times"], dtype="<f8").astype(np.float64),
+            regions=np.frombuffer(plain.get("regions", b""), dtype=np.uint8).reshape(-1, count, 32).copy(),
+            region_quality=np.frombuffer(plain.get("region_quality", b""), dtype=np.uint8).reshape(-1, count).copy(),
             width=plain.get("width"),
             height=plain.get("height"),
             duration=plain.get("duration"),
@@ -201,11 +212,20 @@ def no_frames(error: str | None = None, *, has_video: bool = True, **info: Any) 
     )
 
 
-def pdq_of_grey(grey: U8, *, limited_range: bool = False, rotation: int = 0) -> tuple[bytes, int]:
-    """PDQ (32 raw bytes) and quality of a 2-D uint8 luma array, shown upright per ``rotation``.
+#: Region-masked variants of each frame's hash, in this order: a band of ``BAND`` of the frame along one edge is
+#: replaced by its inner border line stretched across it, so whatever covers that band (a watermark or logo
+#: in a corner, a caption strip, a side bar) no longer counts. Every corner lies in two bands.
+REGIONS: tuple[str, ...] = ("mask-top", "mask-bottom", "mask-left", "mask-right")
+BAND = 0.4
+_THUMB = 64  # PDQ's own working size: a 64x64 input passes its blur unchanged
+_BAND_PIXELS = round(_THUMB * BAND)
+
+
+def upright_grey(grey: U8, *, limited_range: bool = False, rotation: int = 0) -> Image.Image:
+    """A 2-D uint8 luma array as the upright, full-range grey image PDQ hashes.
 
     The frame is box-reduced by an integer factor to a short side of at least ``MIN_SIDE`` (as stills
-    are), limited-range luma is stretched to full range (the quality score scales with contrast), and
+    are), limited-range luma is stretched to full range (PDQ's quality score scales with contrast), and
     the display rotation is applied last, on the small image.
     """
     rows, cols = grey.shape
@@ -216,9 +236,41 @@ def pdq_of_grey(grey: U8, *, limited_range: bool = False, rotation: int = 0) -> 
     if limited_range:
         img = img.point(_EXPAND)
     transpose = _ROTATE.get(rotation)
-    if transpose is not None:
-        img = img.transpose(transpose)
-    value, quality = pdq_hex(img)
+    return img.transpose(transpose) if transpose is not None else img
+
+
+def _small_pdq(buffer: npt.NDArray[np.float32]) -> tuple[bytes, int]:
+    """PDQ of a 64x64 grey buffer (pdqhash's filter leaves a 64x64 input as it is: only its DCT runs)."""
+    grey = np.clip(np.rint(buffer), 0, 255).astype(np.uint8)
+    bits, quality = pdqhash.compute(np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2)))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes(), int(quality)
+
+
+def region_hashes(img: Image.Image) -> tuple[bytes, bytes]:
+    """The ``REGIONS`` variants of ``img`` (raw hashes joined, and their qualities)."""
+    small = np.asarray(img.resize((_THUMB, _THUMB), Image.Resampling.BOX), dtype=np.float32)
+    band, side = _BAND_PIXELS, _THUMB
+    hashes: list[bytes] = []
+    qualities: list[int] = []
+    for name in REGIONS:
+        masked = small.copy()
+        if name == "mask-top":
+            masked[:band, :] = small[band, :][None, :]
+        elif name == "mask-bottom":
+            masked[side - band :, :] = small[side - band - 1, :][None, :]
+        elif name == "mask-left":
+            masked[:, :band] = small[:, band][:, None]
+        else:
+            masked[:, side - band :] = small[:, side - band - 1][:, None]
+        value, quality = _small_pdq(masked)
+        hashes.append(value)
+        qualities.append(quality)
+    return b"".join(hashes), bytes(qualities)
+
+
+def pdq_of_grey(grey: U8, *, limited_range: bool = False, rotation: int = 0) -> tuple[bytes, int]:
+    """PDQ (32 raw bytes) and quality of a 2-D uint8 luma array, shown upright per ``rotation``."""
+    value, quality = pdq_hex(upright_grey(grey, limited_range=limited_range, rotation=rotation))
     return bytes.fromhex(value), quality
 
 
@@ -236,6 +288,8 @@ class Collector:
     hashes: list[bytes] = field(default_factory=list)
     qualities: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    regions: list[bytes] = field(default_factory=list)
+    region_qualities: list[bytes] = field(default_factory=list)
     stopped: str | None = None
     next_time: float = 0.0  #: the next sample is the first frame at or after this time
     reached: float = 0.0  #: the latest frame time looked at
@@ -249,13 +303,20 @@ class Collector:
         """Whether the frame at ``t`` (seconds from the first frame) is a sample."""
         return t >= self.next_time - 1e-6
 
-    def add(self, t: float, value: bytes, quality: int) -> None:
-        """Record the sample at ``t`` (unless it repeats the last kept frame) and schedule the next one."""
+    def add(self, t: float, img: Image.Image) -> None:
+        """Hash the upright grey frame at ``t``, keep it unless it repeats the last kept frame, and schedule
+        the next sample."""
         self.reached = max(self.reached, t)
-        if not self.hashes or _distance(self.hashes[-1], value) > self.options.dedup_distance:
-            self.hashes.append(value)
+        value, quality = pdq_hex(img)
+        raw = bytes.fromhex(value)
+        if not self.hashes or _distance(self.hashes[-1], raw) > self.options.dedup_distance:
+            self.hashes.append(raw)
             self.qualities.append(quality)
             self.times.append(t)
+            if self.options.regions:
+                joined, qualities = region_hashes(img)
+                self.regions.append(joined)
+                self.region_qualities.append(qualities)
         if self.interval > 0:
             self.next_time = (math.floor(t / self.interval + 1e-6) + 1) * self.interval
         else:
@@ -279,12 +340,18 @@ class Collector:
         return f" of {self.duration:.1f} s" if self.duration else ""
 
     def result(self, **info: Any) -> FrameHashes:
-        count = len(self.hashes)
+        count, variants = len(self.hashes), len(REGIONS) if self.regions else 0
         pdq = np.frombuffer(b"".join(self.hashes), dtype=np.uint8).reshape(count, 32).copy()
+        regions = np.frombuffer(b"".join(self.regions), dtype=np.uint8).reshape(
+            count if variants else 0, len(REGIONS), 32
+        )
+        region_quality = np.frombuffer(b"".join(self.region_qualities), dtype=np.uint8).reshape(-1, len(REGIONS))
         return FrameHashes(
             pdq,
             np.array(self.qualities, dtype=np.uint8),
             np.array(self.times, dtype=np.float64),
+            regions.copy(),
+            region_quality.copy(),
             stopped=self.stopped,
             duration=self.duration,
             **info,
@@ -370,6 +437,8 @@ def sample_video(
             return _sample(container, size, options, clock)
         except MemoryError:
             return no_frames("the video is too large to decode in memory")
+        except Exception as err:  # a decoder or binding failure on a hostile file costs that file only
+            return no_frames(f"the video cannot be decoded ({type(err).__name__}: {_plain(err)})")
 
 
 def _sample(
@@ -515,8 +584,7 @@ class _Run:
         if self.display is None:
             swapped = rotation in (90, -90, 270)
             self.display = (frame.height, frame.width) if swapped else (frame.width, frame.height)
-        value, quality = pdq_of_grey(grey, limited_range=limited, rotation=rotation)
-        collector.add(t, value, quality)
+        collector.add(t, upright_grey(grey, limited_range=limited, rotation=rotation))
         self.chasing = False
         if (
             self.codec.skip_frame == "NONREF"
