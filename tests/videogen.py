@@ -117,7 +117,7 @@ class Spec:
     fps: float = 12.0
     gop: int | None = None  #: keyframe spacing in frames (None: the encoder's default)
     pix_fmt: str = "yuv420p"
-    options: tuple[tuple[str, str], ...] = (("preset", "ultrafast"),)
+    options: tuple[tuple[str, str], ...] = (("preset", "ultrafast"), ("threads", "1"))
     bit_rate: int | None = None
     audio: bool = False
     rotation: int | None = None  #: display-matrix rotation in degrees (counter-clockwise), if any
@@ -129,14 +129,14 @@ CONTAINERS: dict[str, Spec] = {
     "mp4": Spec("mp4", "libx264"),
     "mov": Spec("mov", "libx264"),
     "mkv": Spec("matroska", "libx264"),
-    "webm-vp8": Spec("webm", "libvpx", options=(("deadline", "realtime"), ("cpu-used", "8"))),
-    "webm-vp9": Spec("webm", "libvpx-vp9", options=(("deadline", "realtime"), ("cpu-used", "8"))),
-    "avi": Spec("avi", "mpeg4"),
-    "flv": Spec("flv", "flv"),
-    "mpegts": Spec("mpegts", "mpeg2video"),
-    "3gp": Spec("3gp", "h263", size=(176, 144)),
-    "asf": Spec("asf", "wmv2"),
-    "mp4-mpeg4": Spec("mp4", "mpeg4"),
+    "webm-vp8": Spec("webm", "libvpx", options=(("deadline", "realtime"), ("cpu-used", "16"), ("threads", "1"))),
+    "webm-vp9": Spec("webm", "libvpx-vp9", options=(("deadline", "realtime"), ("cpu-used", "8"), ("threads", "1"))),
+    "avi": Spec("avi", "mpeg4", options=()),
+    "flv": Spec("flv", "flv", options=()),
+    "mpegts": Spec("mpegts", "mpeg2video", options=()),
+    "3gp": Spec("3gp", "h263", size=(176, 144), options=()),
+    "asf": Spec("asf", "wmv2", options=()),
+    "mp4-mpeg4": Spec("mp4", "mpeg4", options=()),
 }
 
 

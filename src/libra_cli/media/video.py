@@ -124,7 +124,7 @@ class SampleOptions:
     budget_floor: float = 10.0
     budget_cap: float = 300.0
     max_pixels: int = 36_000_000  #: per frame (8K is 35.4 MP); larger declared sizes are refused
-    dedup_distance: int = 6  #: a sample within this PDQ distance of the last kept one is dropped
+    dedup_distance: int = 10  #: a sample within this PDQ distance of the last kept one is dropped (encoder noise)
     threads: int = 1  #: decoder threads (1: workers already use every core)
     regions: bool = True  #: also compute the region-masked variants (``REGIONS``) of each kept frame
 
