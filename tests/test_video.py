@@ -101,6 +101,20 @@ def test_reads_a_stream_without_a_name_and_seeks_in_it() -> None:
     assert frames.pdq.tobytes() == sample(data).pdq.tobytes()
 
 
+def test_a_stream_that_fails_midway_is_an_error_not_an_exception() -> None:
+    data = vg.clip("coins", seconds=6, kind="mkv", size=SIZE)
+
+    class Failing(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > len(data) // 2:
+                raise OSError("connection reset by peer")
+            return super().read(size)
+
+    frames = sample_video(Failing(data), "video/x-matroska")
+    assert frames.error is not None and "connection reset by peer" in frames.error
+    assert 1 <= len(frames) < len(sample(data)) == 6
+
+
 def test_reads_a_local_file_object(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
     path.write_bytes(vg.clip("rocket", seconds=2, size=SIZE))

@@ -371,10 +371,9 @@ def _refuse_io(url: str, flags: int, options: dict[str, Any]) -> BinaryIO:
 
 
 def _stream_size(stream: BinaryIO) -> int:
-    start = stream.tell()
     size = stream.seek(0, io.SEEK_END)
-    stream.seek(start)
-    return size - start
+    stream.seek(0)
+    return size
 
 
 def _demuxer(media_type: str | None, stream: BinaryIO) -> str | None:
@@ -409,16 +408,20 @@ def sample_video(
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> FrameHashes:
-    """Sample and hash the frames of the video read from ``stream`` (seekable; read from its position).
+    """Sample and hash the frames of the video read from ``stream`` (seekable; read from its start, whatever
+    its position, since containers address bytes from the start of the file).
 
-    ``media_type`` is what ``media.sniff`` said (it picks the demuxer). Never raises for a bad file:
-    everything wrong with the file is ``FrameHashes.error``.
+    ``media_type`` is what ``media.sniff`` said (it picks the demuxer). Never raises for a bad file or a
+    failing stream: everything wrong is one sentence in ``FrameHashes.error``.
     """
     options = options or SampleOptions()
-    size = _stream_size(stream)
+    try:
+        size = _stream_size(stream)
+        demuxer = _demuxer(media_type, stream)
+    except Exception as err:  # the storage backend's stream failed
+        return no_frames(f"the video cannot be read ({type(err).__name__}: {_plain(err)})")
     if size <= 0:
         return no_frames("the video file is empty")
-    demuxer = _demuxer(media_type, stream)
     if demuxer is None:
         return no_frames(f"{printable(str(media_type))} is not a video format libra reads")
     try:
@@ -430,7 +433,7 @@ def sample_video(
             metadata_errors="ignore",
             io_open=_refuse_io,
         )
-    except (av.error.FFmpegError, ValueError, OSError, MemoryError) as err:
+    except Exception as err:  # FFmpeg's errors, or the stream's own raised through its read callback
         return no_frames(f"the video cannot be opened ({_plain(err)}): it is damaged, truncated or not a video")
     with container:
         try:
