@@ -21,10 +21,11 @@ frames, half of them between the listed samples (median share 0.69).
 3. **Coverage along the alignment.** Frames are paired only with frames at the aligned time (within a
    tolerance from both sides' sampling intervals), and there a looser distance (45) counts: a pair that
    is both time-consistent with an anchored alignment and close is evidence, not a coincidence, because
-   each frame is compared with one or two frames instead of a whole list. The videos match when the
-   aligned matches cover ``min_share`` (80%) of the query's frames *or* of the listed video's frames,
-   with at least ``min_frames`` matched frames on both sides: a trimmed copy covers all of itself, a
-   compilation covers all of the listed clip, a 15 fps copy covers all of the listed frames.
+   each frame is compared with one or two frames instead of a whole list. Within the overlap of the two
+   timelines, the videos match when the aligned matches cover ``min_share`` (80%) of the query's frames
+   *or* of the listed video's frames, with at least ``min_frames`` matched frames on both sides: a
+   trimmed copy covers all of itself, a video containing the listed clip covers all of the clip, a
+   15 fps copy covers all of the listed frames.
 
 Why it does not accuse unrelated videos: an alignment needs at least one strict (<= 31) frame match, and
 unrelated natural frames sit far above 31 (the nearest unrelated pairs among the sample photos' clips

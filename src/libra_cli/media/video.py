@@ -11,7 +11,9 @@ since the last keyframe is decoded) or a new keyframe arrives first (then the ta
 group of pictures is skipped undecoded). Non-reference frames (most B-frames) are skipped by the
 decoder (``skip_frame=NONREF``): no other frame needs them, and the next reference frame, a frame
 or two later, serves as the sample. Only sampled frames are touched in Python, as their luma plane,
-box-reduced like stills (short side >= 512) and range-expanded to full-range grey before PDQ.
+box-reduced like stills (short side >= 512) and range-expanded to full-range grey before PDQ. Each kept
+frame also gets four region-masked PDQ variants (``REGIONS``) for the video matching rule
+(``match.video``): an overlay in one band of the frame does not change that band's variant.
 
 Guards, each one plain sentence in ``FrameHashes.error`` (frames that could be read are kept): an
 empty file, a header that does not open, a declared frame size over the pixel limit (refused before
