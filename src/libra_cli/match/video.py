@@ -134,13 +134,24 @@ def _words(hashes: U8) -> npt.NDArray[np.uint64]:
     return np.ascontiguousarray(hashes, dtype=np.uint8).reshape(len(hashes), 32).view(">u8").astype(np.uint64)
 
 
+_POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int16)
+
+
+def _popcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int16]:
+    """Set bits per row of the last axis (numpy < 2 has no ``bitwise_count``)."""
+    if hasattr(np, "bitwise_count"):
+        counts: npt.NDArray[np.int16] = np.bitwise_count(x).sum(axis=-1, dtype=np.int16)
+        return counts
+    fallback: npt.NDArray[np.int16] = _POP8[x.view(np.uint8)].sum(axis=-1, dtype=np.int16)  # pragma: no cover
+    return fallback  # pragma: no cover
+
+
 def _pairwise(a: U8, b: U8, block: int = 512) -> npt.NDArray[np.int16]:
     """Hamming distances between every row of ``a`` and every row of ``b`` (both (n, 32) uint8)."""
     wa, wb = _words(a), _words(b)
     out = np.empty((len(a), len(b)), dtype=np.int16)
     for start in range(0, len(a), block):
-        x = wa[start : start + block, None, :] ^ wb[None, :, :]
-        out[start : start + block] = np.bitwise_count(x).sum(axis=2, dtype=np.int16)
+        out[start : start + block] = _popcount(wa[start : start + block, None, :] ^ wb[None, :, :])
     return out
 
 
