@@ -64,12 +64,8 @@ def pan(name: str, size: tuple[int, int], *, speed: float = 0.025, zoom: float =
 
 
 def still(name: str, size: tuple[int, int]) -> Painter:
-    """Photo ``name`` shown whole and unmoving (letterboxed to ``size``)."""
-    img = _photo(name).copy()
-    img.thumbnail(size)
-    canvas = Image.new("RGB", size)
-    canvas.paste(img, ((size[0] - img.width) // 2, (size[1] - img.height) // 2))
-    frame = np.asarray(canvas)
+    """Photo ``name`` shown whole and unmoving, scaled to fill ``size`` (as an editor drops a still into a clip)."""
+    frame = np.asarray(_photo(name).resize(size, Image.Resampling.BILINEAR))
     return lambda t: frame
 
 
@@ -296,5 +292,10 @@ def animated(frames: list[tuple[Image.Image, int]], fmt: str = "GIF") -> bytes:
 
 
 def photo_frame(name: str, size: tuple[int, int] = (192, 144)) -> Image.Image:
-    """Photo ``name`` letterboxed into ``size`` (what ``still`` paints)."""
+    """Photo ``name`` scaled to ``size`` (what ``still`` paints)."""
     return Image.fromarray(still(name, size)(0.0))
+
+
+def photo(name: str) -> Image.Image:
+    """Photo ``name`` as the file holds it (RGB): what a list of stills would have hashed."""
+    return _photo(name).copy()
