@@ -20,10 +20,13 @@ import videogen as vg
 from libra_cli.hashers.pdq import pdq_hex
 from libra_cli.hashlist.importers import import_text
 from libra_cli.hashlist.importers.vpdq import FrameRow, Vpdq
+from libra_cli.match import video as match_video
 from libra_cli.match.video import FrameSet, compare, match_videos, vpdq_rule
+from libra_cli.media import video as media_video
 from libra_cli.media.animated import animated_frames
 from libra_cli.media.sniff import sniff
-from libra_cli.media.video import FrameHashes, SampleOptions, sample_video
+from libra_cli.media.video import FrameHashes, SampleOptions, hash_values, sample_options, sample_video
+from libra_cli.models import HashConfig
 
 SIZE = (160, 120)
 
@@ -259,6 +262,19 @@ def test_frame_hashes_cross_a_process_boundary_as_plain_data() -> None:
     back = FrameHashes.from_plain(plain)
     assert back.pdq.tobytes() == frames.pdq.tobytes() and back.times.tolist() == frames.times.tolist()
     assert back.regions.tobytes() == frames.regions.tobytes() and back.hex()[0] == bytes(frames.pdq[0]).hex()
+
+
+def test_frames_become_the_workers_hash_values_and_back() -> None:
+    frames = sample(vg.clip("coins", seconds=3, size=SIZE))
+    assert sample_options(HashConfig(video_fps=2.0, max_frames=9)) == SampleOptions(fps=2.0, max_frames=9)
+    (pdq,) = hash_values(frames, ("pdq", "md5"))
+    assert pdq.hash_type == "pdq" and len(pdq) == 5 * len(frames) and pdq.transforms[0] == "original"
+    assert pdq.times is not None and pdq.times.dtype == np.float32 and pdq.quality is not None
+    assert [v.hash_type for v in hash_values(frames, ("pdq", "vpdq"))] == ["pdq", "vpdq"]
+    back = FrameSet.from_hash_values(pdq)
+    assert back.pdq.tobytes() == frames.pdq.tobytes() and back.regions.tobytes() == frames.regions.tobytes()
+    assert back.times.tolist() == frames.times.tolist() and match_video.REGIONS == media_video.REGIONS
+    assert hash_values(sample(vg.audio_only()), ("pdq",)) == ()
 
 
 # --- Animated images -------------------------------------------------------------------------------------

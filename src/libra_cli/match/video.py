@@ -47,7 +47,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..models import HashValues
+
 U8 = npt.NDArray[np.uint8]
+#: The region variants' names, in ``media.video.REGIONS`` order (kept here so matching never imports a decoder).
+REGIONS: tuple[str, ...] = ("mask-top", "mask-bottom", "mask-left", "mask-right")
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -78,6 +82,32 @@ class FrameSet:
     times: F64
     regions: U8 = field(default_factory=lambda: np.zeros((0, 4, 32), np.uint8))
     region_quality: U8 = field(default_factory=lambda: np.zeros((0, 4), np.uint8))
+
+    @classmethod
+    def from_hash_values(cls, values: HashValues, regions: tuple[str, ...] = REGIONS) -> FrameSet:
+        """A video's frames from the worker's ``HashValues`` (``media.video.hash_values``' row layout:
+        the ``original`` rows are the frames, rows named after a region are that region's variants)."""
+        names = np.asarray(values.transforms)
+        full = np.flatnonzero(names == "original")
+        quality = values.quality if values.quality is not None else np.full(len(names), 100, np.uint8)
+        times = values.times if values.times is not None else np.arange(len(names), dtype=np.float32)
+        order = full[np.argsort(times[full], kind="stable")]
+        variant_rows = [np.flatnonzero(names == region) for region in regions]
+        if all(len(rows) == len(order) for rows in variant_rows) and len(order):
+            # Region rows follow their frames' order; sort them the same way as the full rows.
+            sort = np.argsort(times[full], kind="stable")
+            region_values = np.stack([values.values[rows][sort] for rows in variant_rows], axis=1)
+            region_quality = np.stack([quality[rows][sort] for rows in variant_rows], axis=1)
+        else:
+            region_values = np.zeros((0, len(regions), 32), np.uint8)
+            region_quality = np.zeros((0, len(regions)), np.uint8)
+        return cls(
+            np.ascontiguousarray(values.values[order], dtype=np.uint8),
+            np.asarray(quality[order], dtype=np.uint8),
+            np.asarray(times[order], dtype=np.float64),
+            region_values,
+            region_quality,
+        )
 
     @classmethod
     def from_hex(cls, hashes: Iterable[str], quality: Iterable[int], times: Iterable[float]) -> FrameSet:

@@ -36,7 +36,7 @@ import io
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, BinaryIO
 
@@ -48,6 +48,7 @@ import pdqhash
 from PIL import Image
 
 from ..hashers.pdq import pdq_hex
+from ..models import HashConfig, HashValues
 from ..textsafe import printable
 
 U8 = npt.NDArray[np.uint8]
@@ -205,6 +206,42 @@ class FrameHashes:
             has_video=bool(plain.get("has_video", True)),
             decoded=int(plain.get("decoded", 0)),
         )
+
+
+def sample_options(config: HashConfig) -> SampleOptions:
+    """The sampling a worker's ``HashConfig`` asks for (its frame rate, frame cap and pixel limit)."""
+    defaults = SampleOptions()
+    return SampleOptions(
+        fps=config.video_fps, max_frames=config.max_frames, max_pixels=min(config.max_pixels, defaults.max_pixels)
+    )
+
+
+def hash_values(frames: FrameHashes, types: tuple[str, ...]) -> tuple[HashValues, ...]:
+    """``frames`` as the worker's ``HashValues``, one per requested PDQ-family type (``pdq``, ``vpdq``).
+
+    Rows: every kept frame's full hash (transform ``original``), then each ``REGIONS`` variant of every
+    frame (transform = the region's name), all with their quality and time. Frame-level matching (stills,
+    listed frames) uses the ``original`` rows; ``match.video.compare`` uses all of them.
+    """
+    count = len(frames)
+    if count == 0:
+        return ()
+    values, names, quality, times = [frames.pdq], ["original"] * count, [frames.quality], [frames.times]
+    if len(frames.regions) == count:
+        for index, region in enumerate(REGIONS):
+            values.append(frames.regions[:, index])
+            names.extend([region] * count)
+            quality.append(frames.region_quality[:, index])
+            times.append(frames.times)
+    stacked = np.ascontiguousarray(np.concatenate(values), dtype=np.uint8)
+    rows = HashValues(
+        "pdq",
+        stacked,
+        tuple(names),
+        np.concatenate(quality).astype(np.uint8),
+        np.concatenate(times).astype(np.float32),
+    )
+    return tuple(replace(rows, hash_type=name) for name in types if name in ("pdq", "vpdq"))
 
 
 def no_frames(error: str | None = None, *, has_video: bool = True, **info: Any) -> FrameHashes:
