@@ -23,7 +23,9 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from ..errors import MediaError
 from ..textsafe import printable
+from .budget import check_decode_budget
 from .video import Collector, FrameHashes, SampleOptions, no_frames
 
 #: Pillow plugins that read animations, by the media type ``media.sniff`` gives.
@@ -47,6 +49,11 @@ def animated_frames(
     """Every distinct frame of an animation, or ``None`` when ``source`` holds a single frame (then the
     still path's hash is the whole story). Never raises for a bad file: problems are ``error``."""
     options = options or SampleOptions()
+    if isinstance(source, bytes | bytearray) and media_type in PLUGINS:
+        try:  # the still path's structure budget (frame and block counts), before any frame is decoded
+            check_decode_budget(bytes(source), media_type, max_pixels=max_pixels)
+        except MediaError as err:
+            return _failed(str(err))
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     formats = PLUGINS.get(media_type or "", ("GIF", "WEBP", "PNG"))
     with warnings.catch_warnings():
