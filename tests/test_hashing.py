@@ -103,10 +103,12 @@ def test_non_media_gets_digests_only(tmp_path: Path, data: bytes) -> None:
     assert result == HashResult(result.ref, None, digests, computed=frozenset(digests))
 
 
-def test_video_gets_digests_and_its_type(tmp_path: Path) -> None:
+def test_a_fake_video_keeps_its_digests_and_says_it_is_damaged(tmp_path: Path) -> None:
+    """A valid container header and nothing playable after it is an error note, never silently clean."""
     data = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 100
     result = hash_ref(write(tmp_path, "clip.bin", data), HashConfig())
-    assert result.media_type == "video/mp4" and result.error is None and not result.perceptual
+    assert result.media_type == "video/mp4" and not result.perceptual and not result.fatal
+    assert result.error is not None and "cannot be opened" in result.error
     assert set(result.digests) == {"md5", "sha256"}
 
 

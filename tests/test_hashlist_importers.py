@@ -38,6 +38,7 @@ CASES = {
         ("md5", h("md5", "libra hashdeep a")), ("sha256", h("sha256", "libra hashdeep a")),
         ("md5", h("md5", "libra hashdeep b")), ("sha256", h("sha256", "libra hashdeep b")),
     ]),
+    "sample-vpdq.txt": ("vpdq", [("vpdq", h("sha256", "libra vpdq a")), ("vpdq", h("sha256", "libra vpdq b"))]),
     "sample.hdb": ("clamav", [("md5", h("md5", "libra clam a")), ("md5", h("md5", "libra clam b"))]),
     "sample.hsb": ("clamav", [("sha256", h("sha256", "libra clam c")), ("sha1", h("sha1", "libra clam d"))]),
     "sample-threatexchange.txt": ("threatexchange", [

@@ -35,6 +35,8 @@ from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
 from .storage import Changed, Gone, storage_for
 from .textsafe import one_line
 
+#: Image types that may hold several frames: each distinct frame is hashed with its time.
+ANIMATED = frozenset({"image/gif", "image/webp", "image/png"})
 #: The transform name of a hash of the pixels as the file stores them, before its EXIF orientation.
 AS_STORED = "as-stored"
 #: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
@@ -133,7 +135,45 @@ class ImageHasher(MediaHasher):
                 found.extend(hasher.hash_image(img))
         if config.robust:
             found.extend(robust_hashes(img))
-        return MediaHashes(pack(found), decoded.width, decoded.height)
+        values = pack(found)
+        if source.media_type in ANIMATED and any(signals.get(n).index_family == "pdq" for n in types):
+            values = self._with_frames(values, source, config)
+        return MediaHashes(values, decoded.width, decoded.height)
+
+    @staticmethod
+    def _with_frames(values: tuple[HashValues, ...], source: MediaSource, config: HashConfig) -> tuple[HashValues, ...]:
+        """An animation's later frames too (a benign first frame must not hide a listed one), with times."""
+        from .media.animated import animated_frames
+        from .media.video import sample_options
+
+        frames = animated_frames(
+            source.data or b"", source.media_type, sample_options(config), max_pixels=config.max_pixels
+        )
+        if frames is None or len(frames.pdq) == 0:
+            return values
+        rows = HashValues(
+            "pdq",
+            np.ascontiguousarray(frames.pdq, dtype=np.uint8),
+            ("original",) * len(frames.pdq),
+            np.asarray(frames.quality, dtype=np.uint8),
+            np.asarray(frames.times, dtype=np.float32),
+        )
+        return (*values, rows)
+
+
+class VideoHasher(MediaHasher):
+    """Sampled frames of a video (one per second and the first), read from a stream, never written."""
+
+    kind = "video"
+    streams = True
+
+    def hash(self, source: MediaSource, config: HashConfig, types: tuple[str, ...]) -> MediaHashes:
+        from .media.video import hash_values, sample_options, sample_video
+
+        with source.stream() as stream:
+            frames = sample_video(stream, source.media_type, sample_options(config))
+        problems = "; ".join(x for x in (frames.error, frames.stopped) if x) or None
+        return MediaHashes(hash_values(frames, types), frames.width, frames.height, frames.duration, problems)
 
 
 _MEDIA_HASHERS: dict[str, MediaHasher] = {}
@@ -147,6 +187,7 @@ def register_media_hasher(hasher: MediaHasher) -> None:
 
 
 register_media_hasher(ImageHasher())
+register_media_hasher(VideoHasher())
 
 
 @functools.lru_cache(maxsize=8)

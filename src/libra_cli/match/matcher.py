@@ -34,6 +34,8 @@ I64 = npt.NDArray[np.int64]
 #: P transformed by the inverse of X. Findings report that relation: "the file is the listed picture,
 #: mirrored" rather than the query-side transform. Quarter turns are each other's inverse.
 _INVERSE = {"rot90": "rot270", "rot270": "rot90"}
+#: Transform names of rows that hash part of a picture (``mask-top``: the frame with its top band masked).
+PARTIAL = ("mask-", "region")
 
 
 def relation(query_transform: str) -> str:
@@ -225,8 +227,13 @@ class Matcher:
                     continue
                 floor = self.quality_floor(values.hash_type)
                 rows = np.arange(len(values))
+                # Region-masked rows of video frames serve the video rule (match/video.py), not a single entry:
+                # a partial picture against a whole listed picture is not evidence of a match.
+                whole = [i for i, name in enumerate(values.transforms) if not name.startswith(PARTIAL)]
+                if len(whole) != len(rows):
+                    rows = rows[whole]
                 if floor is not None and values.quality is not None:
-                    rows = rows[values.quality >= floor]
+                    rows = rows[values.quality[rows] >= floor]
                 if len(rows) == 0:
                     continue
                 queries.extend(_Query(i, values, int(r)) for r in rows)

@@ -24,9 +24,10 @@ from .libra_csv import LibraCsv
 from .sums import Sums
 from .threatexchange import ThreatExchange
 from .vics import Vics
+from .vpdq import Vpdq
 
 #: Detection order matters: the most distinctive signatures are tried first.
-IMPORTERS: tuple[type[Importer], ...] = (Vics, Hashdeep, LibraCsv, ThreatExchange, ClamAV, Sums)
+IMPORTERS: tuple[type[Importer], ...] = (Vics, Hashdeep, Vpdq, LibraCsv, ThreatExchange, ClamAV, Sums)
 BY_NAME: dict[str, type[Importer]] = {imp.name: imp for imp in IMPORTERS}
 
 #: How many invalid-line sentences ``ImportReport`` keeps (the count is always exact).
