@@ -72,6 +72,8 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
         perceptual=tuple(sorted(perceptual, key=order.__getitem__)),
         dihedral=settings.dihedral and "pdq" in perceptual,
         storage=settings.storage,
+        video_fps=settings.video_fps,
+        max_frames=settings.max_frames,
         plugins=signals.plugin_modules(),
     )
     check_config(config)

@@ -48,6 +48,8 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "path_style": (bool,),
     "all_versions": (bool,),
     "since": (str, int, float),
+    "video_fps": (int, float),
+    "max_frames": (int,),
     "files_from": (str,),
     "only_matches": (bool,),
     "nice": (bool,),

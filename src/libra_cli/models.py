@@ -69,7 +69,7 @@ class HashConfig:
     max_in_memory: int = 256 * 1024 * 1024
     max_pixels: int = 64_000_000  #: decompression-bomb guard
     video_fps: float = 1.0  #: sampled video frames per second (vPDQ's convention), plus the first frame
-    max_frames: int = 3600  #: at most this many sampled frames per video
+    max_frames: int = 7200  #: at most this many kept frames per video
     #: Modules that register plug-ins (signal types, storage backends) from outside the package: worker
     #: processes import them at start, so a plug-in registered in the parent works in every worker.
     plugins: tuple[str, ...] = ()

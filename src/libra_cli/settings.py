@@ -174,6 +174,19 @@ def _hash_set(value: Any) -> str:
     return ",".join(names)
 
 
+def _positive(name: str, low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, not {value!r}") from None
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
+        return number
+
+    return parse
+
+
 def _since(value: Any) -> float | None:
     """``--since 24h`` / ``7d`` / an ISO 8601 time / ``@EPOCH`` -> epoch seconds."""
     if value is None:
@@ -236,6 +249,8 @@ OPTIONS: dict[str, _Option] = {
     "path_style": _Option(False, _bool("path_style")),
     "all_versions": _Option(False, _bool("all_versions")),
     "since": _Option(None, _since),
+    "video_fps": _Option(1.0, _positive("--video-fps", 0.01, 60.0)),
+    "max_frames": _Option(7200, _int("--max-frames", 1, 1_000_000)),
     "files_from": _Option(None, _text("files_from")),
     "quiet": _Option(False, _bool("quiet")),
     "log_level": _Option(None, _text("log_level")),
@@ -272,6 +287,8 @@ class ScanSettings:
     hash_set: str = "lists"
     storage: StorageOptions = field(default_factory=StorageOptions)
     since: float | None = None  #: only files and objects modified at or after this epoch time
+    video_fps: float = 1.0  #: sampled video frames per second, plus the first
+    max_frames: int = 7200  #: at most this many kept frames per video
     files_from: str | None = None  #: a file (or ``-``) naming what to scan, one location or event a line
     quiet: bool = False
     log_level: str | None = None

@@ -215,6 +215,12 @@ def scan(
     profile: str | None = typer.Option(None, "--profile", metavar="NAME", help="AWS shared-config profile."),
     path_style: bool = typer.Option(False, "--path-style", help="Path-style S3 addressing (MinIO, Ceph)."),
     all_versions: bool = typer.Option(False, "--all-versions", help="Also scan noncurrent S3 object versions."),
+    video_fps: float | None = typer.Option(
+        None, "--video-fps", metavar="N", help="Video frames sampled per second, plus the first (default 1)."
+    ),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", metavar="N", help="At most this many distinct frames per video (default 7200)."
+    ),
     since: str | None = typer.Option(
         None, "--since", metavar="WHEN", help="Only what changed since: a duration (24h, 7d) or a time (ISO 8601)."
     ),
@@ -301,6 +307,8 @@ def scan(
         "path_style": _flag(path_style),
         "all_versions": _flag(all_versions),
         "since": since,
+        "video_fps": video_fps,
+        "max_frames": max_frames,
         "files_from": files_from,
         "nice": _flag(nice),
         "max_rate": max_rate,
