@@ -82,6 +82,10 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
 
 def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> Prepared:
     """Load the lists (unless given) and build the matcher and hash set; the first problem raises."""
+    if settings.engine == "local" and settings.workers > 1:
+        from .engine.pool import warm_up
+
+        warm_up()  # worker start-up overlaps with loading the lists
     for target in settings.targets:
         if looks_like_list(target):  # `-l a.libra b.libra /srv`: the shell glob put a list among the targets
             raise ConfigError(f"{target!r} is a libra hash list, not something to scan; did you mean --list {target}?")

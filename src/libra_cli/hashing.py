@@ -27,9 +27,6 @@ import numpy as np
 from . import signals
 from .errors import ConfigError, FileTooLarge, LibraError
 from .hashers.exact import raw_digests, raw_digests_of_chunks
-from .hashers.pdq import PDQ
-from .hashers.robust import robust_hashes
-from .media.image import decode
 from .media.sniff import HEAD_SIZE, sniff
 from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
 from .storage import Changed, Gone, storage_for
@@ -117,6 +114,11 @@ class ImageHasher(MediaHasher):
     kind = "image"
 
     def hash(self, source: MediaSource, config: HashConfig, types: tuple[str, ...]) -> MediaHashes:
+        # Decoders are imported here, not at the top: a process that only digests never loads them.
+        from .hashers.pdq import PDQ
+        from .hashers.robust import robust_hashes
+        from .media.image import decode
+
         assert source.data is not None
         decoded = decode(source.data, max_pixels=config.max_pixels)
         img = decoded.image

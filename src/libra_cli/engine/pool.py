@@ -23,10 +23,12 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing as mp
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerProcess
 
@@ -54,6 +56,31 @@ STEAL_AFTER = 0.5
 _CRASHED = "the worker process died while hashing this file (a decoder crash); it was not covered"
 _HUNG = "hashing this file made no progress for {:g} s, so its worker was stopped; it was not covered"
 _INVALID = "the worker hashing this file sent an invalid result ({}); it was stopped and the file not covered"
+
+
+#: What the forkserver imports once, so every worker starts with the decoders loaded, in milliseconds.
+PRELOAD = [
+    "libra_cli._forkserver",
+    "libra_cli.engine.worker",
+    "libra_cli.media.image",
+    "libra_cli.hashers.pdq",
+    "libra_cli.hashers.robust",
+]
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Start the forkserver in the background: its imports (decoders, numpy) then overlap with the parent
+    loading and decrypting the lists, instead of delaying the first file. Idempotent."""
+    global _warmed
+    with _WARM:
+        if _warmed:
+            return
+        _warmed = True
+    tidy()  # a SIGKILLed earlier run could not remove its forkserver socket folder
+    mp.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    threading.Thread(target=forkserver.ensure_running, name="libra-forkserver", daemon=True).start()
 
 
 class EngineError(LibraError):
@@ -97,9 +124,7 @@ class LocalPoolEngine(Engine):
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        tidy()  # a SIGKILLed earlier run could not remove its forkserver socket folder
-        # Preloaded once by the forkserver: workers start with the decoders imported, in milliseconds.
-        self._ctx.set_forkserver_preload(["libra_cli._forkserver", "libra_cli.engine.worker"])
+        warm_up()  # a no-op when ``prepare`` already started it
         self._workers = [self._spawn(i) for i in range(max(1, self.options.workers))]
 
     def _spawn(self, index: int) -> _Worker:

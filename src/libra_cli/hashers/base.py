@@ -15,9 +15,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 from ..errors import ConfigError
 from ..models import PerceptualHash
@@ -88,6 +89,8 @@ class PerceptualHasher(Hasher):
         """The hash of ``img`` (variant ``original``)."""
 
     def hash_example(self, example: Example) -> str:
+        from PIL import Image
+
         img = example.make()
         if not isinstance(img, Image.Image):
             raise TypeError(f"{self.name} examples must be images")
@@ -95,6 +98,15 @@ class PerceptualHasher(Hasher):
 
 
 _REGISTRY: dict[str, Hasher] = {}
+#: Modules of the built-in perceptual hashers, imported on first need (they pull in image libraries).
+_LAZY = ("libra_cli.hashers.pdq", "libra_cli.hashers.imagehash_family")
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for module in _LAZY:
+        importlib.import_module(module)
 _H = TypeVar("_H", bound=Hasher)
 
 
@@ -108,6 +120,8 @@ def register(hasher: _H) -> _H:
 
 def get(name: str) -> Hasher:
     """The hasher called ``name`` (``ConfigError`` naming it if there is none)."""
+    if name not in _REGISTRY:
+        _load_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -117,6 +131,7 @@ def get(name: str) -> Hasher:
 
 def hashers(kind: Kind | None = None) -> list[Hasher]:
     """Registered hashers, in registration order, optionally of one kind."""
+    _load_builtin()
     return [h for h in _REGISTRY.values() if kind is None or h.kind == kind]
 
 

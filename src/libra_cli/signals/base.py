@@ -50,6 +50,10 @@ class SignalType(ABC):
 
         return get_hasher(self.hasher_name)
 
+    def can_compute(self) -> bool:
+        """Whether ``hasher`` gives a hasher, answered without importing it (decoders are heavy)."""
+        return self.hasher_name is not None or type(self).hasher is not SignalType.hasher
+
     @property
     def bits(self) -> int:
         return self.nbytes * 8
@@ -149,4 +153,4 @@ def names(kind: Kind | None = None) -> tuple[str, ...]:
 def computable(name: str) -> bool:
     """True when libra can compute ``name`` (a digest or perceptual type with a hasher)."""
     signal = _REGISTRY.get(name)
-    return signal is not None and signal.kind != "unsupported" and signal.hasher() is not None
+    return signal is not None and signal.kind != "unsupported" and signal.can_compute()
