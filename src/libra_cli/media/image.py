@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import MediaError
-from ..textsafe import printable
+from ..textsafe import one_line
 from .budget import check_decode_budget
 from .ico import embedded_sizes
 from .png import picture_chunks
@@ -347,11 +347,6 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     if grid.factor > 1:
         grey.info[SOURCE_GRID] = grid
     return Decoded(grey, grid.width, grid.height, orientation if transpose is not None else 1)
-
-
-def one_line(err: BaseException, limit: int = 200) -> str:
-    """An exception's message as one short printable line: decoders quote hostile bytes in theirs."""
-    return printable(" ".join(str(err).split()))[:limit].rstrip(".")
 
 
 def _plain(err: BaseException) -> str:
