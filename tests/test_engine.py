@@ -34,7 +34,7 @@ def run(engine_name: str, items: list[MediaRef], timeout: float = 60.0, workers:
     return out
 
 
-@pytest.mark.parametrize("engine", ["inprocess", "local"])
+@pytest.mark.parametrize("engine", ["inprocess", "local", "threads"])
 def test_every_ref_comes_back_once(engine: str) -> None:
     names = [f"f{i}" for i in range(PER_WORKER * 7 + 3)]
     results = run(engine, refs(*names))
@@ -105,7 +105,7 @@ def test_a_worker_that_sends_a_pickle_is_stopped_and_never_believed() -> None:
     assert all(by_name[n].error is None for n in ("f1", "f2", "f3"))
 
 
-@pytest.mark.parametrize("engine", ["inprocess", "local"])
+@pytest.mark.parametrize("engine", ["inprocess", "local", "threads"])
 def test_storage_failures_are_errors_never_exceptions(engine: str) -> None:
     results = {r.ref.uri.rsplit("/", 1)[1]: r for r in run(engine, refs("unreadable", "boom", "ok"))}
     assert results["unreadable"].fatal and "permission denied (injected)" in (results["unreadable"].error or "")
@@ -134,3 +134,23 @@ def test_a_killed_runs_socket_folder_is_removed_and_a_live_one_kept(tmp_path: ob
         assert not dead.exists() and live.exists() and other.exists() and empty.exists()
     finally:
         listening.close()
+
+
+def test_the_threads_engine_reports_a_stuck_read_and_goes_on() -> None:
+    """Digest-only runs use threads; a read that never returns costs its file, not the run."""
+    start = time.monotonic()
+    results = {r.ref.uri.rsplit("/", 1)[1]: r for r in run("threads", refs("hang-a", "f1", "f2", "f3"), timeout=2.0)}
+    assert set(results) == {"hang-a", "f1", "f2", "f3"} and time.monotonic() - start < 20
+    assert results["hang-a"].fatal and "no progress for 2 s" in (results["hang-a"].error or "")
+    assert all(results[n].error is None for n in ("f1", "f2", "f3"))
+
+
+def test_a_digest_only_hash_set_runs_in_threads() -> None:
+    from libra_cli.api import engine_for
+    from libra_cli.settings import ScanSettings
+
+    two = ScanSettings.resolve({"workers": 2})
+    assert engine_for(two, HashConfig(digests=("md5",), perceptual=())) == "threads"
+    assert engine_for(two, HashConfig(digests=("md5",), perceptual=("pdq",))) == "local"
+    assert engine_for(ScanSettings.resolve({"workers": 1}), HashConfig(perceptual=())) == "inprocess"
+    assert engine_for(ScanSettings.resolve({"workers": 2, "engine": "local"}), HashConfig(perceptual=())) == "threads"

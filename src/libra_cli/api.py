@@ -37,7 +37,7 @@ from .storage.s3 import parse_s3_uri
 from .storage.sources import Named, read_files_from
 from .textsafe import unicode_safe
 
-__all__ = ["Prepared", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
+__all__ = ["Prepared", "engine_for", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,6 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
 
 def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> Prepared:
     """Load the lists (unless given) and build the matcher and hash set; the first problem raises."""
-    if settings.engine == "local" and settings.workers > 1:
-        from .engine.pool import warm_up
-
-        warm_up()  # worker start-up overlaps with loading the lists
     for target in settings.targets:
         if looks_like_list(target):  # `-l a.libra b.libra /srv`: the shell glob put a list among the targets
             raise ConfigError(f"{target!r} is a libra hash list, not something to scan; did you mean --list {target}?")
@@ -96,6 +92,10 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
             passphrase_env=settings.passphrase_env,
             publisher_keys=settings.publisher_keys,
         )
+    if settings.engine == "local" and settings.workers > 1 and _decodes(settings, lists):
+        from .engine.pool import warm_up
+
+        warm_up()  # worker processes start while the matcher is built
     matcher = Matcher.build(lists, thresholds=settings.thresholds, min_quality=settings.min_quality)
     return Prepared(settings, tuple(lists), matcher, hash_config(settings, matcher))
 
@@ -111,6 +111,16 @@ def _named(settings: ScanSettings) -> Iterator[str | Skip]:
             yield item.locator
         else:
             yield Skip(item.location, item.reason, item.rule, listed=False)
+
+
+def _decodes(settings: ScanSettings, lists: Sequence[HashList]) -> bool:
+    """Whether the run will decode media (then it needs worker processes, not only digest threads)."""
+    named = [] if settings.hash_set in ("lists", "all") else settings.hash_set.split(",")
+    return (
+        settings.hash_set == "all"
+        or any(signals.get(n).kind == "perceptual" for n in named)
+        or any(signals.get(t).kind == "perceptual" for hl in lists for t in hl.columns)
+    )
 
 
 def _list_header(lists: Sequence[HashList]) -> list[dict[str, object]]:
@@ -143,7 +153,7 @@ def run(
     )
     source = Source(s.targets, walk, s.storage, named=_named(s))
     options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler)
-    engine_name = "inprocess" if s.engine == "local" and s.workers <= 1 else s.engine
+    engine_name = engine_for(s, prepared.config)
     header = ScanHeader(
         __version__,
         now_iso(),
@@ -161,6 +171,16 @@ def run(
         listener=listener,
     )
     return pipeline.run()
+
+
+def engine_for(settings: ScanSettings, config: HashConfig) -> str:
+    """The engine a run uses: ``--engine``, except that the default ``local`` pool becomes ``inprocess`` for
+    one worker, and ``threads`` when nothing will be decoded (digests only: no parser, nothing to contain)."""
+    if settings.engine != "local":
+        return settings.engine
+    if settings.workers <= 1:
+        return "inprocess"
+    return "threads" if not config.perceptual and not config.robust else "local"
 
 
 def scan(settings: ScanSettings, *, listener: Listener | None = None) -> Report:
