@@ -11,8 +11,11 @@ Typing note: numba turns ``int64 op uint64`` into float64, so mixed expressions 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -21,19 +24,21 @@ __all__ = ["build_tables", "search_parallel", "search_serial"]
 
 
 @intrinsic
-def _popcount(typingctx: object, x: types.Type) -> tuple[object, object]:  # type: ignore[misc]
-    """LLVM's ``ctpop`` on a uint64: one POPCNT instruction on any x86-64 from 2008 on (NEON on arm64)."""
-    sig = types.uint64(types.uint64)
+def _popcount_intrinsic(typingctx: object, x: types.Type) -> tuple[object, object]:
+    """LLVM's ``ctpop``: one POPCNT per word on x86-64 (2008 on) and arm64, and vectorisable."""
+    if not isinstance(x, types.Integer) or getattr(x, "signed", True):
+        return None  # type: ignore[return-value]
+    sig = x(x)
 
     def codegen(context: object, builder: ir.IRBuilder, signature: object, args: list[ir.Value]) -> ir.Value:
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [args[0].type])
         return builder.call(fn, [args[0]])
 
     return sig, codegen
 
 
 @intrinsic
-def _prefetch(typingctx: object, array: types.Type, index: types.Type) -> tuple[object, object]:  # type: ignore[misc]
+def _prefetch_intrinsic(typingctx: object, array: types.Type, index: types.Type) -> tuple[object, object]:
     """Ask the CPU to start loading ``array[index]`` (a hint: no effect on results). A bucket's filter
     words are contiguous but the buckets are far apart, so the next buckets are fetched while one is read."""
     sig = types.void(array, index)
@@ -41,19 +46,26 @@ def _prefetch(typingctx: object, array: types.Type, index: types.Type) -> tuple[
     def codegen(context: object, builder: ir.IRBuilder, signature: object, args: list[ir.Value]) -> object:
         arrty = signature.args[0]  # type: ignore[attr-defined]
         ary = context.make_array(arrty)(context, builder, args[0])  # type: ignore[attr-defined]
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]], wraparound=False)
+        ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+            context, builder, arrty, ary, [args[1]], wraparound=False
+        )
         i32 = ir.IntType(32)
         bytes_ptr = ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [bytes_ptr, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
         builder.call(fn, [builder.bitcast(ptr, bytes_ptr), i32(0), i32(3), i32(1)])  # read, keep, data
         return context.get_dummy_value()  # type: ignore[attr-defined]
 
     return sig, codegen
 
 
+# How the jitted code calls them (mypy sees numba's ``_Intrinsic`` wrapper otherwise).
+_popcount = cast(Callable[[Any], Any], _popcount_intrinsic)
+_prefetch = cast(Callable[[Any, Any], None], _prefetch_intrinsic)
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _key(words: np.ndarray, offset: np.int64, width: np.int64) -> np.int64:
+def _key(words: np.ndarray, offset: int, width: int) -> Any:
     """Bits ``offset .. offset + width - 1`` of one code given as uint64 words."""
     w = offset >> 6
     shift = np.uint64(offset & 63)
@@ -64,7 +76,7 @@ def _key(words: np.ndarray, offset: np.int64, width: np.int64) -> np.int64:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _prefetch_run(filters: np.ndarray, ids: np.ndarray, s: np.int64, e: np.int64, depth: np.int64) -> None:
+def _prefetch_run(filters: np.ndarray, ids: np.ndarray, s: np.int64, e: np.int64, depth: int) -> None:
     """Prefetch every cache line of one bucket's filter words (its ids when there is no filter)."""
     if depth > 1:
         step = 64 // filters.itemsize
@@ -82,8 +94,8 @@ def _search_block(
     queries: np.ndarray,
     qkeys: np.ndarray,
     qfilters: np.ndarray,
-    lo: np.int64,
-    hi: np.int64,
+    lo: int,
+    hi: int,
     codes: np.ndarray,
     starts: np.ndarray,
     starts_at: np.ndarray,
@@ -95,12 +107,12 @@ def _search_block(
     bit_masks: np.ndarray,
     limits: np.ndarray,
     low_bits: np.ndarray,
-    radius: np.int64,
-    ahead: np.int64,
+    radius: int,
+    ahead: int,
     out_q: np.ndarray,
     out_e: np.ndarray,
     out_d: np.ndarray,
-) -> np.int64:
+) -> int:
     """Queries ``lo .. hi - 1``, chunk by chunk (one chunk's bucket starts stay in cache across queries).
 
     Writes up to ``len(out_q)`` hits and returns how many there were. See ``plan.py`` for the run
@@ -124,7 +136,7 @@ def _search_block(
         base = starts_at[c]
         ids_c = ids[c]
         filters_c = filters[c]
-        low = np.uint64(low_bits[c])
+        low = low_bits[c]
         # every non-empty bucket this chunk's probes visit, for all queries of the block: one flat list,
         # so prefetching runs ahead across query boundaries
         runs = 0
@@ -147,15 +159,23 @@ def _search_block(
                 _prefetch_run(filters_c, ids_c, run_s[r + ahead], run_e[r + ahead], depth)
             qi = run_q[r]
             q = queries[qi]
-            qf = np.uint64(qfilters[qi, c])
+            qf = qfilters[qi, c]
             lim2 = limits[1] - run_k[r] if depth > 1 else 0
-            lim3 = limits[2] - run_k[r] if depth > 2 else 0
-            for p in range(run_s[r], run_e[r]):
+            lim3 = limits[2] - run_k[r] if depth > 2 else 64  # no third chunk: no limit
+            s = run_s[r]
+            e = run_e[r]
+            if depth > 1:
+                # a branch-free count the compiler vectorises; the rare bucket with a survivor is re-read
+                passed = 0
+                for p in range(s, e):
+                    x = filters_c[p] ^ qf
+                    passed += (_popcount(x & low) <= lim2) & (_popcount(x) <= lim3)
+                if passed == 0:
+                    continue
+            for p in range(s, e):
                 if depth > 1:
-                    x = np.uint64(filters_c[p]) ^ qf
-                    if np.int64(_popcount(x & low)) > lim2:
-                        continue
-                    if depth > 2 and np.int64(_popcount(x)) > lim3:
+                    x = filters_c[p] ^ qf
+                    if _popcount(x & low) > lim2 or _popcount(x) > lim3:
                         continue
                 idx = np.int64(ids_c[p])
                 d = np.uint64(0)
@@ -207,8 +227,8 @@ def search_serial(
     bit_masks: np.ndarray,
     limits: np.ndarray,
     low_bits: np.ndarray,
-    radius: np.int64,
-    ahead: np.int64,
+    radius: int,
+    ahead: int,
     out_q: np.ndarray,
     out_e: np.ndarray,
     out_d: np.ndarray,
@@ -240,8 +260,8 @@ def search_parallel(
     bit_masks: np.ndarray,
     limits: np.ndarray,
     low_bits: np.ndarray,
-    radius: np.int64,
-    ahead: np.int64,
+    radius: int,
+    ahead: int,
     out_q: np.ndarray,
     out_e: np.ndarray,
     out_d: np.ndarray,
@@ -260,12 +280,12 @@ def search_parallel(
 @njit(cache=True, nogil=True)
 def _build_chunk(
     codes: np.ndarray,
-    off: np.int64,
-    width: np.int64,
-    off1: np.int64,
-    width1: np.int64,
-    off2: np.int64,
-    width2: np.int64,
+    off: int,
+    width: int,
+    off1: int,
+    width1: int,
+    off2: int,
+    width2: int,
     starts: np.ndarray,
     ids: np.ndarray,
     filters: np.ndarray,
@@ -307,9 +327,9 @@ def _build_chunk(
     for h in range(high.shape[0]):
         high[h] = starts[h << low_bits]
     for p in range(n):
-        h = np.int64(records[p] >> np.uint64(32 + low_bits))
-        d = high[h]
-        high[h] = d + 1
+        top = np.int64(records[p] >> np.uint64(32 + low_bits))
+        d = high[top]
+        high[top] = d + 1
         ids[d] = records[p] & np.uint64(0xFFFFFFFF)
         if width1 > 0:
             filters[d] = tmp_filters[p]

@@ -33,6 +33,8 @@ __all__ = [
     "empty_matches",
     "index_class",
     "index_names",
+    "popcount",
+    "popcount_rows",
     "register",
     "unregister",
 ]
@@ -185,6 +187,17 @@ def as_words(codes: U8) -> U64:
         codes = padded
     words: U64 = np.ascontiguousarray(codes).view("<u8").astype(np.uint64, copy=False).reshape(n, width // 8)
     return words
+
+
+def popcount(x: np.ndarray) -> I64:
+    """Elementwise Hamming weight of a non-negative integer array, as int64."""
+    counts: I64
+    if hasattr(np, "bitwise_count"):
+        counts = np.bitwise_count(x).astype(np.int64)
+    else:  # pragma: no cover - numpy < 2
+        as_u64 = np.ascontiguousarray(x.astype(np.uint64))
+        counts = _POP8[as_u64.view(np.uint8)].reshape(*x.shape, 8).sum(axis=-1, dtype=np.int64)
+    return counts
 
 
 def popcount_rows(words: U64) -> I64:

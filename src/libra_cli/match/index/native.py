@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import HammingIndex, Matches, U8, as_words, register
+from .base import U8, HammingIndex, Matches, as_words, register
 from .plan import ChunkPlan, ChunkTables, plan_chunks
 
 __all__ = ["DEFAULT_THREADS", "NativeIndex", "default_threads"]
@@ -48,10 +48,15 @@ _HITS_PER_QUERY = 16
 _POOL = threading.Lock()
 
 
+def _max_threads() -> int:
+    """Size of numba's thread pool (``NUMBA_NUM_THREADS``, by default the machine's cores)."""
+    return int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+
+
 def default_threads() -> int:
     """``DEFAULT_THREADS``, capped by the cores this process may use and numba's thread pool."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    limit = numba.config.NUMBA_NUM_THREADS if _kernels is not None else 1
+    limit = _max_threads() if _kernels is not None else 1
     return max(1, min(DEFAULT_THREADS, cores, limit))
 
 
@@ -68,7 +73,7 @@ class NativeIndex(HammingIndex):
             raise RuntimeError("the native index needs numba, which is not installed")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"{threads!r} is not a valid number of threads (1 or more)")
-        self.threads = default_threads() if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS)
+        self.threads = default_threads() if threads is None else min(threads, _max_threads())
         self.plan = plan or plan_chunks(self.size, self.bits, radius)
         self.ahead = PREFETCH_AHEAD
         self.tables = _build(codes, self.plan, self.threads)
@@ -78,7 +83,8 @@ class NativeIndex(HammingIndex):
         self._flips = np.array([bin(int(m)).count("1") for m in self._masks], dtype=np.int64)
         self._limits = np.array(self.plan.limits, dtype=np.int64)
         nxt = [self.plan.next_chunks(c) for c in range(self.plan.chunks)]
-        self._low = np.array([(1 << self.plan.widths[f[0]]) - 1 if f else 0 for f in nxt], dtype=np.int64)
+        low = [(1 << self.plan.widths[f[0]]) - 1 if f else 0 for f in nxt]
+        self._low = np.array(low, dtype=self.tables.filters.dtype)
 
     @classmethod
     def available(cls) -> bool:
@@ -96,6 +102,7 @@ class NativeIndex(HammingIndex):
         t = self.tables
         q = as_words(queries)
         qkeys, qfilters = t.query_keys(q)
+        qfilters = qfilters.astype(t.filters.dtype)  # same width as the stored words: no widening per entry
         threads = max(1, min(self.threads, len(q) // 8))
         nblocks = min(len(q), threads * 4) if threads > 1 else 1
         cap = _HITS_PER_QUERY * -(-len(q) // nblocks) + 64
