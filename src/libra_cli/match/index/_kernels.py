@@ -120,7 +120,7 @@ def _search_block(
     """
     nwords = codes.shape[1]
     nchunks = bit_masks.shape[0]
-    depth = limits.shape[0]
+    depth = limits.shape[1]
     cap = out_q.shape[0]
     count = 0
     most = 0
@@ -160,8 +160,8 @@ def _search_block(
             qi = run_q[r]
             q = queries[qi]
             qf = qfilters[qi, c]
-            lim2 = limits[1] - run_k[r] if depth > 1 else 0
-            lim3 = limits[2] - run_k[r] if depth > 2 else 64  # no third chunk: no limit
+            lim2 = limits[c, 1] - run_k[r] if depth > 1 else 0
+            lim3 = limits[c, 2] - run_k[r] if depth > 2 else 64  # no third chunk: no limit
             s = run_s[r]
             e = run_e[r]
             if depth > 1:
@@ -195,7 +195,7 @@ def _search_block(
                         ok = True
                         for length in range(depth):
                             total += dist[(j + length) % nchunks]
-                            if total > limits[length]:
+                            if total > limits[j, length]:
                                 ok = False
                                 break
                         if ok:

@@ -76,7 +76,7 @@ class MihIndex(HammingIndex):
         total = int(lens.sum())
         pos = np.repeat(s - (np.cumsum(lens) - lens), lens) + np.arange(total, dtype=np.int64)
         qi, flips = np.repeat(qi, lens), np.repeat(flips, lens)
-        limits = plan.limits
+        limits = plan.limits[c]
         if plan.depth > 1:
             x = t.filters[c][pos].astype(np.int64) ^ filters[qi, c]
             low = (1 << plan.widths[plan.next_chunks(c)[0]]) - 1
@@ -102,7 +102,7 @@ def _seen_before(diff: U64, plan: ChunkPlan, chunk: int) -> npt.NDArray[np.bool_
     for j in range(chunk):
         total = np.zeros(len(diff), dtype=np.int64)
         ok = np.ones(len(diff), dtype=np.bool_)
-        for length, limit in enumerate(plan.limits):
+        for length, limit in enumerate(plan.limits[j]):
             total += per_chunk[:, (j + length) % plan.chunks]
             ok &= total <= limit
         seen |= ok

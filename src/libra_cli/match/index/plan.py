@@ -23,7 +23,7 @@ Memory per entry: ``m * (4 + filter bytes)`` (ids and filters per chunk; PDQ: 16
 C-contiguous with whole 8-byte words).
 
 >>> plan = plan_chunks(10_000_000, 256, 31)
->>> plan.chunks, plan.widths[0], plan.limits
+>>> plan.chunks, plan.widths[0], plan.limits[0]
 (16, 16, (1, 3, 5))
 """
 
@@ -39,15 +39,15 @@ import numpy.typing as npt
 
 from .base import U64, as_words
 
-__all__ = ["ChunkPlan", "ChunkTables", "chunk_keys", "plan_chunks"]
+__all__ = ["ChunkPlan", "ChunkTables", "chunk_keys", "make_plan", "plan_chunks"]
 
-#: Widest chunk: two filter chunks must fit one uint32 next to each entry. Narrower than 4 bits never pays.
-MAX_WIDTH, MIN_WIDTH = 16, 4
+#: Widest chunk when filter words are stored (two filter chunks share one uint32), and without them.
+MAX_WIDTH, MAX_WIDTH_PLAIN, MIN_WIDTH = 16, 24, 4
 #: Deepest run checked before reading a code: the probed chunk plus two filter chunks.
 MAX_DEPTH = 3
 #: Modelled costs, in units of one streamed filter word (calibrated with bench/bench_index.py --sweep):
-#: a bucket visit when all bucket tables fit in cache and when they do not, and a survivor of the
-#: filter (a random read of its id and of its code).
+#: a bucket visit when all bucket tables fit in cache and when they do not, and a candidate whose code is
+#: read (a random read of its id and of its code).
 PROBE_CACHED, PROBE_MEMORY, SURVIVOR = 4.0, 40.0, 60.0
 CACHED_TABLE_BYTES = 8 << 20
 #: Bucket tables may take this many bytes per entry, or 1 MiB, whichever is more.
@@ -56,13 +56,16 @@ TABLE_BYTES_PER_ENTRY = 64
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """Chunk ``c`` is bits ``offsets[c] .. offsets[c] + widths[c] - 1``; ``limits[l - 1]`` bounds the
-    distance over ``l`` consecutive chunks of a run (``limits[0]`` is the probe radius)."""
+    """Chunk ``c`` is bits ``offsets[c] .. offsets[c] + widths[c] - 1`` with threshold
+    ``weights[c] / denominator`` (the thresholds sum to ``radius``); ``max_depth`` caps the run length
+    checked before a code is read (1: plain multi-index hashing, no filter words)."""
 
     bits: int
     radius: int
     widths: tuple[int, ...]
     offsets: tuple[int, ...]
+    weights: tuple[int, ...]
+    denominator: int
     max_depth: int = MAX_DEPTH
 
     @property
@@ -75,8 +78,14 @@ class ChunkPlan:
         return max(1, min(self.max_depth, self.chunks))
 
     @cached_property
-    def limits(self) -> tuple[int, ...]:
-        return tuple(length * self.radius // self.chunks for length in range(1, self.depth + 1))
+    def limits(self) -> tuple[tuple[int, ...], ...]:
+        """``limits[c][l - 1]``: most bits chunks ``c .. c + l - 1`` (cyclically) may differ by in a run
+        starting at ``c``; ``limits[c][0]`` is chunk ``c``'s probe radius (-1: never probed)."""
+        m, out = self.chunks, []
+        for c in range(m):
+            sums = np.cumsum([self.weights[(c + k) % m] for k in range(self.depth)])
+            out.append(tuple(int(x) // self.denominator for x in sums))
+        return tuple(out)
 
     def next_chunks(self, chunk: int) -> tuple[int, ...]:
         """The filter chunks stored next to chunk ``chunk``'s entries."""
@@ -84,7 +93,7 @@ class ChunkPlan:
 
     def probes(self) -> int:
         """Buckets visited per query."""
-        return sum(_ball(w, self.limits[0]) for w in self.widths)
+        return sum(_ball(w, lim[0]) for w, lim in zip(self.widths, self.limits, strict=True))
 
     def table_bytes(self) -> int:
         return sum(4 * ((1 << w) + 1) for w in self.widths)
@@ -94,16 +103,17 @@ class ChunkPlan:
         return self.chunks * (4 + (4 if self.depth > 1 else 0))
 
     def expected_candidates(self, n: int) -> float:
-        """Filter words read per query when entries are uniformly random."""
-        return sum(_ball(w, self.limits[0]) * n / 2.0**w for w in self.widths)
+        """Filter words (or ids) read per query when entries are uniformly random."""
+        return sum(_ball(w, lim[0]) * n / 2.0**w for w, lim in zip(self.widths, self.limits, strict=True))
 
     def expected_survivors(self, n: int) -> float:
         """Candidates per query whose code is read (random entries): those that pass the filter."""
         total = 0.0
         for c, w in enumerate(self.widths):
             nxt = tuple(self.widths[j] for j in self.next_chunks(c))
-            for flips in range(self.limits[0] + 1):
-                total += comb(w, flips) * n / 2.0**w * _pass_rate(nxt, tuple(x - flips for x in self.limits[1:]))
+            lim = self.limits[c]
+            for flips in range(lim[0] + 1):
+                total += comb(w, flips) * n / 2.0**w * _pass_rate(nxt, tuple(x - flips for x in lim[1:]))
         return total
 
     def cost(self, n: int) -> float:
@@ -111,9 +121,9 @@ class ChunkPlan:
         return visit * self.probes() + self.expected_candidates(n) + SURVIVOR * self.expected_survivors(n)
 
     def flip_masks(self, chunk: int) -> npt.NDArray[np.int64]:
-        """Every mask of at most ``limits[0]`` set bits within the chunk, fewest bits first."""
-        width = self.widths[chunk]
-        masks = [sum(1 << b for b in bs) for r in range(self.limits[0] + 1) for bs in combinations(range(width), r)]
+        """Every mask of at most the probe radius set bits within the chunk, fewest bits first."""
+        width, radius = self.widths[chunk], self.limits[chunk][0]
+        masks = [sum(1 << b for b in bs) for r in range(radius + 1) for bs in combinations(range(width), r)]
         return np.array(masks, dtype=np.int64)
 
     @cached_property
@@ -145,27 +155,37 @@ def _pass_rate(widths: tuple[int, ...], limits: tuple[int, ...]) -> float:
     return sum(dist.values())
 
 
-def _even(bits: int, chunks: int) -> ChunkPlan:
+def make_plan(bits: int, radius: int, chunks: int, depth: int = MAX_DEPTH) -> ChunkPlan:
+    """``chunks`` even chunks. Thresholds: chunk radii ``r_c`` with ``sum(r_c + 1) = radius + 1`` (the
+    tightest pigeonhole; the spare units go to the narrowest chunks), as ``t_c = r_c + 1 - 1/chunks``,
+    which sum to ``radius``; with more chunks than ``radius + 1``, ``t_c = radius / chunks``."""
     base, extra = divmod(bits, chunks)
     widths = tuple(base + (c < extra) for c in range(chunks))
     offsets = tuple(int(x) for x in np.cumsum([0, *widths[:-1]]))
-    return ChunkPlan(bits, 0, widths, offsets)
+    if chunks <= radius + 1:
+        units, more = divmod(radius + 1, chunks)
+        narrow = sorted(range(chunks), key=lambda c: (widths[c], c))[:more]
+        weights = tuple((units + (c in narrow)) * chunks - 1 for c in range(chunks))
+    else:
+        weights = (radius,) * chunks
+    return ChunkPlan(bits, radius, widths, offsets, weights, chunks, depth)
 
 
 def plan_chunks(n: int, bits: int, radius: int, *, chunks: int | None = None, depth: int = MAX_DEPTH) -> ChunkPlan:
     """The cheapest plan for ``n`` entries of ``bits`` at ``radius`` under the model (or ``chunks`` chunks).
 
-    Candidates are chunks of at most ``MAX_WIDTH`` bits covering the code evenly; the model is
-    ``cost``: bucket visits, streamed filter words and survivors that cost a random read each.
+    Candidates have even chunks of 4 to 16 bits (24 without filter words) whose bucket tables fit
+    ``TABLE_BYTES_PER_ENTRY``; the model (``ChunkPlan.cost``) counts bucket visits, streamed filter
+    words and candidates whose code must be read.
     """
     if not 0 <= radius < bits:
         raise ValueError(f"{radius!r} is not a radius multi-index hashing can serve for {bits}-bit codes")
+    widest = MAX_WIDTH if depth > 1 else MAX_WIDTH_PLAIN
     budget = max(TABLE_BYTES_PER_ENTRY * n, 1 << 20)
     best: tuple[float, ChunkPlan] | None = None
-    for m in [chunks] if chunks else range(-(-bits // MAX_WIDTH), max(1, bits // MIN_WIDTH) + 1):
-        even = _even(bits, m)
-        plan = ChunkPlan(bits, radius, even.widths, even.offsets, depth)
-        if max(plan.widths) > MAX_WIDTH or (chunks is None and plan.table_bytes() > budget):
+    for m in [chunks] if chunks else range(-(-bits // widest), max(1, bits // MIN_WIDTH) + 1):
+        plan = make_plan(bits, radius, m, depth)
+        if max(plan.widths) > widest or (chunks is None and plan.table_bytes() > budget):
             continue
         cost = plan.cost(n)
         if best is None or cost < best[0]:
@@ -232,13 +252,18 @@ class ChunkTables:
         tables = cls.allocate(codes, plan)
         words = tables.codes
         for c, (off, w) in enumerate(zip(plan.offsets, plan.widths, strict=True)):
-            keys = chunk_keys(words, off, w).astype(np.uint16)  # widths <= 16: numpy radix-sorts uint16
-            order = np.argsort(keys, kind="stable")
+            keys = chunk_keys(words, off, w)
+            if w <= 16:
+                order = np.argsort(keys.astype(np.uint16), kind="stable")  # numpy radix-sorts 16-bit keys
+            else:  # sorting key << 32 | row is a stable argsort, ~3x faster than argsort of uint32 keys
+                order = (
+                    np.sort((keys << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)) & np.uint64(0xFFFFFFFF)
+                ).astype(np.intp)
             tables.ids[c] = order
             if plan.depth > 1:
                 tables.filters[c] = filter_keys(words, plan, c)[order]
             at = int(tables.starts_at[c])
-            counts = np.bincount(keys, minlength=1 << w)
+            counts = np.bincount(keys.astype(np.intp), minlength=1 << w)
             np.cumsum(counts, out=tables.starts[at + 1 : at + 1 + (1 << w)], dtype=np.uint32)
         return tables
 
