@@ -29,7 +29,7 @@ from .base import (
 from .brute import BruteIndex
 from .mih import MihIndex
 from .native import NativeIndex, default_threads
-from .plan import ChunkPlan, plan_chunks
+from .plan import ChunkPlan, make_plan, plan_chunks
 
 __all__ = [
     "BruteIndex",
@@ -43,6 +43,7 @@ __all__ = [
     "default_threads",
     "index_class",
     "index_names",
+    "make_plan",
     "plan_chunks",
     "register",
     "unregister",

@@ -183,18 +183,21 @@ def _search_block(
                     d += _popcount(codes[idx, w] ^ q[w])
                 if np.int64(d) > radius:
                     continue
+                # the first chunk whose run conditions it meets reports it; chunk distances on demand
                 seen = False
                 if c > 0:
-                    for j in range(nchunks):
-                        dj = np.uint64(0)
-                        for w in range(nwords):
-                            dj += _popcount((codes[idx, w] ^ q[w]) & bit_masks[j, w])
-                        dist[j] = np.int64(dj)
+                    dist[:] = -1
                     for j in range(c):
                         total = 0
                         ok = True
                         for length in range(depth):
-                            total += dist[(j + length) % nchunks]
+                            k = (j + length) % nchunks
+                            if dist[k] < 0:
+                                dk = np.uint64(0)
+                                for w in range(nwords):
+                                    dk += _popcount((codes[idx, w] ^ q[w]) & bit_masks[k, w])
+                                dist[k] = np.int64(dk)
+                            total += dist[k]
                             if total > limits[j, length]:
                                 ok = False
                                 break

@@ -23,8 +23,9 @@ from .plan import ChunkPlan, ChunkTables, plan_chunks
 
 __all__ = ["MihIndex"]
 
-#: Queries per vectorised step: bounds the temporary arrays (~batch x probes x bucket size).
-_BATCH = 64
+#: Candidates per vectorised step: bounds the temporary arrays (a few tens of MB) while keeping the
+#: number of numpy calls per query small.
+_CANDIDATES = 1 << 20
 
 
 @register
@@ -50,7 +51,9 @@ class MihIndex(HammingIndex):
     def _search(self, queries: U8) -> Matches:
         q = as_words(queries)
         keys, filters = self.tables.query_keys(q)
-        parts = [self._batch(q, keys, filters, lo, min(lo + _BATCH, len(q))) for lo in range(0, len(q), _BATCH)]
+        per_query = self.plan.expected_candidates(self.size) + self.plan.probes()
+        step = int(min(4096, max(8, _CANDIDATES // per_query)))
+        parts = [self._batch(q, keys, filters, lo, min(lo + step, len(q))) for lo in range(0, len(q), step)]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def _batch(self, q: U64, keys: I64, filters: I64, lo: int, hi: int) -> Matches:
