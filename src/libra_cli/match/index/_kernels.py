@@ -16,11 +16,11 @@ from typing import Any, cast
 
 import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["build_tables", "search_parallel", "search_serial"]
+__all__ = ["build_tables", "search"]
 
 
 @intrinsic
@@ -215,7 +215,7 @@ def _search_block(
 
 
 @njit(cache=True, nogil=True)
-def search_serial(
+def search(
     queries: np.ndarray,
     qkeys: np.ndarray,
     qfilters: np.ndarray,
@@ -237,43 +237,11 @@ def search_serial(
     out_d: np.ndarray,
     counts: np.ndarray,
 ) -> None:
-    """All queries on the calling thread: block ``b`` of ``len(counts)`` writes row ``b`` of the outputs."""
+    """Queries in ``len(counts)`` blocks on the calling thread (without the GIL: callers run several at once
+    on disjoint slices); block ``b`` writes row ``b`` of the outputs and its hit count to ``counts[b]``."""
     nq = queries.shape[0]
     nblocks = counts.shape[0]
     for b in range(nblocks):
-        counts[b] = _search_block(
-            queries, qkeys, qfilters, b * nq // nblocks, (b + 1) * nq // nblocks, codes, starts, starts_at, ids,
-            filters, masks, masks_at, flips, bit_masks, limits, low_bits, radius, ahead, out_q[b], out_e[b], out_d[b],
-        )  # fmt: skip
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def search_parallel(
-    queries: np.ndarray,
-    qkeys: np.ndarray,
-    qfilters: np.ndarray,
-    codes: np.ndarray,
-    starts: np.ndarray,
-    starts_at: np.ndarray,
-    ids: np.ndarray,
-    filters: np.ndarray,
-    masks: np.ndarray,
-    masks_at: np.ndarray,
-    flips: np.ndarray,
-    bit_masks: np.ndarray,
-    limits: np.ndarray,
-    low_bits: np.ndarray,
-    radius: int,
-    ahead: int,
-    out_q: np.ndarray,
-    out_e: np.ndarray,
-    out_d: np.ndarray,
-    counts: np.ndarray,
-) -> None:
-    """``search_serial`` with the blocks spread over numba's threads (``numba.set_num_threads``)."""
-    nq = queries.shape[0]
-    nblocks = counts.shape[0]
-    for b in prange(nblocks):
         counts[b] = _search_block(
             queries, qkeys, qfilters, b * nq // nblocks, (b + 1) * nq // nblocks, codes, starts, starts_at, ids,
             filters, masks, masks_at, flips, bit_masks, limits, low_bits, radius, ahead, out_q[b], out_e[b], out_d[b],
@@ -338,20 +306,20 @@ def _build_chunk(
             filters[d] = tmp_filters[p]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def build_tables(
     codes: np.ndarray,
     offsets: np.ndarray,
     widths: np.ndarray,
     follows: np.ndarray,
+    chunks: np.ndarray,
     starts: np.ndarray,
     starts_at: np.ndarray,
     ids: np.ndarray,
     filters: np.ndarray,
 ) -> None:
-    """``_build_chunk`` for every chunk, the chunks spread over numba's threads. ``follows[c]``: the filter
-    chunks of chunk ``c`` (at most two; -1 pads)."""
-    for c in prange(widths.shape[0]):
+    """``_build_chunk`` for each chunk in ``chunks``. ``follows[c]``: chunk ``c``'s filter chunks (-1 pads)."""
+    for c in chunks:
         at = starts_at[c]
         f1 = follows[c, 0]
         f2 = follows[c, 1]

@@ -1,9 +1,11 @@
 """Multi-index hashing with pigeonring filters and a compiled search loop (numba): the index for large lists.
 
-Same plan and arrays as ``mih`` (see ``plan.py``), searched by one native loop per block of queries: for
+Same plan and arrays as ``mih`` (see ``plan.py``), searched by one native loop per slice of queries: for
 each chunk and query it visits the probed buckets, streams their filter words (prefetching the next
 buckets' while reading one), and reads a random entry code only for the rare candidate that passes the
-filter (about 0.4 per query at 10M random PDQ entries). Blocks of queries are spread over ``threads``.
+filter (about 0.4 per query at 10M random PDQ entries). The loop runs without the GIL, so ``threads``
+slices run on plain Python threads at once; no OpenMP/TBB pool (under load, numba's OpenMP layer made
+two threads twice slower than one, see docs/performance.md).
 
 numba ships wheels, so ``pip install`` needs no compiler. The first process on a machine compiles the
 loops (seconds) and caches the machine code; later processes load it (see docs/performance.md). Without
@@ -19,45 +21,51 @@ array([0, 1])
 from __future__ import annotations
 
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
 
-from .base import U8, HammingIndex, Matches, as_words, register
+from .base import U8, HammingIndex, Matches, as_words, empty_matches, register
 from .plan import ChunkPlan, ChunkTables, plan_chunks
 
-__all__ = ["DEFAULT_THREADS", "NativeIndex", "default_threads"]
+__all__ = ["CORES_PER_THREAD", "NativeIndex", "default_threads"]
 
 _kernels: ModuleType | None
 try:
-    import numba
-
     from . import _kernels
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install usable
     _kernels = None
 
-#: Threads when the caller does not say (see docs/performance.md for the measurement behind it).
-DEFAULT_THREADS = 2
+#: Cores per matching thread when the caller does not say: the scan's workers hash on the other cores.
+#: One thread matches 1,000+ images/s against 10M PDQ entries and a worker hashes ~150-200, so one
+#: thread keeps up with about six workers; on the 2-core reference machine, busy with its workers, a
+#: second thread gained nothing (docs/performance.md).
+CORES_PER_THREAD = 6
 #: Buckets prefetched ahead of the one being read (bench/bench_index.py --sweep; docs/performance.md).
 PREFETCH_AHEAD = 8
-#: Room for hits per query before a block's search is re-run with room for all of them.
+#: Room for hits per query before a slice's search is re-run with room for all of them.
 _HITS_PER_QUERY = 16
-#: numba's thread pool (``set_num_threads`` + a parallel call) serves one caller thread at a time.
-_POOL = threading.Lock()
+#: Below this many queries per thread a search stays on the calling thread.
+_MIN_SLICE = 16
+
+_pool: ThreadPoolExecutor | None = None
 
 
-def _max_threads() -> int:
-    """Size of numba's thread pool (``NUMBA_NUM_THREADS``, by default the machine's cores)."""
-    return int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+def _threads_pool() -> ThreadPoolExecutor:
+    """One shared pool for every index; its threads start on first use and only run the GIL-free kernels."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="libra-index")
+    return _pool
 
 
 def default_threads() -> int:
-    """``DEFAULT_THREADS``, capped by the cores this process may use and numba's thread pool."""
+    """One matching thread per ``CORES_PER_THREAD`` cores this process may use (at least one)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    limit = _max_threads() if _kernels is not None else 1
-    return max(1, min(DEFAULT_THREADS, cores, limit))
+    return max(1, -(-cores // CORES_PER_THREAD))
 
 
 @register
@@ -73,7 +81,7 @@ class NativeIndex(HammingIndex):
             raise RuntimeError("the native index needs numba, which is not installed")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"{threads!r} is not a valid number of threads (1 or more)")
-        self.threads = default_threads() if threads is None else min(threads, _max_threads())
+        self.threads = default_threads() if threads is None else threads
         self.plan = plan or plan_chunks(self.size, self.bits, radius)
         self.ahead = PREFETCH_AHEAD
         self.tables = _build(codes, self.plan, self.threads)
@@ -98,47 +106,61 @@ class NativeIndex(HammingIndex):
         return self.tables.nbytes() + self._masks.nbytes
 
     def _search(self, queries: U8) -> Matches:
-        assert _kernels is not None
         t = self.tables
         q = as_words(queries)
         qkeys, qfilters = t.query_keys(q)
         qfilters = qfilters.astype(t.filters.dtype)  # same width as the stored words: no widening per entry
-        threads = max(1, min(self.threads, len(q) // 8))
-        nblocks = min(len(q), threads * 4) if threads > 1 else 1
-        cap = _HITS_PER_QUERY * -(-len(q) // nblocks) + 64
+        slices = max(1, min(self.threads, len(q) // _MIN_SLICE))
+        bounds = [len(q) * i // slices for i in range(slices + 1)]
+        jobs = [(q[lo:hi], qkeys[lo:hi], qfilters[lo:hi]) for lo, hi in pairwise(bounds)]
+        if slices == 1:
+            parts = [self._slice(*jobs[0])]
+        else:
+            parts = list(_threads_pool().map(lambda job: self._slice(*job), jobs))
+        if not parts:
+            return empty_matches()
+        qi = np.concatenate([p[0] + lo for p, lo in zip(parts, bounds, strict=False)])
+        return qi, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+    def _slice(self, q: np.ndarray, qkeys: np.ndarray, qfilters: np.ndarray) -> Matches:
+        """One thread's queries: the kernel, re-run once with room for every hit if they overflow."""
+        assert _kernels is not None
+        t = self.tables
+        cap = _HITS_PER_QUERY * len(q) + 64
         while True:
-            out = np.empty((3, nblocks, cap), dtype=np.int64)
-            counts = np.zeros(nblocks, dtype=np.int64)
-            args = (
+            out = np.empty((3, 1, cap), dtype=np.int64)
+            counts = np.zeros(1, dtype=np.int64)
+            _kernels.search(
                 q, qkeys, qfilters, t.codes, t.starts, t.starts_at, t.ids, t.filters, self._masks, self._masks_at,
-                self._flips, self.plan.bit_masks, self._limits, self._low, np.int64(self.radius),
-                np.int64(self.ahead), out[0], out[1], out[2], counts,
+                self._flips, self.plan.bit_masks, self._limits, self._low, self.radius, self.ahead,
+                out[0], out[1], out[2], counts,
             )  # fmt: skip
-            if threads > 1:
-                with _POOL:
-                    numba.set_num_threads(threads)
-                    _kernels.search_parallel(*args)
-            else:
-                _kernels.search_serial(*args)
-            if int(counts.max()) <= cap:
-                break
-            cap = int(counts.max())
-        keep = np.arange(cap)[None, :] < counts[:, None]
-        return out[0][keep], out[1][keep], out[2][keep]
+            found = int(counts[0])
+            if found <= cap:
+                return out[0, 0, :found], out[1, 0, :found], out[2, 0, :found]
+            cap = found
 
 
 def _build(codes: U8, plan: ChunkPlan, threads: int) -> ChunkTables:
-    """``ChunkTables.build`` by counting sort, the chunks spread over ``threads`` threads."""
+    """``ChunkTables.build`` by radix sorts in numba, the chunks spread over ``threads`` threads."""
     assert _kernels is not None
     tables = ChunkTables.allocate(codes, plan)
     follows = np.full((plan.chunks, 2), -1, dtype=np.int64)
     for c in range(plan.chunks):
         nxt = plan.next_chunks(c)
         follows[c, : len(nxt)] = nxt
-    with _POOL:
-        numba.set_num_threads(max(1, threads))
+    offsets = np.array(plan.offsets, dtype=np.int64)
+    widths = np.array(plan.widths, dtype=np.int64)
+    share = [np.arange(i, plan.chunks, threads, dtype=np.int64) for i in range(min(threads, plan.chunks))]
+
+    def run(chunks: np.ndarray) -> None:
+        assert _kernels is not None
         _kernels.build_tables(
-            tables.codes, np.array(plan.offsets, dtype=np.int64), np.array(plan.widths, dtype=np.int64), follows,
-            tables.starts, tables.starts_at, tables.ids, tables.filters,
-        )  # fmt: skip
+            tables.codes, offsets, widths, follows, chunks, tables.starts, tables.starts_at, tables.ids, tables.filters
+        )
+
+    if len(share) == 1:
+        run(share[0])
+    else:
+        list(_threads_pool().map(run, share))
     return tables
