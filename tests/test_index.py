@@ -181,6 +181,14 @@ def test_bad_inputs_name_the_value() -> None:
         build_index(codes, 2, name="nope")
 
 
+def test_factory_passes_options_only_to_kinds_that_take_them() -> None:
+    codes = random_list(5_000, 32, np.random.default_rng(8))
+    index = build_index(codes, 31, threads=2)
+    assert isinstance(index, NativeIndex)
+    assert index.threads == 2
+    assert isinstance(build_index(codes[:10], 31, threads=2), BruteIndex)  # brute has no threads: ignored
+
+
 def test_factory_picks_by_size_and_falls_back_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_index(1_000, 256, 31) is BruteIndex
     assert choose_index(1_001, 256, 31) is NativeIndex

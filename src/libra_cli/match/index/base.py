@@ -15,6 +15,7 @@ kernel, a remote service) plugs in with one ``register`` call and the factory ca
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
@@ -156,12 +157,16 @@ def choose_index(n: int, bits: int, radius: int) -> type[HammingIndex]:
 def build_index(codes: U8, radius: int, name: str = "auto", **options: object) -> HammingIndex:
     """An index over ``codes``: the kind called ``name``, or the best one for the list when ``"auto"``.
 
-    ``options`` go to the kind's constructor (e.g. ``threads=2`` for the native index).
+    ``options`` go to the kind's constructor when it takes them (``threads=2`` reaches the native index
+    and is ignored by brute force), so one call serves every kind the factory may pick.
     """
     n, nbytes = check_codes(codes, "codes")
     cls = choose_index(n, 8 * nbytes, radius) if name == "auto" else index_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = {k: v for k, v in options.items() if takes_any or k in params}
     factory: Callable[..., HammingIndex] = cls
-    return factory(codes, radius, **options)
+    return factory(codes, radius, **accepted)
 
 
 def check_codes(codes: object, what: str) -> tuple[int, int]:
