@@ -212,13 +212,17 @@ def build(make: Callable[[], HammingIndex]) -> tuple[HammingIndex, float]:
 def bench_list(n: int, shape: str, args: argparse.Namespace, rng: np.random.Generator) -> None:
     codes = random_codes(n, rng) if shape == "random" else clustered_codes(n, rng)
     batches = {w: query_batches(codes, shape, per, 4, rng) for w, per in WORKLOADS.items()}
+    kinds = args.kinds.split(",")
     built: dict[str, tuple[HammingIndex, float]] = {}
-    built["old"] = build(lambda: OldIndex(codes, RADIUS))
-    if n <= args.brute_max:
+    built["old"] = build(lambda: OldIndex(codes, RADIUS))  # always: the reference of every ratio
+    if "brute" in kinds and n <= args.brute_max:
         built["brute"] = build(lambda: BruteIndex(codes, RADIUS))
-    built["mih"] = build(lambda: MihIndex(codes, RADIUS))
-    two = build(lambda: NativeIndex(codes, RADIUS, threads=2))[1]
-    built["native"] = build(lambda: NativeIndex(codes, RADIUS, threads=1))
+    if "mih" in kinds:
+        built["mih"] = build(lambda: MihIndex(codes, RADIUS))
+    two = math.nan
+    if "native" in kinds:
+        two = build(lambda: NativeIndex(codes, RADIUS, threads=2))[1]
+        built["native"] = build(lambda: NativeIndex(codes, RADIUS, threads=1))
     runners = [Runner(f"{k} x{t}", idx, t) for k, (idx, _) in built.items() for t in (1, 2)]
     slow = ("old", "brute") if n > args.old_max else ()
     agree = check(runners, batches, slow)
@@ -231,7 +235,7 @@ def bench_list(n: int, shape: str, args: argparse.Namespace, rng: np.random.Gene
     base = runners[0]
     print(f"\n{shape} list, {n:,} PDQ entries (radius {RADIUS}); all kinds agree: {agree}")
     head = "  ".join(f"{w + ' /s':>17}" for w in WORKLOADS)
-    print(f"{'index':<10} {'build s':>8} {'B/entry':>8}  {head}  {'image cpu/s':>12}")
+    print(f"{'index':<10} {'build s':>8} {'B/entry':>8}  {head}  {'image /cpu-s':>17}")
     for runner in runners:
         index, seconds = built[runner.label.split()[0]]
         if runner.label == "native x2":
@@ -241,11 +245,21 @@ def bench_list(n: int, shape: str, args: argparse.Namespace, rng: np.random.Gene
         for w in WORKLOADS:
             rate = statistics.median(runner.wall[w]) if w in runner.wall else math.nan
             ref = statistics.median(base.wall[w]) if w in base.wall else math.nan
-            cells.append(f"{rate:>8,.0f} ({rate / ref:>5.1f}x)" if rate == rate else f"{'-':>17}")
-        cpu = f"{statistics.median(runner.cpu['image']):>12,.0f}" if runner.threads == 1 else f"{'-':>12}"
+            cells.append(_cell(rate, ref))
+        cpu = _cell(statistics.median(runner.cpu["image"]), statistics.median(base.cpu["image"]))
+        if runner.threads != 1:
+            cpu = f"{'-':>17}"
         print(f"{runner.label:<10} {seconds:>8.2f} {own / n:>8.1f}  {'  '.join(cells)}  {cpu}")
     print(f"(video column: videos/s, 120 frame hashes each; peak RSS so far {peak_rss_gb():.1f} GB)")
     del built, runners
+
+
+def _cell(rate: float, ref: float) -> str:
+    """A rate and its ratio to ``old`` (``-`` where either was not measured)."""
+    if rate != rate:
+        return f"{'-':>17}"
+    ratio = f"({rate / ref:>5.1f}x)" if ref == ref else f"{'':8}"
+    return f"{rate:>8,.0f} {ratio}"
 
 
 def check(runners: list[Runner], batches: dict[str, list[U8]], slow: tuple[str, ...]) -> str:
@@ -349,6 +363,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000000,5000000,10000000", help="PDQ list sizes, comma-separated")
     parser.add_argument("--shapes", default="random,clustered", help="random and/or clustered")
+    parser.add_argument("--kinds", default="brute,mih,native", help="kinds besides old, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements per figure (median kept)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
     parser.add_argument("--brute-max", type=int, default=100_000, help="largest list for brute force")
