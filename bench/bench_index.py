@@ -19,17 +19,18 @@ lists look) it builds every index and prints, side by side:
 - each figure as a ratio to ``old``, ``libra_cli.matcher._PerceptualIndex`` (read-only import).
 
 Kinds: ``old``, ``brute`` (skipped above --brute-max), ``mih`` (numpy), ``native`` (numba); above
---old-max entries ``old`` runs the image workload only (a 32-video batch would take it minutes). ``2 cores``
-means numba's threads for ``native`` and two Python threads on half batches each for the numpy kinds.
-Measurements are interleaved (round-robin, --rounds times, median kept) because the machine is shared;
-``cpu`` columns are images per CPU-second of the calling thread (1 core only), steadier under load than
-wall time. Half of the images carry a planted neighbour (31 bits away for random lists, a few bits for
-clustered ones); the run checks that every kind finds all of them and that all kinds return the same
-pairs on one batch.
+--old-max entries ``old`` runs the image workload only (a 32-video batch would take it minutes). ``x2``
+(2 cores) splits each batch over two threads (``NativeIndex(threads=2)``; plain Python threads for the
+numpy kinds). Measurements are interleaved (round-robin, --rounds times, median kept) because the
+machine is shared; the ``per CPU-s`` columns count files per CPU-second of the calling thread (1 core
+only), steadier under load than wall time. Half of the files carry a planted neighbour (31 bits away
+for random lists, ~8 bits for clustered ones, where one that lands in the flat cluster has thousands
+of true matches); the run checks that every kind finds all of them and returns the same pairs.
 
 ``--sweep`` compares, on the native kernel, the alternatives behind the design: Norouzi's chunk count
 (``m = bits / log2 n``, plain MIH), 16-bit chunks without filter words (the current index's layout),
 with one and with two filter chunks (the default), prefetch distances, and 1 vs 2 threads.
+``--startup`` measures numba's compile (empty cache) and cache load in fresh processes.
 """
 
 from __future__ import annotations
@@ -235,23 +236,23 @@ def bench_list(n: int, shape: str, args: argparse.Namespace, rng: np.random.Gene
     base = runners[0]
     print(f"\n{shape} list, {n:,} PDQ entries (radius {RADIUS}); all kinds agree: {agree}")
     head = "  ".join(f"{w + ' /s':>17}" for w in WORKLOADS)
-    print(f"{'index':<10} {'build s':>8} {'B/entry':>8}  {head}  {'image /cpu-s':>17}")
+    print(f"{'index':<10} {'build s':>8} {'B/entry':>8}  wall: {head}  1 core, per CPU-s: {head}")
     for runner in runners:
         index, seconds = built[runner.label.split()[0]]
         if runner.label == "native x2":
             seconds = two
         own = index.nbytes() - (0 if isinstance(index, OldIndex) else codes.nbytes)
-        cells = []
-        for w in WORKLOADS:
-            rate = statistics.median(runner.wall[w]) if w in runner.wall else math.nan
-            ref = statistics.median(base.wall[w]) if w in base.wall else math.nan
-            cells.append(_cell(rate, ref))
-        cpu = _cell(statistics.median(runner.cpu["image"]), statistics.median(base.cpu["image"]))
+        cells = [_cell(_median(runner.wall, w), _median(base.wall, w)) for w in WORKLOADS]
+        cpu = [_cell(_median(runner.cpu, w), _median(base.cpu, w)) for w in WORKLOADS]
         if runner.threads != 1:
-            cpu = f"{'-':>17}"
-        print(f"{runner.label:<10} {seconds:>8.2f} {own / n:>8.1f}  {'  '.join(cells)}  {cpu}")
+            cpu = [f"{'-':>17}"] * len(WORKLOADS)
+        print(f"{runner.label:<10} {seconds:>8.2f} {own / n:>8.1f}  {'  '.join(cells)}  {'  '.join(cpu)}")
     print(f"(video column: videos/s, 120 frame hashes each; peak RSS so far {peak_rss_gb():.1f} GB)")
     del built, runners
+
+
+def _median(rates: dict[str, list[float]], workload: str) -> float:
+    return statistics.median(rates[workload]) if workload in rates else math.nan
 
 
 def _cell(rate: float, ref: float) -> str:
