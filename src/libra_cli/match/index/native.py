@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps a br
 #: second thread gained nothing (docs/performance.md).
 CORES_PER_THREAD = 6
 #: Buckets prefetched ahead of the one being read (bench/bench_index.py --sweep; docs/performance.md).
-PREFETCH_AHEAD = 8
+PREFETCH_AHEAD = 16
 #: Room for hits per query before a slice's search is re-run with room for all of them.
 _HITS_PER_QUERY = 16
 #: Below this many queries per thread a search stays on the calling thread.
