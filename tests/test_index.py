@@ -207,6 +207,7 @@ def test_memory_per_entry_is_stated() -> None:
     assert plan.bytes_per_entry() == 128  # 16 chunks x (4-byte id + 4-byte filter word)
     fixed = plan.table_bytes()
     assert index.nbytes() - fixed == pytest.approx(20_000 * (128 + 32), rel=0.01)  # + the caller's codes
+    assert np.shares_memory(index.tables.codes, codes)  # referenced, not copied
     assert BruteIndex(codes, 31).nbytes() == codes.nbytes
 
 

@@ -99,7 +99,8 @@ class HammingIndex(ABC):
 
     @abstractmethod
     def nbytes(self) -> int:
-        """Memory this index holds (codes included), in bytes."""
+        """Memory this index holds, in bytes, the codes included (the built-in kinds reference the
+        caller's array instead of copying it when it is C-contiguous with whole 8-byte words)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} n={self.size} bits={self.bits} radius={self.radius}>"

@@ -4,17 +4,17 @@ Same plan and arrays as ``mih`` (see ``plan.py``), searched by one native loop p
 each chunk and query it visits the probed buckets, streams their filter words (prefetching the next
 buckets' while reading one), and reads a random entry code only for the rare candidate that passes the
 filter (about 0.4 per query at 10M random PDQ entries). The loop runs without the GIL, so ``threads``
-slices run on plain Python threads at once; no OpenMP/TBB pool (under load, numba's OpenMP layer made
-two threads twice slower than one, see docs/performance.md).
+slices run on plain Python threads at once; no OpenMP/TBB pool (under load, numba's OpenMP layer ran
+two threads at half the speed of one, see docs/performance.md).
 
 numba ships wheels, so ``pip install`` needs no compiler. The first process on a machine compiles the
 loops (seconds) and caches the machine code; later processes load it (see docs/performance.md). Without
 numba, ``NativeIndex.available()`` is false and the factory picks ``mih``.
 
 >>> import numpy as np
->>> codes = np.random.default_rng(0).integers(0, 256, (50_000, 32), dtype=np.uint8)
->>> index = NativeIndex(codes, radius=31, threads=1)  # doctest: +SKIP
->>> index.search(codes[:2])[1]  # doctest: +SKIP
+>>> codes = np.random.default_rng(0).integers(0, 256, (10_000, 32), dtype=np.uint8)
+>>> index = NativeIndex(codes, radius=31, threads=1)
+>>> index.search(codes[:2])[1]
 array([0, 1])
 """
 
@@ -40,8 +40,8 @@ except ImportError:  # pragma: no cover - numba is a dependency; this keeps a br
     _kernels = None
 
 #: Cores per matching thread when the caller does not say: the scan's workers hash on the other cores.
-#: One thread matches 1,000+ images/s against 10M PDQ entries and a worker hashes ~150-200, so one
-#: thread keeps up with about six workers; on the 2-core reference machine, busy with its workers, a
+#: One thread matches about 1,000 images/s against 10M PDQ entries and a worker hashes ~150-200, so
+#: one thread keeps up with about six workers; on the 2-core reference machine, busy with its workers, a
 #: second thread gained nothing (docs/performance.md).
 CORES_PER_THREAD = 6
 #: Buckets prefetched ahead of the one being read (bench/bench_index.py --sweep; docs/performance.md).
