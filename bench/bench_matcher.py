@@ -93,7 +93,7 @@ def bench_pdq(
         gc.collect()
         before = rss_mb()
         t0 = time.perf_counter()
-        matcher = Matcher.build([hash_list], backend=backend)  # type: ignore[arg-type]
+        matcher = Matcher.build([hash_list], backend=backend)
         build = time.perf_counter() - t0
         grown = rss_mb() - before
         single, _ = timed_rate(one_by_one(matcher), results, budget, 1)
@@ -140,7 +140,7 @@ def bench_md5(n: int, budget: float, rng: np.random.Generator) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000,5000000", help="PDQ list sizes, comma-separated")
-    parser.add_argument("--backends", default="mih,faiss,brute", help="perceptual backends to compare")
+    parser.add_argument("--backends", default="native,mih,brute", help="perceptual backends to compare")
     parser.add_argument("--md5", type=int, default=5_000_000, help="MD5 list size (0 to skip)")
     parser.add_argument("--faiss-max", type=int, default=1_000_000, help="largest list for faiss")
     parser.add_argument("--brute-max", type=int, default=100_000, help="largest list for brute force")

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..hashlist.table import HashColumn, HashList
 from ..models import HashResult, HashValues, Match
 from .exact import ExactTable
-from .perceptual import Backend, PerceptualIndex
+from .perceptual import Backend, PerceptualIndex, backends
 
 __all__ = ["Backend", "Matcher", "default_thresholds", "relation"]
 
@@ -100,11 +100,13 @@ class Matcher:
         thresholds: Mapping[str, int] | None = None,
         min_quality: int | None = None,
         backend: Backend = "auto",
+        threads: int | None = None,
     ) -> Matcher:
         """Compile ``lists``. ``thresholds`` override each type's default; ``min_quality`` each type's floor.
 
-        ``backend`` picks the perceptual index: ``auto`` (brute force for small lists, else MIH), or force
-        ``brute``, ``mih`` or ``faiss`` (IndexBinaryMultiHash).
+        ``backend`` picks the perceptual index (``match/index``): ``auto`` (by list size: brute force for
+        small lists, the numba multi-index kernel for large ones), or force ``brute``, ``mih`` or ``native``.
+        ``threads``: matching threads of the native index (default: one per six cores).
         """
         merged = default_thresholds()
         for hash_type, value in (thresholds or {}).items():
@@ -116,8 +118,8 @@ class Matcher:
             merged[hash_type] = value
         if min_quality is not None and (not _is_int(min_quality) or not 0 <= min_quality <= 100):
             raise ConfigError(f"{min_quality!r} is not a valid minimum quality (0 to 100)")
-        if backend not in ("auto", "brute", "mih", "faiss"):
-            raise ConfigError(f"{backend!r} is not a matcher backend (auto, brute, mih, faiss)")
+        if backend not in backends():
+            raise ConfigError(f"{backend!r} is not a matcher backend ({', '.join(backends())})")
 
         exact_parts: dict[str, list[tuple[int, HashColumn]]] = {}
         family_parts: dict[str, list[tuple[int, HashColumn]]] = {}
@@ -135,7 +137,7 @@ class Matcher:
                     unsupported[hash_type] = unsupported.get(hash_type, 0) + len(column)
         exact = {t: ExactTable(t, parts) for t, parts in exact_parts.items()}
         perceptual = {
-            family: PerceptualIndex(parts, signals.get(parts[0][1].hash_type).bits, merged, backend)
+            family: PerceptualIndex(parts, signals.get(parts[0][1].hash_type).bits, merged, backend, threads)
             for family, parts in family_parts.items()
         }
         return cls(lists, exact, perceptual, merged, min_quality, unsupported)
