@@ -96,7 +96,9 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
         from .engine.pool import warm_up
 
         warm_up()  # worker processes start while the matcher is built
-    matcher = Matcher.build(lists, thresholds=settings.thresholds, min_quality=settings.min_quality)
+    matcher = Matcher.build(
+        lists, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
+    )
     return Prepared(settings, tuple(lists), matcher, hash_config(settings, matcher))
 
 

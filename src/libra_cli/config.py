@@ -49,6 +49,7 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "all_versions": (bool,),
     "since": (str, int, float),
     "video_fps": (int, float),
+    "match_threads": (int,),
     "max_frames": (int,),
     "files_from": (str,),
     "only_matches": (bool,),

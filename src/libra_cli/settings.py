@@ -250,6 +250,7 @@ OPTIONS: dict[str, _Option] = {
     "all_versions": _Option(False, _bool("all_versions")),
     "since": _Option(None, _since),
     "video_fps": _Option(1.0, _positive("--video-fps", 0.01, 60.0)),
+    "match_threads": _Option(None, lambda v: None if v is None else _int("--match-threads", 1, 256)(v)),
     "max_frames": _Option(7200, _int("--max-frames", 1, 1_000_000)),
     "files_from": _Option(None, _text("files_from")),
     "quiet": _Option(False, _bool("quiet")),
@@ -288,6 +289,7 @@ class ScanSettings:
     storage: StorageOptions = field(default_factory=StorageOptions)
     since: float | None = None  #: only files and objects modified at or after this epoch time
     video_fps: float = 1.0  #: sampled video frames per second, plus the first
+    match_threads: int | None = None  #: threads of the perceptual index (default: one per six cores)
     max_frames: int = 7200  #: at most this many kept frames per video
     files_from: str | None = None  #: a file (or ``-``) naming what to scan, one location or event a line
     quiet: bool = False

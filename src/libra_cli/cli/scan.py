@@ -218,6 +218,12 @@ def scan(
     video_fps: float | None = typer.Option(
         None, "--video-fps", metavar="N", help="Video frames sampled per second, plus the first (default 1)."
     ),
+    match_threads: int | None = typer.Option(
+        None,
+        "--match-threads",
+        metavar="N",
+        help="Threads matching against large perceptual lists (default: one per six cores).",
+    ),
     max_frames: int | None = typer.Option(
         None, "--max-frames", metavar="N", help="At most this many distinct frames per video (default 7200)."
     ),
@@ -309,6 +315,7 @@ def scan(
         "since": since,
         "video_fps": video_fps,
         "max_frames": max_frames,
+        "match_threads": match_threads,
         "files_from": files_from,
         "nice": _flag(nice),
         "max_rate": max_rate,
