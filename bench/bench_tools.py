@@ -162,40 +162,66 @@ def per_image(paths: list[Path], args: argparse.Namespace) -> None:
         print(f"  {name:40s} {len(paths) / t:8.1f} img/CPU-s   libra is {t / base:5.2f}x this")
 
 
+def synthetic_list(path: Path, size: int, real: list[tuple[str, bytes]], recipient: str, seed: int) -> None:
+    """A list of ``size`` random PDQ and ``size`` random MD5 entries plus ``real`` ones, written encrypted.
+
+    Built from numpy arrays (not a CSV source): ten million rows of text would cost minutes to parse.
+    """
+    from pyrage import x25519
+
+    from libra_cli.hashlist.build import write_hashlist
+    from libra_cli.hashlist.table import Codes, HashColumn, HashList, ListInfo, VarStrings
+
+    rng = np.random.default_rng(seed)
+
+    def column(hash_type: str, values: np.ndarray) -> HashColumn:
+        n = len(values)
+        ids = VarStrings(b"", np.full(n + 1, -1, dtype=np.int64))
+        ids.offsets[0] = 0
+        none = Codes(np.full(n, -1, dtype=np.int32), [])
+        return HashColumn(hash_type, values, np.zeros(n, dtype=np.bool_), ids, none, none, none)
+
+    columns = {}
+    for hash_type, width in (("pdq", 32), ("md5", 16)):
+        planted = [v for t, v in real if t == hash_type]
+        values = np.concatenate([
+            rng.integers(0, 256, (size, width), dtype=np.uint8),
+            np.frombuffer(b"".join(planted), dtype=np.uint8).reshape(-1, width),
+        ])  # fmt: skip
+        columns[hash_type] = column(hash_type, values)
+    write_hashlist(
+        HashList(ListInfo(f"bench {size}"), columns), str(path), recipients=[x25519.Recipient.from_str(recipient)]
+    )
+
+
 def list_sizes(
     tmp: Path, tree: Path, files: list[Path], identity: Path, recipient: str, args: argparse.Namespace
 ) -> None:
     from libra_cli.hashing import hash_ref
     from libra_cli.models import HashConfig, MediaRef
 
-    rng = np.random.default_rng(7)
-    real: list[tuple[str, str]] = []
+    real: list[tuple[str, bytes]] = []
     for p in files[:3]:
-        result = hash_ref(
-            MediaRef(str(p), p.stat().st_size), HashConfig(digests=("md5",), perceptual=("pdq",), dihedral=False)
-        )
-        real.append(("md5", result.digests["md5"].hex()))
-        real += [("pdq", row.tobytes().hex()) for v in result.perceptual for row in v.values]
+        config = HashConfig(digests=("md5",), perceptual=("pdq",), dihedral=False)
+        result = hash_ref(MediaRef(str(p), p.stat().st_size), config)
+        real.append(("md5", result.digests["md5"]))
+        real += [("pdq", row.tobytes()) for v in result.perceptual for row in v.values]
     print(f"\nlist size, whole scan of {len(files)} x 2 MP JPEG with {args.workers} workers:")
     base_rate = None
     for size in (int(s) for s in args.sizes.split(",")):
-        pdq = rng.integers(0, 256, (size, 32), dtype=np.uint8)
-        md5 = rng.integers(0, 256, (size, 16), dtype=np.uint8)
-        rows = real + [("pdq", r.tobytes().hex()) for r in pdq] + [("md5", r.tobytes().hex()) for r in md5]
-        hashlist = build_list(tmp, f"n{size}", rows, recipient)
-        del rows, pdq, md5
+        hashlist = tmp / f"n{size}.libra"
+        synthetic_list(hashlist, size, real, recipient, seed=size)
         info = libra("hashlist", "info", str(hashlist), "-i", str(identity))
         load = median_time(info, 1, ok=(0,))
-        scan = libra(
-            "scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", str(args.workers), "-q", "-o", os.devnull
-        )
+        workers = str(args.workers)
+        scan = libra("scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", workers, "-q", "-o", os.devnull)
         timings = [run(scan) for _ in range(args.runs)]
         elapsed = statistics.median(t for t, _ in timings)
         rss = max(r for _, r in timings)
         rate = len(files) / elapsed
         base_rate = base_rate or rate
         print(f"  {size:>10,} PDQ + {size:>10,} MD5: {rate:7.1f} files/s ({rate / base_rate:4.2f}x the smallest list), "
-              f"list info {load:5.1f} s, peak RSS {rss / 1024:6.0f} MiB")  # fmt: skip
+              f"list info {load:5.1f} s, peak RSS {rss / 1024:6.0f} MiB", flush=True)  # fmt: skip
         hashlist.unlink()
 
 
