@@ -238,7 +238,7 @@ def list_sizes(
         base_rate = base_rate or rate
         setup = statistics.median(walls) - statistics.median(hashing)
         print(f"  {size:>11,} entries: {rate:7.1f} files/s while scanning ({rate / base_rate:4.2f}x the smallest "
-              f"list), start-up {setup:5.1f} s (lists, matcher), peak RSS {rss / 1024:6.0f} MiB", flush=True)  # fmt: skip
+              f"list), start-up {setup:5.1f} s, peak RSS {rss / 1024:6.0f} MiB", flush=True)  # fmt: skip
         hashlist.unlink()
 
 
