@@ -28,10 +28,19 @@ def make_identity(path: Path) -> str:
     return match.group(0)
 
 
-def make_list(tmp: Path, images: list[Path], recipient: str, *, robust: bool = False, name: str = "test list") -> Path:
-    """Hash ``images`` into a list source with ``libra hash``, then build an encrypted list from it."""
+def make_list(
+    tmp: Path,
+    images: list[Path],
+    recipient: str,
+    *,
+    robust: bool = False,
+    name: str = "test list",
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """Hash ``images`` into a list source with ``libra hash`` (``extra``: more of its options), then build
+    an encrypted list from it."""
     args = ["hash", *map(str, images), "--format", "csv", "--workers", "1", "--label", "known", "--category", "A"]
-    code, out, err = cli(*args, *(["--robust"] if robust else []))
+    code, out, err = cli(*args, *(["--robust"] if robust else []), *extra)
     assert code == 0, err
     source = tmp / f"{name.replace(' ', '_')}.csv"
     source.write_text(out)

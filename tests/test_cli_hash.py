@@ -23,7 +23,7 @@ def test_json_has_digests_and_perceptual_hashes(tmp_path: Path, photos: Path) ->
     image, text = by_name["a.jpg"], by_name["b.txt"]
     assert image["digests"]["sha256"] == hashlib.sha256((photos / "coffee.jpg").read_bytes()).hexdigest()
     assert image["media_type"] == "image/jpeg"
-    assert {p["hash_type"] for p in image["perceptual"]} == {"pdq", "phash", "dhash"}
+    assert {p["hash_type"] for p in image["perceptual"]} == {"pdq"}  # pHash, dHash only when asked for
     pdq = next(p for p in image["perceptual"] if p["hash_type"] == "pdq")
     assert len(pdq["value"]) == 64 and pdq["quality"] >= 50
     assert text["media_type"] is None and text["perceptual"] == [] and set(text["digests"]) == {
@@ -36,11 +36,12 @@ def test_csv_is_a_list_source_and_robust_adds_rows(tmp_path: Path, photos: Path)
     _, plain, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--label", "L", "--category", "B")
     _, robust, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--robust")
     rows = list(csv.DictReader(io.StringIO(plain)))
-    assert list(rows[0]) == ["hash_type", "hash", "id", "label", "category", "allow"]
+    assert list(rows[0]) == ["hash_type", "hash", "id", "label", "category", "allow", "variant"]
     assert {r["id"] for r in rows} == {"r.jpg"} and {r["label"] for r in rows} == {"L"}
-    assert [r["hash_type"] for r in rows].count("pdq") == 1
+    assert [(r["hash_type"], r["variant"]) for r in rows if r["variant"]] == [("pdq", "original")]
     robust_rows = list(csv.DictReader(io.StringIO(robust)))
-    assert [r["hash_type"] for r in robust_rows].count("pdq") > 5
+    variants = [r["variant"] for r in robust_rows if r["hash_type"] == "pdq"]
+    assert variants[0] == "original" and {"real-mirror", "crop15-topleft", "region:br75"} <= set(variants)
     assert len({r["hash"] for r in robust_rows}) == len(robust_rows)  # no duplicate rows
 
 

@@ -308,3 +308,36 @@ def test_payload_arrays_are_zero_copy_views_and_compressed_payloads_still_load()
     np.savez_compressed(packed, **arrays)
     again, _ = payload.decode(packed.getvalue(), "z")
     assert list(again.entries()) == list(original.entries())
+
+
+def test_variants_travel_in_the_payload_and_lists_without_them_still_load() -> None:
+    from libra_cli.hashlist import payload
+    from libra_cli.hashlist.table import HashList, ListInfo
+
+    plain = HashList.from_entries(ListInfo("old"), [Entry("pdq", "ab" * 32, id="a"), Entry("md5", "cd" * 16, id="a")])
+    data = payload.encode(plain)
+    assert b"pdq.variants" not in data  # a list without variants is written as before: old readers read it
+    loaded, _ = payload.decode(data, "old")
+    assert loaded.columns["pdq"].variants is None and next(loaded.entries()).variant is None
+
+    entries = [
+        Entry("pdq", "ab" * 32, id="a", variant="original"),
+        Entry("pdq", "ef" * 32, id="a", variant="region:tl75"),
+    ]
+    loaded, _ = payload.decode(payload.encode(HashList.from_entries(ListInfo("new"), entries)), "new")
+    assert [e.variant for e in loaded.entries()] == ["original", "region:tl75"]
+    # Variants are one more array and one more key of a column's description. A reader skips arrays and
+    # keys it does not know (it reads by name), which is how readers that predate variants read these
+    # lists: shown here with a member and a key this reader does not know.
+    import io
+
+    with np.load(io.BytesIO(payload.encode(plain)), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["columns"]["pdq"]["future"] = ["something"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    arrays["pdq.future"] = np.zeros(1, dtype=np.int32)
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    loaded, _ = payload.decode(buffer.getvalue(), "future")
+    assert [e.id for e in loaded.entries()] == ["a", "a"]

@@ -147,3 +147,16 @@ def test_build_deduplicates_and_conflicting_allow_blocks(tmp_path: Path) -> None
     assert len(hashlist) == 1 and report.duplicates == 1 and report.allow_conflicts == 1
     (entry,) = hashlist.entries()
     assert (entry.category, entry.id, entry.allow) == ("A", "dup.jpg", False)
+
+
+def test_libra_csv_variants_are_optional_and_checked() -> None:
+    old = "hash_type,hash,id,label,category,allow\npdq," + "ab" * 32 + ",x,,,0\n"
+    [entry] = import_text(old, "old.csv")
+    assert entry.variant is None  # a source written before variants existed
+    header = "hash_type,hash,id,label,category,allow,variant\n"
+    new = header + "pdq," + "ab" * 32 + ",x,,,0,Crop7.5-Center\nmd5," + "cd" * 16 + ",x,,,0,\n"
+    pdq, md5 = import_text(new, "new.csv")
+    assert (pdq.variant, md5.variant) == ("crop7.5-center", None)
+    bad = "hash_type,hash,variant\npdq," + "ab" * 32 + ",crop 5%\n"
+    with pytest.raises(HashListError, match=r"bad.csv line 2: 'crop 5%' is not a variant name"):
+        list(import_text(bad, "bad.csv"))

@@ -76,9 +76,13 @@ def test_perceptual_boundary_is_inclusive(backend: str) -> None:
     assert m.match(result(None, pdq(flip(P1, 32)))) == []
 
 
+#: pHash and dHash only corroborate by default; these tests of their distances let them make findings.
+ALONE = {"phash": "match", "dhash": "match"}
+
+
 def test_custom_threshold_and_64_bit_types() -> None:
     ph, dh = rand_hex(8), rand_hex(8)
-    m = Matcher.build([hl("l", Entry("phash", ph), Entry("dhash", dh))], thresholds={"phash": 10})
+    m = Matcher.build([hl("l", Entry("phash", ph), Entry("dhash", dh))], thresholds={"phash": 10}, roles=ALONE)
     assert [x.distance for x in m.match(result(None, PerceptualHash("phash", flip(ph, 10))))] == [10]
     assert m.match(result(None, PerceptualHash("phash", flip(ph, 11)))) == []
     limit = DEFAULT_THRESHOLDS["dhash"]
@@ -149,7 +153,7 @@ def test_perceptual_allow_suppresses_only_its_family_and_frame() -> None:
     allow = flip(P1, 100)  # far from P1, but a query can be near both
     m = Matcher.build(
         [
-            hl("bad", Entry("md5", MD5), Entry("pdq", P1), Entry("phash", ph)),
+            hl("bad", Entry("md5", MD5, id="x"), Entry("pdq", P1, id="x"), Entry("phash", ph, id="x")),
             hl("fp", Entry("pdq", allow, allow=True)),
         ]
     )
@@ -226,8 +230,8 @@ def test_index_recall_equals_brute_force(hash_type: str, nbytes: int, backend: s
         queries.append(PerceptualHash(hash_type, flip(values[d].tobytes().hex(), d, start)))
     queries += [PerceptualHash(hash_type, rand_hex(nbytes)) for _ in range(40)]
     results = [result(None, q) for q in queries]
-    brute = Matcher.build([lst], backend="brute").match_many(results)
-    index = Matcher.build([lst], backend=backend).match_many(results)  # type: ignore[arg-type]
+    brute = Matcher.build([lst], backend="brute", roles=ALONE).match_many(results)
+    index = Matcher.build([lst], backend=backend, roles=ALONE).match_many(results)  # type: ignore[arg-type]
     assert index == brute
     for d in range(limit + 3):
         found = [(x.entry.id, x.distance) for x in index[d]]
@@ -263,3 +267,74 @@ def test_lists_as_loaded_match_with_read_only_unaligned_arrays() -> None:
             ("perceptual", DEFAULT_THRESHOLDS["pdq"], "7")
         ] * 2, backend
         assert m.match(result(None, pdq(flip(entries[7].value, DEFAULT_THRESHOLDS["pdq"] + 1)))) == []
+
+
+def test_64_bit_types_only_corroborate_a_match_of_the_same_item() -> None:
+    ph = rand_hex(8)
+    m = Matcher.build(
+        [hl("l", Entry("pdq", P1, id="x"), Entry("phash", ph, id="x"), Entry("phash", flip(ph, 40), id="y"))]
+    )
+    assert m.needed_perceptual() == frozenset({"pdq", "vpdq"}) and m.corroborating_types() == frozenset({"phash"})
+    assert m.match(result(None, PerceptualHash("phash", ph))) == []  # alone: never a finding
+    both = m.match(result(None, pdq(flip(P1, 10)), PerceptualHash("phash", flip(ph, 2))))
+    assert sorted((x.hash_type, x.entry.id, x.distance) for x in both) == [("pdq", "x", 10), ("phash", "x", 2)]
+    # a pHash hit on another item does not ride on item x's PDQ match
+    other = m.match(result(None, pdq(flip(P1, 10)), PerceptualHash("phash", flip(ph, 40))))
+    assert [(x.hash_type, x.entry.id) for x in other] == [("pdq", "x")]
+    # an exact match anchors it too
+    exact = Matcher.build([hl("l", Entry("md5", MD5, id="x"), Entry("dhash", ph, id="x"))])
+    assert [x.hash_type for x in exact.match(result({"md5": MD5}, PerceptualHash("dhash", ph)))] == ["md5", "dhash"]
+    with pytest.raises(ConfigError, match="phash"):
+        Matcher.build([], roles={"phash": "sometimes"})  # type: ignore[dict-item]
+
+
+def _regions(value: str, distances: dict[str, int]) -> list[PerceptualHash]:
+    return [pdq(flip(value, d, start=i * 40), variant=name) for i, (name, d) in enumerate(distances.items())]
+
+
+def test_a_region_match_needs_two_regions_or_a_close_one() -> None:
+    from libra_cli.match.matcher import REGION_AGREEMENT, REGION_THRESHOLD
+
+    assert (REGION_AGREEMENT, REGION_THRESHOLD) == (2, 24)
+    tl, tr = rand_hex(32), rand_hex(32)
+    m = Matcher.build(
+        [hl("l", Entry("pdq", tl, id="x", variant="region:tl75"), Entry("pdq", tr, id="x", variant="region:tr75"))]
+    )
+    # one region within 31 but beyond 24: not enough alone ...
+    assert m.match(result(None, pdq(rand_hex(32)), *_regions(tl, {"region:tl75": 28}))) == []
+    # ... within 24 it is; so are two regions of the file agreeing on the item, each within 31
+    [close] = m.match(result(None, pdq(rand_hex(32)), *_regions(tl, {"region:tl75": 24})))
+    assert (close.query_variant, close.list_variant, close.transform) == ("region:tl75", "region:tl75", "original")
+    two = m.match(
+        result(
+            None, pdq(rand_hex(32)), pdq(flip(tl, 30), variant="region:tl75"), pdq(flip(tr, 29), variant="region:tr75")
+        )
+    )
+    assert sorted(x.distance for x in two) == [29, 30]
+    # the whole picture matching a listed region is a region match too (the file is a corner of the picture)
+    assert m.match(result(None, pdq(flip(tl, 28)))) == []
+    # whole-picture matches keep the plain rule
+    plain = Matcher.build([hl("l", Entry("pdq", P1, id="p", variant="crop5-center"))])
+    [whole] = plain.match(result(None, pdq(flip(P1, 31)), pdq(flip(P1, 3), variant="trim")))
+    assert (whole.distance, whole.query_variant, whole.list_variant) == (3, "trim", "crop5-center")
+
+
+def test_list_variants_compose_with_query_variants() -> None:
+    mirror, turned = rand_hex(32), rand_hex(32)
+    m = Matcher.build(
+        [
+            hl(
+                "l",
+                Entry("pdq", mirror, id="p", variant="real-mirror"),
+                Entry("pdq", turned, id="q", variant="real-rot90"),
+            )
+        ]
+    )
+    [found] = m.match(result(None, pdq(flip(mirror, 4)), pdq(rand_hex(32), variant="mirror")))
+    # the file hashed as it is equals the list's real mirror of the picture: the file is mirrored
+    assert (found.transform, found.query_variant, found.list_variant) == ("mirror", "original", "real-mirror")
+    [found] = m.match(result(None, pdq(rand_hex(32)), pdq(flip(turned, 2), variant="rot90")))
+    # the file turned a quarter counter-clockwise equals the picture turned the same way: the file is as listed
+    assert (found.entry.id, found.transform, found.query_variant) == ("q", "original", "rot90")
+    [found] = m.match(result(None, pdq(rand_hex(32)), pdq(flip(turned, 2), variant="rot270")))
+    assert (found.entry.id, found.transform) == ("q", "rot180")

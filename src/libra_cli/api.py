@@ -14,6 +14,7 @@ own sinks (see ``libra_cli.sinks.Sink``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,8 @@ from .storage.sources import Named, read_files_from
 from .textsafe import unicode_safe
 
 __all__ = ["Prepared", "engine_for", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
+
+log = logging.getLogger("libra.scan")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
         digests=tuple(sorted(digests, key=order.__getitem__)),
         perceptual=tuple(sorted(perceptual, key=order.__getitem__)),
         dihedral=settings.dihedral and "pdq" in perceptual,
+        deep=settings.deep and "pdq" in perceptual,
         storage=settings.storage,
         video_fps=settings.video_fps,
         max_frames=settings.max_frames,
@@ -99,7 +103,11 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
     matcher = Matcher.build(
         lists, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
     )
-    return Prepared(settings, tuple(lists), matcher, hash_config(settings, matcher))
+    config = hash_config(settings, matcher)
+    idle = sorted(matcher.corroborating_types() - set(config.perceptual))
+    if idle:  # pHash/dHash entries only confirm PDQ matches, so they are not worth a hash of every file
+        log.info("not computed types=%s reason=corroborate-only (name them in --hash-set to compute)", ",".join(idle))
+    return Prepared(settings, tuple(lists), matcher, config)
 
 
 def _named(settings: ScanSettings) -> Iterator[str | Skip]:

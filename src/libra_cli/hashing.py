@@ -31,11 +31,10 @@ from .media.sniff import HEAD_SIZE, sniff
 from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
 from .storage import Changed, Gone, storage_for
 from .textsafe import one_line
+from .variants import AS_STORED
 
 #: Image types that may hold several frames: each distinct frame is hashed with its time.
 ANIMATED = frozenset({"image/gif", "image/webp", "image/png"})
-#: The transform name of a hash of the pixels as the file stores them, before its EXIF orientation.
-AS_STORED = "as-stored"
 #: Bytes per read when streaming a large file: big enough for throughput, small enough for a worker.
 STREAM_CHUNK = 8 * 1024 * 1024
 
@@ -115,12 +114,13 @@ class ImageHasher(MediaHasher):
 
     def hash(self, source: MediaSource, config: HashConfig, types: tuple[str, ...]) -> MediaHashes:
         # Decoders are imported here, not at the top: a process that only digests never loads them.
+        from .hashers import regions
         from .hashers.pdq import PDQ
         from .hashers.robust import robust_hashes
         from .media.image import decode
 
         assert source.data is not None
-        decoded = decode(source.data, max_pixels=config.max_pixels)
+        decoded = decode(source.data, max_pixels=config.max_pixels, media_type=source.media_type or None)
         img = decoded.image
         found: list[PerceptualHash] = []
         for name in types:
@@ -131,10 +131,12 @@ class ImageHasher(MediaHasher):
                     # Meta's tools, python-threatexchange and HMA hash the pixels as stored, ignoring
                     # EXIF orientation: one more hash lets lists they made match rotated phone photos.
                     found.extend(replace(h, variant=AS_STORED) for h in PDQ.hash_image(decoded.as_stored()))
-                continue
-            hasher = signal.hasher()
-            if hasher is not None and hasattr(hasher, "hash_image"):
-                found.extend(hasher.hash_image(img))
+            else:
+                hasher = signal.hasher()
+                if hasher is not None and hasattr(hasher, "hash_image"):
+                    found.extend(hasher.hash_image(img))
+            if name == PDQ.name and not config.robust:
+                found.extend(regions.query_hashes(img, deep=config.deep))
         if config.robust:
             found.extend(robust_hashes(img))
         values = pack(found)

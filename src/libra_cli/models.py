@@ -64,6 +64,9 @@ class HashConfig:
     perceptual: tuple[str, ...] = ("pdq",)
     dihedral: bool = True  #: also compute the 7 mirrored/rotated PDQ variants (query side)
     robust: bool = False  #: list-side robust variants (``libra hash --robust``)
+    #: Query-side region hashes besides the whole picture's (``--deep``): the picture inside a larger
+    #: one and the four corner windows (hashers/regions.py). Borders are trimmed in every mode.
+    deep: bool = False
     #: Files up to this size are read whole into memory; larger ones are streamed (digests in one
     #: sequential pass; video decoders read the stream), so a 4 GB video is never held whole.
     max_in_memory: int = 256 * 1024 * 1024
@@ -159,14 +162,21 @@ class Entry:
     category: str | None = None
     source: str | None = None
     allow: bool = False
+    #: Which hash of the listed picture this is (``libra hash --robust`` lists many per picture):
+    #: ``original``, ``real-mirror``, ``crop5-center``, ``region:tl75``, ... ``None``: the list does not say.
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
 class Match:
     """A file hash that matched one list entry.
 
-    ``transform`` says how the file relates to the listed picture (``mirror``: the file is the listed
-    picture mirrored; ``rot90``: turned a quarter counter-clockwise); ``original`` when it is as listed.
+    ``transform`` says how the file relates to the listed picture, both sides' variants composed
+    (``mirror``: the file is the listed picture mirrored; ``rot90``: turned a quarter
+    counter-clockwise); ``original`` when it is as listed, up to the edits ``list_variant`` and
+    ``query_variant`` name. ``query_variant`` is which of the file's hashes matched (``original``, a
+    dihedral variant, ``trim``, ``inset``, ``region:tl75``), ``list_variant`` which of the listed
+    picture's (``None`` when the list does not record it).
     """
 
     method: str  #: ``exact`` or ``perceptual``
@@ -177,6 +187,8 @@ class Match:
     frame_time: float | None = None
     transform: str = "original"
     quality: int | None = None
+    query_variant: str | None = None
+    list_variant: str | None = None
 
 
 @dataclass(frozen=True)

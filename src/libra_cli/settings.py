@@ -242,6 +242,7 @@ OPTIONS: dict[str, _Option] = {
     "thresholds": _Option({}, _thresholds),
     "min_quality": _Option(None, lambda v: None if v is None else _int("--min-quality", 0, 100)(v)),
     "dihedral": _Option(True, _bool("dihedral")),
+    "deep": _Option(False, _bool("deep")),
     "hash_set": _Option("lists", _hash_set),
     "endpoint_url": _Option(None, _text("endpoint_url")),
     "region": _Option(None, _text("region")),
@@ -285,6 +286,7 @@ class ScanSettings:
     thresholds: dict[str, int] = field(default_factory=dict)
     min_quality: int | None = None
     dihedral: bool = True
+    deep: bool = False  #: region hashes of every image too (``--deep``): slower, catches more local edits
     hash_set: str = "lists"
     storage: StorageOptions = field(default_factory=StorageOptions)
     since: float | None = None  #: only files and objects modified at or after this epoch time

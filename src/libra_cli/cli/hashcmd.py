@@ -67,9 +67,10 @@ def result_to_dict(result: HashResult) -> dict[str, Any]:
 
 
 def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Iterator[tuple[str, ...]]:
-    """List-source rows for one file: each digest, then each distinct perceptual hash of usable quality."""
+    """List-source rows for one file: each digest, then each distinct perceptual hash of usable quality,
+    with the variant it is (``original``, ``real-mirror``, ``region:tl75``, ...)."""
     for hash_type, value in result.digests.items():
-        yield (hash_type, value.hex(), ident, label, category, "0")
+        yield (hash_type, value.hex(), ident, label, category, "0", "")
     seen: set[tuple[str, bytes]] = set()
     for values in result.perceptual:
         floor = signals.get(values.hash_type).quality_floor
@@ -79,7 +80,7 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
             raw = values.values[row].tobytes()
             if (values.hash_type, raw) not in seen:
                 seen.add((values.hash_type, raw))
-                yield (values.hash_type, raw.hex(), ident, label, category, "0")
+                yield (values.hash_type, raw.hex(), ident, label, category, "0", values.transforms[row])
 
 
 class HashOutput(Sink):
@@ -174,7 +175,10 @@ def hash_files(
         help="Comma-separated exact digests to compute.",
     ),
     perceptual: str = typer.Option(
-        "pdq,phash,dhash", "--perceptual", metavar="LIST", help="Comma-separated perceptual hashes of images."
+        "pdq",
+        "--perceptual",
+        metavar="LIST",
+        help="Comma-separated perceptual hashes of images (pdq; phash and dhash only corroborate PDQ matches).",
     ),
     label: str = typer.Option(
         "", "--label", metavar="TEXT", help="Label for every CSV row (e.g. a case or series name)."

@@ -257,7 +257,8 @@ def _entries_csv(entries: Iterable[Entry]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([*COLUMNS, "source"])
     for e in entries:
-        row = [e.hash_type, e.value, e.id or "", e.label or "", e.category or "", int(e.allow), e.source or ""]
+        row = [e.hash_type, e.value, e.id or "", e.label or "", e.category or "", int(e.allow), e.variant or ""]
+        row.append(e.source or "")
         writer.writerow(row)
 
 

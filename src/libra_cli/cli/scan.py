@@ -208,6 +208,12 @@ def scan(
         None, "--min-quality", metavar="N", help="Ignore PDQ hashes of lower quality (default 50)."
     ),
     no_dihedral: bool = typer.Option(False, "--no-dihedral", help="Do not also match mirrored/rotated images."),
+    deep: bool = typer.Option(
+        False,
+        "--deep",
+        help="Also hash parts of each image: a picture inside a larger one, the corners a watermark or logo "
+        "leaves alone, a mirrored crop. Slower (each image costs about 1.9 times as much; docs/hashes.md).",
+    ),
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, Ceph, R2; default: AWS)."
     ),
@@ -307,6 +313,7 @@ def scan(
         "thresholds": threshold,
         "min_quality": min_quality,
         "dihedral": False if no_dihedral else None,
+        "deep": _flag(deep),
         "endpoint_url": endpoint_url,
         "region": region,
         "profile": profile,

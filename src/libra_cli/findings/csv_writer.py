@@ -17,7 +17,7 @@ DIGEST_COLUMNS = ("md5", "sha1", "sha256", "blake3")
 COLUMNS = (
     "status", "location", "location_bytes", "size", "mtime", "media_type", *DIGEST_COLUMNS,
     "method", "hash_type", "distance", "list", "entry_id", "entry_label", "entry_category",
-    "transform", "frame_time", "reason",
+    "transform", "frame_time", "reason", "query_variant", "list_variant",
 )  # fmt: skip
 
 
@@ -51,6 +51,8 @@ class CsvWriter(FindingsWriter):
                     "entry_category": entry["category"] or "",
                     "transform": match["transform"],
                     "frame_time": "" if match["frame_time"] is None else match["frame_time"],
+                    "query_variant": match.get("query_variant") or "",
+                    "list_variant": match.get("list_variant") or "",
                 }
             )
         if not matches:

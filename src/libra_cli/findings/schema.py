@@ -19,7 +19,8 @@ from ..models import Finding, Match, MediaRef, ScanError, Skip
 from ..textsafe import location_bytes, location_text, unicode_safe
 
 #: Version of the findings schema. 2: one ``findings`` array of records with a ``status``; raw-byte
-#: locations; ISO times; ``transform``; ``complete``; listed skips.
+#: locations; ISO times; ``transform``; ``complete``; listed skips. Fields added since, which readers
+#: of version 2 may ignore: ``query_variant`` and ``list_variant`` in matches.
 SCHEMA = 2
 
 
@@ -61,7 +62,11 @@ def ref_fields(ref: MediaRef) -> dict[str, Any]:
 
 
 def match_record(match: Match) -> dict[str, Any]:
-    """A match as the findings show it: the entry's id/label/category, never the listed hash."""
+    """A match as the findings show it: the entry's id/label/category, never the listed hash.
+
+    ``transform`` is how the file relates to the listed picture (both sides composed); ``query_variant``
+    which of the file's hashes matched, ``list_variant`` which of the listed picture's (docs/findings-format.md).
+    """
     return {
         "method": match.method,
         "hash_type": match.hash_type,
@@ -69,6 +74,8 @@ def match_record(match: Match) -> dict[str, Any]:
         "list": match.list,
         "entry": {"id": match.entry.id, "label": match.entry.label, "category": match.entry.category},
         "transform": match.transform,
+        "query_variant": match.query_variant,
+        "list_variant": match.list_variant,
         "frame_time": match.frame_time,
         "quality": match.quality,
     }

@@ -3,10 +3,11 @@ common edits plain PDQ misses at distance 31.
 
 PDQ survives re-encoding, resizing and colour changes, but a 5% crop moves every DCT basis against
 the picture and lands ~60 bits away, and PDQ's sampling grid is not symmetric, so on fine textures
-the query side's dihedral variants drift 30-80 bits from a real mirror or rotation. A scan only
-computes plain PDQ + dihedral of each file, so the list has to anticipate the edit: it carries the
-PDQ of the listed image already cropped, mirrored, rotated, scaled or marked the common ways. See
-docs/hashes.md for the family and bench/bench_recall.py for what it buys.
+the query side's dihedral variants drift 30-80 bits from a real mirror or rotation. A scan cannot
+guess what was cut, so the list anticipates the edit: it carries the PDQ of the listed image already
+cropped (every 2.5% from a side, to 15% from a corner), mirrored, turned, scaled or marked the common
+ways, and its corner windows and trimmed picture (``hashers/regions.py``), each named by its
+``variant``. See docs/hashes.md for the family and bench/bench_recall.py for what it buys.
 
 >>> [name for name, _ in variants(Image.new("L", (600, 400)))][:3]
 ['real-rot90', 'real-rot180', 'real-rot270']
@@ -21,6 +22,7 @@ from PIL import Image
 
 from ..media.image import SOURCE_GRID, SourceGrid, with_grid
 from ..models import PerceptualHash
+from . import regions
 from .pdq import pdq_hex
 
 #: Real transforms, named like the dihedral variants they stand in for.
@@ -35,8 +37,14 @@ _TRANSFORMS: tuple[tuple[str, Image.Transpose], ...] = (
 )
 #: Fraction cut from every side by the centre crops (PDQ tolerates about +-1.5% around each).
 _CENTRE_CROPS = (0.025, 0.05, 0.075, 0.10)
-#: Fraction cut from one side, or from two adjacent sides (a corner), by the edge crops.
-_EDGE_CROPS = (0.05, 0.10)
+#: Fraction cut from one side (every 2.5%, so any cut up to 16% is within PDQ's tolerance of one) ...
+_SIDE_CROPS = (0.025, 0.05, 0.075, 0.10, 0.125, 0.15)
+#: ... and from two adjacent sides (a corner).
+_CORNER_CROPS = (0.05, 0.10, 0.15)
+#: Small turns either way (degrees counter-clockwise), with the corners the turn leaves black, and
+#: cropped to the picture inside them (what a phone's "straighten" does).
+_TILTS = (3, -3)
+_TILT_CROP = 0.05
 #: Downscales, and thumbnails to common sizes (WordPress's 150 and 300 px among them): PDQ's box
 #: filter aliases fine textures differently at every size, so a thumbnail can drift far from the original.
 _SCALES = (0.5, 0.25)
@@ -80,12 +88,14 @@ def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
         yield f"real-{name}", with_grid(img.transpose(method), grid and grid.transposed(method))
     for cut in _CENTRE_CROPS:
         yield f"crop{cut * 100:g}-center", _crop(img, cut, cut, cut, cut)
-    for cut in _EDGE_CROPS:
+    for cut in _SIDE_CROPS:
         pct = f"{cut * 100:g}"
         yield f"crop{pct}-left", _crop(img, cut, 0, 0, 0)
         yield f"crop{pct}-top", _crop(img, 0, cut, 0, 0)
         yield f"crop{pct}-right", _crop(img, 0, 0, cut, 0)
         yield f"crop{pct}-bottom", _crop(img, 0, 0, 0, cut)
+    for cut in _CORNER_CROPS:
+        pct = f"{cut * 100:g}"
         yield f"crop{pct}-topleft", _crop(img, cut, cut, 0, 0)
         yield f"crop{pct}-topright", _crop(img, 0, cut, cut, 0)
         yield f"crop{pct}-bottomleft", _crop(img, cut, 0, 0, cut)
@@ -102,6 +112,11 @@ def variants(img: Image.Image) -> Iterator[tuple[str, Image.Image]]:
             yield f"thumb{side}", with_grid(thumb, None)  # a thumbnail file is hashed at its own size
     for corner in ("topleft", "topright", "bottomleft", "bottomright"):
         yield f"mark-{corner}", _mark(img, corner)
+    for angle in _TILTS:
+        turned = with_grid(img.rotate(angle, Image.Resampling.BICUBIC), None)  # no longer on the picture's grid
+        yield f"rotate{angle}", turned
+        cut = _TILT_CROP
+        yield f"rotate{angle}-crop{cut * 100:g}", _crop(turned, cut, cut, cut, cut)
 
 
 def robust_hashes(img: Image.Image) -> list[PerceptualHash]:
@@ -110,4 +125,4 @@ def robust_hashes(img: Image.Image) -> list[PerceptualHash]:
     for name, variant in variants(img):
         value, quality = pdq_hex(variant)
         out.append(PerceptualHash("pdq", value, quality, variant=name))
-    return out
+    return out + regions.list_hashes(img)

@@ -67,6 +67,7 @@ def dedupe(entries: Iterable[Entry], report: BuildReport | None = None) -> list[
             category=first.category or entry.category,
             source=first.source or entry.source,
             allow=allow,
+            variant=first.variant or entry.variant,
         )
     return kept
 

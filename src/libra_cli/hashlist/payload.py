@@ -50,6 +50,9 @@ def encode(hashlist: HashList, header: Mapping[str, Any] | None = None) -> bytes
             "sources": list(column.sources.table),
             "raw": column.raw_values is not None,
         }
+        if column.variants is not None:  # optional: readers that predate it ignore both
+            columns[hash_type]["variants"] = list(column.variants.table)
+            arrays[f"{hash_type}.variants"] = column.variants.codes.astype(np.int32, copy=False)
         arrays[f"{hash_type}.values"] = np.ascontiguousarray(column.values, dtype=np.uint8)
         arrays[f"{hash_type}.allow"] = np.ascontiguousarray(column.allow, dtype=np.bool_)
         arrays[f"{hash_type}.ids_blob"] = _blob(column.ids)
@@ -249,6 +252,7 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
                 categories=reader.codes(f"{hash_type}.categories", count, spec.get("categories", [])),
                 sources=reader.codes(f"{hash_type}.sources", count, spec.get("sources", [])),
                 raw_values=reader.strings(f"{hash_type}.raw", count) if raw else None,
+                variants=reader.codes(f"{hash_type}.variants", count, spec["variants"]) if "variants" in spec else None,
             )
     info = ListInfo(
         name=str(meta.get("name", "")),

@@ -114,6 +114,8 @@ class HashColumn:
     categories: Codes
     sources: Codes
     raw_values: VarStrings | None = None
+    #: Each entry's variant (``original``, ``crop5-center``, ...), when the list records them.
+    variants: Codes | None = None
 
     def __len__(self) -> int:
         return len(self.allow)
@@ -133,7 +135,12 @@ class HashColumn:
             category=self.categories[index],
             source=self.sources[index],
             allow=bool(self.allow[index]),
+            variant=None if self.variants is None else self.variants[index],
         )
+
+    def variant(self, index: int) -> str | None:
+        """The variant of the entry at ``index`` (``None`` when the list does not record variants)."""
+        return None if self.variants is None else self.variants[index]
 
     @classmethod
     def from_entries(cls, hash_type: str, entries: Sequence[Entry]) -> HashColumn:
@@ -156,6 +163,7 @@ class HashColumn:
             categories=Codes.from_list([e.category for e in entries]),
             sources=Codes.from_list([e.source for e in entries]),
             raw_values=raw,
+            variants=Codes.from_list([e.variant for e in entries]) if any(e.variant for e in entries) else None,
         )
 
 

@@ -23,28 +23,63 @@ from .. import signals
 from ..errors import ConfigError
 from ..hashlist.table import HashColumn, HashList
 from ..models import HashResult, HashValues, Match
+from ..signals.base import Role
+from ..variants import INSET, is_region
 from .exact import ExactTable
 from .perceptual import Backend, PerceptualIndex, backends
+from .relation import dihedral_part, relation
 
-__all__ = ["Backend", "Matcher", "default_thresholds", "relation"]
+__all__ = [
+    "REGION_AGREEMENT",
+    "REGION_THRESHOLD",
+    "Backend",
+    "Matcher",
+    "admissible",
+    "default_roles",
+    "default_thresholds",
+    "relation",
+]
 
 I64 = npt.NDArray[np.int64]
 
-#: A query hash computed after transforming the file by X matches a listed picture P when the file is
-#: P transformed by the inverse of X. Findings report that relation: "the file is the listed picture,
-#: mirrored" rather than the query-side transform. Quarter turns are each other's inverse.
-_INVERSE = {"rot90": "rot270", "rot270": "rot90"}
-#: Transform names of rows that hash part of a picture (``mask-top``: the frame with its top band masked).
-PARTIAL = ("mask-", "region")
+#: Transform names of video rows that hash a frame with a band masked (``mask-top``): they serve the video
+#: rule (match/video.py), not single entries. Regions of stills (``region:``, ``inset``) are matched here,
+#: under the region rule below.
+PARTIAL = ("mask-",)
+#: A match through a region (a corner window or an inset, on either side) needs this many different
+#: regions of the file agreeing on the same listed picture, each within the type's threshold ...
+REGION_AGREEMENT = 2
+#: ... or one region pair within this many bits. docs/matching.md has the measurements behind both.
+REGION_THRESHOLD = 24
 
 
-def relation(query_transform: str) -> str:
-    """How the scanned file relates to the listed picture, given the transform its matching hash used.
+def admissible(query_variant: str, list_variant: str | None) -> bool:
+    """Whether a file's hash and a listed hash may be compared at all: parts meet their like.
 
-    >>> relation("rot90"), relation("mirror"), relation("original")
-    ('rot270', 'mirror', 'original')
+    A corner window meets the same window of the listed picture (a mark in another corner left both
+    alike); a picture found inside the file (``inset``) meets the listed picture's whole-picture hashes;
+    the whole file meets a listed window too (the file is a corner of the listed picture). Other pairs
+    (one window against another, a window against a whole picture) would only add chances to meet by
+    accident, so they are not searched for.
+
+    >>> admissible("region:tl75", "region:tl75"), admissible("region:tl75", "region:br75")
+    (True, False)
+    >>> admissible("inset", "crop5-center"), admissible("region:tl75", "original")
+    (True, False)
+    >>> admissible("original", "region:tl75")
+    True
     """
-    return _INVERSE.get(query_transform, query_transform)
+    query_part, list_part = is_region(query_variant), is_region(list_variant)
+    if not query_part:
+        return True
+    if query_variant == INSET:
+        return not list_part
+    return query_variant == list_variant
+
+
+def default_roles() -> dict[str, Role]:
+    """Each signal type's role (``match`` or ``corroborate``), from the signal registry."""
+    return {s.name: s.role for s in signals.all_types()}
 
 
 def default_thresholds() -> dict[str, int]:
@@ -70,11 +105,14 @@ class Matcher:
     """Hash lists compiled for matching. Build once with ``Matcher.build``; then read-only.
 
     Exact digests match by equality, perceptual hashes by Hamming distance ``<=`` the threshold of the
-    listed entry's hash type. Allow-list entries (known false positives) suppress matches; see
-    ``docs/matching.md`` for the exact rule.
+    listed entry's hash type. A type whose role is ``corroborate`` (pHash, dHash) never makes a
+    finding: its matches are reported only beside a ``match``-role match of the same listed item. A
+    match through a region needs several regions to agree (``REGION_AGREEMENT``) or a tighter
+    distance (``REGION_THRESHOLD``). Allow-list entries (known false positives) suppress matches; see
+    ``docs/matching.md`` for every rule.
     """
 
-    __slots__ = ("_exact", "_lists", "_min_quality", "_perceptual", "_thresholds", "_unsupported")
+    __slots__ = ("_exact", "_lists", "_min_quality", "_perceptual", "_roles", "_thresholds", "_unsupported")
 
     def __init__(
         self,
@@ -84,6 +122,7 @@ class Matcher:
         thresholds: Mapping[str, int],
         min_quality: int | None,
         unsupported: Mapping[str, int],
+        roles: Mapping[str, Role] | None = None,
     ) -> None:
         self._lists = tuple(lists)
         self._exact = dict(exact)
@@ -91,6 +130,7 @@ class Matcher:
         self._thresholds = dict(thresholds)
         self._min_quality = min_quality
         self._unsupported = dict(unsupported)
+        self._roles = {**default_roles(), **(roles or {})}
 
     @classmethod
     def build(
@@ -101,8 +141,11 @@ class Matcher:
         min_quality: int | None = None,
         backend: Backend = "auto",
         threads: int | None = None,
+        roles: Mapping[str, Role] | None = None,
     ) -> Matcher:
-        """Compile ``lists``. ``thresholds`` override each type's default; ``min_quality`` each type's floor.
+        """Compile ``lists``. ``thresholds`` override each type's default; ``min_quality`` each type's floor;
+        ``roles`` each type's role (``{"phash": "match"}`` lets pHash make findings alone: see
+        docs/matching.md for what that costs in false matches).
 
         ``backend`` picks the perceptual index (``match/index``): ``auto`` (by list size: brute force for
         small lists, the numba multi-index kernel for large ones), or force ``brute``, ``mih`` or ``native``.
@@ -120,6 +163,9 @@ class Matcher:
             raise ConfigError(f"{min_quality!r} is not a valid minimum quality (0 to 100)")
         if backend not in backends():
             raise ConfigError(f"{backend!r} is not a matcher backend ({', '.join(backends())})")
+        for hash_type, role in (roles or {}).items():
+            if signals.find(hash_type) is None or role not in ("match", "corroborate"):
+                raise ConfigError(f"{hash_type}={role!r} is not a hash type and role (match or corroborate)")
 
         exact_parts: dict[str, list[tuple[int, HashColumn]]] = {}
         family_parts: dict[str, list[tuple[int, HashColumn]]] = {}
@@ -140,7 +186,7 @@ class Matcher:
             family: PerceptualIndex(parts, signals.get(parts[0][1].hash_type).bits, merged, backend, threads)
             for family, parts in family_parts.items()
         }
-        return cls(lists, exact, perceptual, merged, min_quality, unsupported)
+        return cls(lists, exact, perceptual, merged, min_quality, unsupported, roles)
 
     # -- what the workers must compute ------------------------------------------------------------
 
@@ -149,17 +195,36 @@ class Matcher:
         return frozenset(self._exact)
 
     def needed_perceptual(self) -> frozenset[str]:
-        """Perceptual types to compute so every listed perceptual entry can match.
+        """Perceptual types to compute so every listed perceptual entry that can make a finding can match.
 
         A listed video frame (``vpdq``) can match a still's ``pdq`` and a sampled frame's: a family is
-        queried with every computable type of the family that applies to some media.
+        queried with every computable type of the family that applies to some media. Types that only
+        corroborate (pHash, dHash) are left out: they never change whether a file is a finding, so they
+        are computed only when asked for (``corroborating_types``, ``--hash-set``).
         """
         families = set(self._perceptual)
-        return frozenset(s.name for s in signals.all_types() if s.kind == "perceptual" and s.index_family in families)
+        return frozenset(
+            s.name
+            for s in signals.all_types()
+            if s.kind == "perceptual" and s.index_family in families and self._roles.get(s.name) == "match"
+        )
+
+    def corroborating_types(self) -> frozenset[str]:
+        """Perceptual types the lists carry that only corroborate (computed only when asked for)."""
+        families = set(self._perceptual)
+        return frozenset(
+            s.name
+            for s in signals.all_types()
+            if s.kind == "perceptual" and s.index_family in families and self._roles.get(s.name) != "match"
+        )
 
     @property
     def thresholds(self) -> Mapping[str, int]:
         return dict(self._thresholds)
+
+    @property
+    def roles(self) -> Mapping[str, Role]:
+        return dict(self._roles)
 
     @property
     def lists(self) -> tuple[HashList, ...]:
@@ -196,7 +261,19 @@ class Matcher:
         """``match`` for many files, with one index search per hash family for all of them."""
         exact, exact_allowed = self._match_exact(results)
         perceptual = self._match_perceptual(results)
-        return [[] if exact_allowed[i] else exact[i] + perceptual[i] for i in range(len(results))]
+        return [[] if exact_allowed[i] else self._corroborated(exact[i] + perceptual[i]) for i in range(len(results))]
+
+    def _corroborated(self, matches: list[Match]) -> list[Match]:
+        """The matches, without those of ``corroborate`` types that no ``match``-type match of the same
+        listed item (same list, same entry id) stands beside."""
+        if all(self._roles.get(m.hash_type) == "match" for m in matches):
+            return matches
+        anchors = {(m.list, m.entry.id) for m in matches if self._roles.get(m.hash_type) == "match"}
+        return [
+            m
+            for m in matches
+            if self._roles.get(m.hash_type) == "match" or (m.entry.id is not None and (m.list, m.entry.id) in anchors)
+        ]
 
     def _match_exact(self, results: Sequence[HashResult]) -> tuple[list[list[Match]], list[bool]]:
         matches: list[list[Match]] = [[] for _ in results]
@@ -216,7 +293,8 @@ class Matcher:
                         allowed[owner] = True
                         continue
                     list_name = self._lists[int(table.segments.lists[seg])].info.name
-                    matches[owner].append(Match("exact", hash_type, 0, list_name, column.entry(row)))
+                    entry = column.entry(row)
+                    matches[owner].append(Match("exact", hash_type, 0, list_name, entry, list_variant=entry.variant))
         return matches, allowed
 
     def _queries(self, results: Sequence[HashResult], family: str) -> tuple[list[_Query], npt.NDArray[np.uint8]]:
@@ -268,36 +346,81 @@ class Matcher:
                 for qi, _, _, seg, row in hits
                 if index.segments.columns[seg].allow[row]
             }
-            # (result, gid) -> (transformed?, dist, query). The file as it is wins whenever it matches: a
-            # closer rotated query only means the list also holds a rotated copy, not that the file is turned.
-            best: dict[tuple[int, int], tuple[bool, int, int]] = {}
+            # (result, gid) -> (through a region?, turned or mirrored?, dist, query). The file as it is
+            # wins whenever it matches: a closer rotated query only means the list also holds a rotated
+            # copy, not that the file is turned; and a whole-picture match explains more than a region's.
+            best: dict[tuple[int, int], tuple[bool, bool, int, int]] = {}
             for qi, gid, dist, seg, row in hits:
                 query = queries[qi]
-                if index.segments.columns[seg].allow[row] or (query.result, _time(query)) in suppressed:
+                column = index.segments.columns[seg]
+                if column.allow[row] or (query.result, _time(query)) in suppressed:
                     continue
+                query_variant = query.values.transforms[query.row]
+                list_variant = column.variant(row)
+                if not admissible(query_variant, list_variant):
+                    continue
+                regional = is_region(query_variant) or is_region(list_variant)
                 key = (query.result, gid)
-                rank = (query.values.transforms[query.row] != "original", dist, qi)
+                rank = (regional, dihedral_part(query_variant) != "original", dist, qi)
                 best[key] = min(best.get(key, rank), rank)
-            ordered = sorted(best.items(), key=lambda kv: (kv[0][0], kv[1][1], kv[0][1]))
-            for (ri, gid), (_, dist, qi) in ordered:
+            found = self._region_rule(best, queries, index)
+            ordered = sorted(found, key=lambda kv: (kv[0][0], kv[1][2], kv[0][1]))
+            for (ri, gid), (_, _, dist, qi) in ordered:
                 seg_arr, row_arr = index.segments.locate(np.array([gid], dtype=np.int64))
                 seg, row = int(seg_arr[0]), int(row_arr[0])
                 column = index.segments.columns[seg]
                 query = queries[qi]
                 values = query.values
+                query_variant = values.transforms[query.row]
+                entry = column.entry(row)
                 out[ri].append(
                     Match(
                         method="perceptual",
                         hash_type=column.hash_type,
                         distance=dist,
                         list=self._lists[int(index.segments.lists[seg])].info.name,
-                        entry=column.entry(row),
+                        entry=entry,
                         frame_time=_time(query),
-                        transform=relation(values.transforms[query.row]),
+                        transform=relation(query_variant, entry.variant),
                         quality=None if values.quality is None else int(values.quality[query.row]),
+                        query_variant=query_variant,
+                        list_variant=entry.variant,
                     )
                 )
         return out
+
+    @staticmethod
+    def _region_rule(
+        best: Mapping[tuple[int, int], tuple[bool, bool, int, int]],
+        queries: Sequence[_Query],
+        index: PerceptualIndex,
+    ) -> list[tuple[tuple[int, int], tuple[bool, bool, int, int]]]:
+        """The (result, entry) pairs that stand: every whole-picture match, and region matches of a listed
+        item that ``REGION_AGREEMENT`` different regions of the same file (and frame) found, or one
+        found within ``REGION_THRESHOLD``.
+
+        A listed item is its (list, entry id); entries without an id stand alone.
+        """
+        agreeing: dict[tuple[object, ...], set[str]] = {}
+        items: dict[tuple[int, int], tuple[object, ...]] = {}
+        for (ri, gid), (regional, _, _, qi) in best.items():
+            if not regional:
+                continue
+            seg_arr, row_arr = index.segments.locate(np.array([gid], dtype=np.int64))
+            seg, row = int(seg_arr[0]), int(row_arr[0])
+            column = index.segments.columns[seg]
+            ident = column.ids[row]
+            query = queries[qi]
+            item = (ri, _time(query), int(index.segments.lists[seg]), ident if ident is not None else ("gid", gid))
+            items[(ri, gid)] = item
+            agreeing.setdefault(item, set()).add(query.values.transforms[query.row])
+        kept = []
+        for key, rank in best.items():
+            regional, _, dist, _ = rank
+            if regional and dist > REGION_THRESHOLD and len(agreeing[items[key]]) < REGION_AGREEMENT:
+                continue
+            kept.append((key, rank))
+        return kept
 
 
 def _time(query: _Query) -> float | None:

@@ -230,8 +230,8 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    media_type = sniff(data)
+def _open(data: bytes, max_pixels: int, media_type: str | None) -> Image.Image:
+    media_type = media_type or sniff(data)
     if media_type not in _PLUGINS and media_type not in _DIRECT:
         raise MediaError("the data is not a supported image format")
     plugins = _installed(media_type)
@@ -302,16 +302,18 @@ def _reduce_to(img: Image.Image, min_side: int) -> tuple[Image.Image, int]:
     return (img.reduce(factor), factor) if factor >= 2 else (img, 1)
 
 
-def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) -> Decoded:
+def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE, media_type: str | None = None) -> Decoded:
     """Decode ``data`` to an upright grey image whose short side is about ``min_side`` or more.
 
+    ``media_type`` is what ``media.sniff.sniff`` said of ``data``, when the caller already asked it
+    (sniffed here otherwise): only that type's decoder is offered the bytes.
     Raises ``MediaError`` (one plain sentence) for anything that cannot be decoded safely.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # metadata chatter from hostile files stays out of the scan's stderr
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return _decode(data, max_pixels, min_side)
+            return _decode(data, max_pixels, min_side, media_type)
         except MediaError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -324,8 +326,8 @@ def decode(data: bytes, *, max_pixels: int, min_side: int = DEFAULT_MIN_SIDE) ->
             raise MediaError(_plain(err)) from None
 
 
-def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
-    img = _open(data, max_pixels)
+def _decode(data: bytes, max_pixels: int, min_side: int, media_type: str | None) -> Decoded:
+    img = _open(data, max_pixels, media_type)
     width, height = img.size
     scale = 1
     if img.format in ("JPEG", "MPO"):

@@ -9,6 +9,7 @@ Adding a format is one module with an ``Importer`` subclass plus one line in ``I
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,6 +88,20 @@ def _allow(text: str | None) -> bool:
     raise InvalidValue(f"{shown(text or '')} is not an allow flag (0/1 or true/false)")
 
 
+#: A variant name: what ``libra hash`` writes (``original``, ``real-mirror``, ``crop7.5-center``,
+#: ``region:tl75``), short and plain, because findings repeat it.
+_VARIANT = re.compile(r"[a-z0-9][a-z0-9.:+_-]{0,47}")
+
+
+def _variant(text: str | None) -> str | None:
+    if text is None:
+        return None
+    name = text.strip().lower()
+    if not _VARIANT.fullmatch(name):
+        raise InvalidValue(f"{shown(text)} is not a variant name (letters, digits and . : + _ -, at most 48)")
+    return name
+
+
 def _entry(row: Row) -> Entry:
     hash_type = hash_type_name(row.hash_type)
     return Entry(
@@ -97,6 +112,7 @@ def _entry(row: Row) -> Entry:
         category=row.category,
         source=row.source,
         allow=_allow(row.allow),
+        variant=_variant(row.variant),
     )
 
 

@@ -25,6 +25,7 @@ class Row:
     category: str | None = None
     source: str | None = None
     allow: str | None = None
+    variant: str | None = None
 
 
 @dataclass(frozen=True)

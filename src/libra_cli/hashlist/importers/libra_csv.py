@@ -1,4 +1,8 @@
-"""libra's own CSV: ``hash_type,hash,id,label,category,allow`` with a header (``libra hash --format csv``)."""
+"""libra's own CSV: ``hash_type,hash,id,label,category,allow,variant`` with a header (``libra hash --format csv``).
+
+Columns are found by the header's names, so older files without ``variant`` (and readers that predate it)
+work as they did.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,14 @@ from typing import ClassVar
 from .base import Bad, Importer, Row, empty_none
 
 #: The columns ``libra hash --format csv`` writes, in order (``source`` is also read when present).
-COLUMNS = ("hash_type", "hash", "id", "label", "category", "allow")
+COLUMNS = ("hash_type", "hash", "id", "label", "category", "allow", "variant")
 REQUIRED = ("hash_type", "hash")
-OPTIONAL = ("id", "label", "category", "source", "allow")
+OPTIONAL = ("id", "label", "category", "source", "allow", "variant")
 
 
 class LibraCsv(Importer):
     name: ClassVar[str] = "libra-csv"
-    description: ClassVar[str] = "libra CSV (hash_type,hash,id,label,category,allow; header required)"
+    description: ClassVar[str] = "libra CSV (hash_type,hash,id,label,category,allow,variant; header required)"
 
     @classmethod
     def detect(cls, text: str, first_line: str) -> bool:
@@ -58,4 +62,5 @@ class LibraCsv(Importer):
                 category=empty_none(fields.get("category")),
                 source=empty_none(fields.get("source")),
                 allow=empty_none(fields.get("allow")),
+                variant=empty_none(fields.get("variant")),
             )
