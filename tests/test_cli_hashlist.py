@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -260,6 +261,7 @@ def test_update_and_rollback_commands(s: Setup, tmp_path: Path) -> None:
     assert refused.stderr.startswith("libra: hashlist ncmec.libra (new version): signature does not match publisher")
     assert refused.stderr.count("\n") == 1 and target.read_bytes() == Path(s.list).read_bytes()
     newer = str(tmp_path / "newer.libra")
+    time.sleep(1.05 - time.time() % 1)  # creation times have one-second resolution: the newer one must be later
     run("hashlist", "build", str(SOURCES / "sample.md5"), "-o", newer, "-r", s.recipient, "--sign-key", s.sign)
     quiet = run("hashlist", "update", str(target), "--from", newer, "-q")
     assert quiet.stdout == "" and quiet.stderr == ""  # silent for cron
