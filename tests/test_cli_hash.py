@@ -36,7 +36,7 @@ def test_csv_is_a_list_source_and_robust_adds_rows(tmp_path: Path, photos: Path)
     _, plain, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--label", "L", "--category", "B")
     _, robust, _ = cli("hash", str(tmp_path), "-f", "csv", "-w", "1", "--robust")
     rows = list(csv.DictReader(io.StringIO(plain)))
-    assert list(rows[0]) == ["hash_type", "hash", "id", "label", "category", "allow", "variant"]
+    assert list(rows[0]) == ["hash_type", "hash", "id", "label", "category", "allow", "variant", "time", "quality"]
     assert {r["id"] for r in rows} == {"r.jpg"} and {r["label"] for r in rows} == {"L"}
     assert [(r["hash_type"], r["variant"]) for r in rows if r["variant"]] == [("pdq", "original")]
     robust_rows = list(csv.DictReader(io.StringIO(robust)))

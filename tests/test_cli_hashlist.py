@@ -83,7 +83,7 @@ def test_info_shows_counts_but_never_hashes(s: Setup) -> None:
 
 def test_info_entries_exports_csv_that_rebuilds(s: Setup, tmp_path: Path) -> None:
     result = run("hashlist", "info", s.list, "--entries", env={"LIBRA_IDENTITY": s.host})
-    assert result.stdout.startswith("hash_type,hash,id,label,category,allow,variant,source\n")
+    assert result.stdout.startswith("hash_type,hash,id,label,category,allow,variant,time,quality,source\n")
     assert hashlib.md5(b"libra sample one").hexdigest() in result.stdout
     assert "entries:     11" in result.stderr  # the summary moved to stderr
     export = tmp_path / "export.csv"

@@ -341,3 +341,29 @@ def test_variants_travel_in_the_payload_and_lists_without_them_still_load() -> N
     np.savez(buffer, allow_pickle=False, **arrays)
     loaded, _ = payload.decode(buffer.getvalue(), "future")
     assert [e.id for e in loaded.entries()] == ["a", "a"]
+
+
+def test_listed_video_frames_keep_times_and_quality_and_stay_together() -> None:
+    from libra_cli.hashlist import payload
+    from libra_cli.hashlist.build import dedupe
+    from libra_cli.hashlist.table import HashList, ListInfo
+    from libra_cli.match.video_entries import entry_rows, is_frame
+    from libra_cli.models import Entry
+
+    def frame(video: str, t: float, value: str, variant: str = "original") -> Entry:
+        return Entry("vpdq", value * 32, id=video, variant=variant, time=t, quality=90)
+
+    # Two videos interleaved, sharing one frame value at the same time, plus a still entry between them.
+    entries = [frame("a", 0.0, "11"), frame("b", 0.0, "11"), Entry("vpdq", "33" * 32, id="still"),
+               frame("a", 1.0, "22"), frame("a", 1.0, "44", "mask-top"), frame("b", 1.0, "55")]  # fmt: skip
+    kept = dedupe(entries)
+    assert len(kept) == len(entries)  # frames of different videos (or variants) are never merged
+    decoded, _ = payload.decode(payload.encode(HashList.from_entries(ListInfo("v"), kept)), "v")
+    column = decoded.columns["vpdq"]
+    assert column.times is not None and column.quality is not None
+    ids = [column.ids[i] for i in range(len(column))]
+    assert ids == ["a", "a", "a", "b", "b", "still"]
+    assert [column.time(i) for i in range(len(column))] == [0.0, 1.0, 1.0, 0.0, 1.0, None]
+    assert column.entry(2).variant == "mask-top" and column.entry(2).quality == 90
+    assert entry_rows(column, 1) == (0, 3) and entry_rows(column, 4) == (3, 5)
+    assert not is_frame(column, 5)

@@ -428,3 +428,43 @@ def test_a_listed_still_inside_a_video_is_found_by_libra_scan_with_its_time(tmp_
     assert found["location"].endswith("holiday.mp4") and found["media_type"] == "video/mp4"
     times = [m["frame_time"] for m in found["matches"] if m["method"] == "perceptual"]
     assert times and all(4.0 - 1 <= t <= 7.0 + 1 for t in times)
+
+
+def test_a_listed_video_matches_its_edited_copies_by_the_video_rule_end_to_end(tmp_path: Path) -> None:
+    """``libra hash VIDEO --format csv`` -> list -> ``libra scan``: a watermarked and a re-timed copy are
+    found as the listed video (with shares and times), a clip sharing only two seconds with it is not,
+    and a still of one listed frame is found frame by frame."""
+    import csv as csvmod
+    import json
+
+    from scanhelp import cli, make_identity, make_list, records
+
+    identity = tmp_path / "id.txt"
+    listed = tmp_path / "listed.mp4"
+    listed.write_bytes(listed_clip("coffee"))
+    hashlist = make_list(tmp_path, [listed], make_identity(identity))
+    source = next(tmp_path.glob("*.csv")).read_text()
+    rows = [r for r in csvmod.DictReader(source.splitlines()) if r["hash_type"] == "vpdq"]
+    assert rows and {r["id"] for r in rows} == {"listed.mp4"} and all(r["time"] and r["quality"] for r in rows)
+    assert {r["variant"] for r in rows} >= {"original", "mask-top", "mask-right"}
+    tree = tmp_path / "uploads"
+    tree.mkdir()
+    copies = dict(edits("coffee"))
+    (tree / "watermarked.mp4").write_bytes(copies["watermark"])
+    (tree / "retimed.mp4").write_bytes(copies["15fps-retimed"])
+    painter = vg.pan("coffee", SIZE, speed=0.01, zoom=0.002)
+    shared = vg.spliced([(2.0, painter), (10.0, vg.pan("retina", SIZE))])
+    (tree / "shared-moment.mp4").write_bytes(vg.encode(shared, SPEC, seconds=12))
+    frame = Image.fromarray(next(rgb for t, rgb in vg.decoded(listed_clip("coffee")) if t >= 3.0))
+    frame.save(tree / "frame.png")
+    code, out, err = cli("scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", "1", "-q")
+    assert code == 1, err
+    found = {Path(r["location"]).name: r for r in records(json.loads(out))}
+    assert set(found) == {"watermarked.mp4", "retimed.mp4", "frame.png"}, sorted(found)
+    for name in ("watermarked.mp4", "retimed.mp4"):
+        (match,) = [m for m in found[name]["matches"] if m["method"] == "perceptual"]
+        video = match["video"]
+        assert match["hash_type"] == "vpdq" and match["entry"]["id"] == "listed.mp4"
+        assert max(video["query_share"], video["listed_share"]) >= 0.8
+        assert 0 <= video["first_time"] <= 1.5 and video["last_time"] >= SECONDS - 2
+    assert all("video" not in m for m in found["frame.png"]["matches"])

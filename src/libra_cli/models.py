@@ -165,6 +165,25 @@ class Entry:
     #: Which hash of the listed picture this is (``libra hash --robust`` lists many per picture):
     #: ``original``, ``real-mirror``, ``crop5-center``, ``region:tl75``, ... ``None``: the list does not say.
     variant: str | None = None
+    #: A frame of a listed video (``vpdq``): its time in seconds and PDQ quality. Rows of one video share
+    #: the entry ``id``; the video rule (match/video.py) compares them as a timeline, not one by one.
+    time: float | None = None
+    quality: int | None = None
+
+
+@dataclass(frozen=True)
+class VideoEvidence:
+    """Why a scanned video matched a listed video (``match.video.compare``): shares of matching frames on
+    both sides, and the first and last matching times (seconds) in the file and in the listed video."""
+
+    query_share: float
+    listed_share: float
+    first_time: float
+    last_time: float
+    listed_first_time: float
+    listed_last_time: float
+    speed: float  #: listed seconds per file second along the alignment (2.0: the file runs at half speed)
+    matched_frames: int  #: the file's frames matched along the alignment
 
 
 @dataclass(frozen=True)
@@ -189,6 +208,7 @@ class Match:
     quality: int | None = None
     query_variant: str | None = None
     list_variant: str | None = None
+    video: VideoEvidence | None = None  #: set when a video matched a listed video by the video rule
 
 
 @dataclass(frozen=True)

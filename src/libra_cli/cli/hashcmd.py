@@ -19,7 +19,7 @@ from .. import signals
 from ..api import hash_paths
 from ..errors import ConfigError, ExitCode
 from ..hashlist.importers.libra_csv import COLUMNS
-from ..models import HashConfig, HashResult, Match, ScanError, Skip
+from ..models import HashConfig, HashResult, HashValues, Match, ScanError, Skip
 from ..settings import default_workers, parse_size
 from ..sinks import Sink
 from ..storage.base import WalkOptions
@@ -68,11 +68,19 @@ def result_to_dict(result: HashResult) -> dict[str, Any]:
 
 def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Iterator[tuple[str, ...]]:
     """List-source rows for one file: each digest, then each distinct perceptual hash of usable quality,
-    with the variant it is (``original``, ``real-mirror``, ``region:tl75``, ...)."""
+    with the variant it is (``original``, ``real-mirror``, ``region:tl75``, ...).
+
+    A video's (or animated image's) sampled frames become one ``vpdq`` entry: every frame and region
+    variant with its time and quality, all under the file's id, so a scan can compare timelines
+    (match/video.py) instead of single frames. The video rule applies the quality floors itself.
+    """
     for hash_type, value in result.digests.items():
-        yield (hash_type, value.hex(), ident, label, category, "0", "")
+        yield (hash_type, value.hex(), ident, label, category, "0", "", "", "")
     seen: set[tuple[str, bytes]] = set()
     for values in result.perceptual:
+        if values.times is not None and signals.get(values.hash_type).index_family == "pdq":
+            yield from _frame_rows(values, ident, label, category)
+            continue
         floor = signals.get(values.hash_type).quality_floor
         for row in range(len(values)):
             if floor is not None and values.quality is not None and values.quality[row] < floor:
@@ -80,7 +88,20 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
             raw = values.values[row].tobytes()
             if (values.hash_type, raw) not in seen:
                 seen.add((values.hash_type, raw))
-                yield (values.hash_type, raw.hex(), ident, label, category, "0", values.transforms[row])
+                yield (values.hash_type, raw.hex(), ident, label, category, "0", values.transforms[row], "", "")
+
+
+def _frame_rows(values: HashValues, ident: str, label: str, category: str) -> Iterator[tuple[str, ...]]:
+    """The rows of one video entry (see ``csv_rows``); a repeated (hash, time, variant) is written once."""
+    assert values.times is not None
+    seen: set[tuple[bytes, float, str]] = set()
+    for row in range(len(values)):
+        raw, time, variant = values.values[row].tobytes(), round(float(values.times[row]), 3), values.transforms[row]
+        if (raw, time, variant) in seen:
+            continue
+        seen.add((raw, time, variant))
+        quality = "" if values.quality is None else str(int(values.quality[row]))
+        yield ("vpdq", raw.hex(), ident, label, category, "0", variant, f"{time:.3f}", quality)
 
 
 class HashOutput(Sink):

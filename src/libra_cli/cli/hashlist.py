@@ -258,6 +258,7 @@ def _entries_csv(entries: Iterable[Entry]) -> None:
     writer.writerow([*COLUMNS, "source"])
     for e in entries:
         row = [e.hash_type, e.value, e.id or "", e.label or "", e.category or "", int(e.allow), e.variant or ""]
+        row += ["" if e.time is None else f"{e.time:.3f}", "" if e.quality is None else str(e.quality)]
         row.append(e.source or "")
         writer.writerow(row)
 

@@ -11,7 +11,7 @@ Hex appears here, at the output edge, and nowhere earlier.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,7 +20,7 @@ from ..textsafe import location_bytes, location_text, unicode_safe
 
 #: Version of the findings schema. 2: one ``findings`` array of records with a ``status``; raw-byte
 #: locations; ISO times; ``transform``; ``complete``; listed skips. Fields added since, which readers
-#: of version 2 may ignore: ``query_variant`` and ``list_variant`` in matches.
+#: of version 2 may ignore: ``query_variant``, ``list_variant`` and ``video`` in matches.
 SCHEMA = 2
 
 
@@ -78,6 +78,7 @@ def match_record(match: Match) -> dict[str, Any]:
         "list_variant": match.list_variant,
         "frame_time": match.frame_time,
         "quality": match.quality,
+        **({} if match.video is None else {"video": asdict(match.video)}),
     }
 
 

@@ -40,16 +40,19 @@ def now_utc() -> str:
 
 
 def dedupe(entries: Iterable[Entry], report: BuildReport | None = None) -> list[Entry]:
-    """One entry per ``(hash_type, value)``, first seen first.
+    """One entry per ``(hash_type, value)``, first seen first; a listed video's frames stay apart per
+    video, time and variant (two videos may share a frame, and the video rule needs each timeline whole).
 
     A duplicate fills fields the first one left empty. If duplicates disagree on ``allow``, the entry
     blocks (allow = False): a conflict must never hide a match.
     """
     report = report if report is not None else BuildReport()
     kept: list[Entry] = []
-    index: dict[tuple[str, str], int] = {}
+    index: dict[tuple[object, ...], int] = {}
     for entry in entries:
-        key = (entry.hash_type, entry.value)
+        key: tuple[object, ...] = (entry.hash_type, entry.value)
+        if entry.time is not None:
+            key = (*key, entry.id, entry.time, entry.variant)
         at = index.get(key)
         if at is None:
             index[key] = len(kept)

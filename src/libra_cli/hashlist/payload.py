@@ -53,6 +53,12 @@ def encode(hashlist: HashList, header: Mapping[str, Any] | None = None) -> bytes
         if column.variants is not None:  # optional: readers that predate it ignore both
             columns[hash_type]["variants"] = list(column.variants.table)
             arrays[f"{hash_type}.variants"] = column.variants.codes.astype(np.int32, copy=False)
+        if column.times is not None:  # optional, like variants: listed video frames' times
+            columns[hash_type]["times"] = True
+            arrays[f"{hash_type}.times"] = np.ascontiguousarray(column.times, dtype=np.float32)
+        if column.quality is not None:
+            columns[hash_type]["quality"] = True
+            arrays[f"{hash_type}.quality"] = np.ascontiguousarray(column.quality, dtype=np.uint8)
         arrays[f"{hash_type}.values"] = np.ascontiguousarray(column.values, dtype=np.uint8)
         arrays[f"{hash_type}.allow"] = np.ascontiguousarray(column.allow, dtype=np.bool_)
         arrays[f"{hash_type}.ids_blob"] = _blob(column.ids)
@@ -253,6 +259,8 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
                 sources=reader.codes(f"{hash_type}.sources", count, spec.get("sources", [])),
                 raw_values=reader.strings(f"{hash_type}.raw", count) if raw else None,
                 variants=reader.codes(f"{hash_type}.variants", count, spec["variants"]) if "variants" in spec else None,
+                times=reader.array(f"{hash_type}.times", np.float32, (count,)) if spec.get("times") else None,
+                quality=reader.array(f"{hash_type}.quality", np.uint8, (count,)) if spec.get("quality") else None,
             )
     info = ListInfo(
         name=str(meta.get("name", "")),

@@ -18,6 +18,9 @@ from .. import signals
 from ..models import Entry
 
 U8 = npt.NDArray[np.uint8]
+F32 = npt.NDArray[np.float32]
+#: ``HashColumn.quality`` of a row whose source gave no quality.
+NO_QUALITY = 255
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ class HashColumn:
     raw_values: VarStrings | None = None
     #: Each entry's variant (``original``, ``crop5-center``, ...), when the list records them.
     variants: Codes | None = None
+    #: Listed video frames (``vpdq``): each row's time in seconds (NaN: not a frame) and quality
+    #: (``NO_QUALITY``: not stated), when the list records them (match/video.py compares timelines).
+    times: F32 | None = None
+    quality: U8 | None = None
 
     def __len__(self) -> int:
         return len(self.allow)
@@ -136,7 +143,16 @@ class HashColumn:
             source=self.sources[index],
             allow=bool(self.allow[index]),
             variant=None if self.variants is None else self.variants[index],
+            time=self.time(index),
+            quality=None if self.quality is None or self.quality[index] == NO_QUALITY else int(self.quality[index]),
         )
+
+    def time(self, index: int) -> float | None:
+        """The time of the listed video frame at ``index`` (``None`` when the row is not a frame)."""
+        if self.times is None:
+            return None
+        value = float(self.times[index])
+        return None if value != value else round(value, 3)
 
     def variant(self, index: int) -> str | None:
         """The variant of the entry at ``index`` (``None`` when the list does not record variants)."""
@@ -164,6 +180,12 @@ class HashColumn:
             sources=Codes.from_list([e.source for e in entries]),
             raw_values=raw,
             variants=Codes.from_list([e.variant for e in entries]) if any(e.variant for e in entries) else None,
+            times=np.fromiter((np.nan if e.time is None else e.time for e in entries), np.float32, count=n)
+            if any(e.time is not None for e in entries)
+            else None,
+            quality=np.fromiter((NO_QUALITY if e.quality is None else e.quality for e in entries), np.uint8, count=n)
+            if any(e.quality is not None for e in entries)
+            else None,
         )
 
 
@@ -180,7 +202,7 @@ class HashList:
         groups: dict[str, list[Entry]] = {}
         for entry in entries:
             groups.setdefault(entry.hash_type, []).append(entry)
-        return cls(info, {t: HashColumn.from_entries(t, es) for t, es in sorted(groups.items())})
+        return cls(info, {t: HashColumn.from_entries(t, _frames_together(es)) for t, es in sorted(groups.items())})
 
     def __len__(self) -> int:
         return sum(len(c) for c in self.columns.values())
@@ -202,3 +224,17 @@ class HashList:
                 category = None if code < 0 else column.categories.table[code]
                 out[(hash_type, category)] = int(number)
         return out
+
+
+def _frames_together(entries: list[Entry]) -> list[Entry]:
+    """``entries`` with each listed video's frame rows next to each other (first appearance order kept):
+    the matcher finds a video's rows by walking out from one (match/video_entries.py)."""
+    if not any(e.time is not None for e in entries):
+        return entries
+    first: dict[tuple[bool, str | None], int] = {}
+    keys = []
+    for i, entry in enumerate(entries):
+        key = (entry.time is not None, entry.id if entry.time is not None else str(i))
+        keys.append(first.setdefault(key, i))
+    order = sorted(range(len(entries)), key=lambda i: (keys[i], i))
+    return [entries[i] for i in order]

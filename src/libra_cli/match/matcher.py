@@ -28,6 +28,8 @@ from ..variants import INSET, is_region
 from .exact import ExactTable
 from .perceptual import Backend, PerceptualIndex, backends
 from .relation import dihedral_part, relation
+from .video import FrameSet
+from .video_entries import entry_rows, is_frame, listed_frames, video_match
 
 __all__ = [
     "REGION_AGREEMENT",
@@ -112,7 +114,9 @@ class Matcher:
     ``docs/matching.md`` for every rule.
     """
 
-    __slots__ = ("_exact", "_lists", "_min_quality", "_perceptual", "_roles", "_thresholds", "_unsupported")
+    __slots__ = (
+        "_exact", "_lists", "_min_quality", "_perceptual", "_roles", "_thresholds", "_unsupported", "_video_lists",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -130,6 +134,9 @@ class Matcher:
         self._thresholds = dict(thresholds)
         self._min_quality = min_quality
         self._unsupported = dict(unsupported)
+        #: Whether some list holds videos as timelines (frame rows with times): then the masked frames of a
+        #: scanned video are searched too, to find candidates for the video rule.
+        self._video_lists = any(c.times is not None for hl in self._lists for c in hl.columns.values())
         self._roles = {**default_roles(), **(roles or {})}
 
     @classmethod
@@ -308,10 +315,12 @@ class Matcher:
                 floor = self.quality_floor(values.hash_type)
                 rows = np.arange(len(values))
                 # Region-masked rows of video frames serve the video rule (match/video.py), not a single entry:
-                # a partial picture against a whole listed picture is not evidence of a match.
-                whole = [i for i, name in enumerate(values.transforms) if not name.startswith(PARTIAL)]
-                if len(whole) != len(rows):
-                    rows = rows[whole]
+                # a partial picture against a whole listed picture is not evidence of a match. They are
+                # searched only when lists hold videos, to find the listed videos a watermark hides.
+                if not self._video_lists:
+                    whole = [i for i, name in enumerate(values.transforms) if not name.startswith(PARTIAL)]
+                    if len(whole) != len(rows):
+                        rows = rows[whole]
                 if floor is not None and values.quality is not None:
                     rows = rows[values.quality[rows] >= floor]
                 if len(rows) == 0:
@@ -350,13 +359,21 @@ class Matcher:
             # wins whenever it matches: a closer rotated query only means the list also holds a rotated
             # copy, not that the file is turned; and a whole-picture match explains more than a region's.
             best: dict[tuple[int, int], tuple[bool, bool, int, int]] = {}
+            # (result, segment, first row of a listed video) -> the file's frames: for the video rule.
+            videos: dict[tuple[int, int, int], HashValues] = {}
             for qi, gid, dist, seg, row in hits:
                 query = queries[qi]
                 column = index.segments.columns[seg]
                 if column.allow[row] or (query.result, _time(query)) in suppressed:
                     continue
+                if query.values.times is not None and is_frame(column, row):
+                    # A video against a listed video: the timelines decide (below), never one frame.
+                    videos.setdefault((query.result, seg, entry_rows(column, row)[0]), query.values)
+                    continue
                 query_variant = query.values.transforms[query.row]
                 list_variant = column.variant(row)
+                if query_variant.startswith(PARTIAL) or (list_variant or "").startswith(PARTIAL):
+                    continue  # a masked frame serves the video rule only
                 if not admissible(query_variant, list_variant):
                     continue
                 regional = is_region(query_variant) or is_region(list_variant)
@@ -387,7 +404,25 @@ class Matcher:
                         list_variant=entry.variant,
                     )
                 )
+            self._match_videos(videos, index, out)
         return out
+
+    def _match_videos(
+        self, videos: Mapping[tuple[int, int, int], HashValues], index: PerceptualIndex, out: list[list[Match]]
+    ) -> None:
+        """Compare each (file, listed video) pair the frame index brought together by the video rule."""
+        query_frames: dict[int, FrameSet] = {}
+        listed: dict[tuple[int, int], FrameSet] = {}
+        for (ri, seg, low), values in sorted(videos.items(), key=lambda kv: kv[0]):
+            column = index.segments.columns[seg]
+            if (seg, low) not in listed:
+                listed[(seg, low)] = listed_frames(column, *entry_rows(column, low))
+            if id(values) not in query_frames:
+                query_frames[id(values)] = FrameSet.from_hash_values(values)
+            list_name = self._lists[int(index.segments.lists[seg])].info.name
+            match = video_match(query_frames[id(values)], listed[(seg, low)], column.entry(low), list_name)
+            if match is not None:
+                out[ri].append(match)
 
     @staticmethod
     def _region_rule(

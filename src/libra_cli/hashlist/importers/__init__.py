@@ -8,6 +8,7 @@ Adding a format is one module with an ``Importer`` subclass plus one line in ``I
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -113,7 +114,32 @@ def _entry(row: Row) -> Entry:
         source=row.source,
         allow=_allow(row.allow),
         variant=_variant(row.variant),
+        time=_time(row.time),
+        quality=_quality(row.quality),
     )
+
+
+def _time(text: str | None) -> float | None:
+    """A listed video frame's time: seconds, finite, >= 0 (kept to the millisecond)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value > 1e7:
+        raise InvalidValue(f"{shown(text)} is not a frame time in seconds")
+    return round(value, 3)
+
+
+def _quality(text: str | None) -> int | None:
+    """A listed video frame's PDQ quality: an integer 0-100."""
+    if text is None or not text.strip():
+        return None
+    stripped = text.strip()
+    if not stripped.isdigit() or int(stripped) > 100:
+        raise InvalidValue(f"{shown(text)} is not a quality between 0 and 100")
+    return int(stripped)
 
 
 def import_text(

@@ -26,6 +26,9 @@ class Row:
     source: str | None = None
     allow: str | None = None
     variant: str | None = None
+    #: A listed video frame's PDQ quality (0-100) and time (seconds), as the source states them.
+    quality: str | None = None
+    time: str | None = None
 
 
 @dataclass(frozen=True)

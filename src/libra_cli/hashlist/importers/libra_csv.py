@@ -1,7 +1,9 @@
-"""libra's own CSV: ``hash_type,hash,id,label,category,allow,variant`` with a header (``libra hash --format csv``).
+"""libra's own CSV: ``hash_type,hash,id,label,category,allow,variant,time,quality`` with a header
+(``libra hash --format csv``).
 
-Columns are found by the header's names, so older files without ``variant`` (and readers that predate it)
-work as they did.
+Columns are found by the header's names, so older files without ``variant``, ``time`` or ``quality`` (and
+readers that predate them) work as they did. ``time`` and ``quality`` are set on the frame rows of a video
+(``vpdq``): one entry id per video, one row per sampled frame and region variant.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from typing import ClassVar
 from .base import Bad, Importer, Row, empty_none
 
 #: The columns ``libra hash --format csv`` writes, in order (``source`` is also read when present).
-COLUMNS = ("hash_type", "hash", "id", "label", "category", "allow", "variant")
+COLUMNS = ("hash_type", "hash", "id", "label", "category", "allow", "variant", "time", "quality")
 REQUIRED = ("hash_type", "hash")
-OPTIONAL = ("id", "label", "category", "source", "allow", "variant")
+OPTIONAL = ("id", "label", "category", "source", "allow", "variant", "time", "quality")
 
 
 class LibraCsv(Importer):
     name: ClassVar[str] = "libra-csv"
-    description: ClassVar[str] = "libra CSV (hash_type,hash,id,label,category,allow,variant; header required)"
+    description: ClassVar[str] = "libra CSV (hash_type,hash,id,label,category,allow,variant,time,quality; header)"
 
     @classmethod
     def detect(cls, text: str, first_line: str) -> bool:
@@ -63,4 +65,6 @@ class LibraCsv(Importer):
                 source=empty_none(fields.get("source")),
                 allow=empty_none(fields.get("allow")),
                 variant=empty_none(fields.get("variant")),
+                time=empty_none(fields.get("time")),
+                quality=empty_none(fields.get("quality")),
             )

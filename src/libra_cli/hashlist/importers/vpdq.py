@@ -9,8 +9,8 @@
 Every line becomes one ``vpdq`` row, all with the same entry id: a video entry is the group of its
 frames. The file carries no id, so the id is derived from its content (``vpdq-`` and the first 16 hex
 digits of the SHA-256 of its normalised lines): the same hashes always get the same id, in any list.
-The quality and time of each frame travel on ``FrameRow`` (a ``Row`` with both fields); they are checked
-here (integers 0-100, times >= 0) because no shared validator knows them yet.
+The quality and time of each frame travel on the row and into the list, where the video rule
+(match/video.py) uses them.
 
 >>> row = next(Vpdq().rows("0,100," + "ab" * 32 + ",0.000"))
 >>> row.hash_type, row.quality, row.time, row.id
@@ -34,10 +34,8 @@ _FIELDS = "<frame number>,<quality>,<PDQ hex>,<timestamp>"
 
 @dataclass(frozen=True)
 class FrameRow(Row):
-    """A ``Row`` for one frame of a video entry: its quality (0-100) and time (seconds), as the file states them."""
+    """A ``Row`` for one frame of a video entry (quality and time are ``Row`` fields), with its frame number."""
 
-    quality: str | None = None
-    time: str | None = None
     frame: str | None = None
 
 
