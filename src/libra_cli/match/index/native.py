@@ -84,7 +84,9 @@ class NativeIndex(HammingIndex):
         self.threads = default_threads() if threads is None else threads
         self.plan = plan or plan_chunks(self.size, self.bits, radius)
         self.ahead = PREFETCH_AHEAD
-        self.tables = _build(codes, self.plan, self.threads)
+        # The build runs once, at start-up, before any file is waiting to be matched: it may use every core
+        # (the search keeps to ``threads``, so matching leaves the workers theirs).
+        self.tables = _build(codes, self.plan, max(self.threads, os.cpu_count() or 1))
         masks = [self.plan.flip_masks(c) for c in range(self.plan.chunks)]
         self._masks = np.concatenate(masks)
         self._masks_at = np.cumsum([0] + [len(m) for m in masks]).astype(np.int64)
