@@ -158,6 +158,17 @@ def test_on_a_simulated_host_the_series_beside_a_match_is_suspected_and_ordinary
     assert sum(c["suspected"] for c in clusters.values()) == len(suspected)
 
 
+def test_with_upload_batches_the_series_ranks_above_unrelated_files(host: tuple[simhost.Host, Path, Path]) -> None:
+    built = host[0]
+    pattern = f"{built.root}/{{account}}/"
+    _, doc, _ = _scan(host, "--account-pattern", pattern, "--group-by", "folder,account,batch")
+    scores = {r["location"]: r["suspected"]["score"] for r in records(doc, "suspected")}
+    series = [scores.get(x, 0.0) for x in built.of("series")]
+    unrelated = [scores.get(x, 0.0) for x in built.of("unrelated")]
+    assert simhost.auc(series, unrelated) >= 0.9
+    assert sum(x in scores for x in built.of("ordinary")) <= 0.01 * len(built.of("ordinary"))
+
+
 def test_no_suspected_turns_the_stage_off(host: tuple[simhost.Host, Path, Path]) -> None:
     code, doc, _ = _scan(host, "--no-suspected")
     assert code == 1 and records(doc, "suspected") == [] and "clusters" not in doc["summary"]  # type: ignore[operator]

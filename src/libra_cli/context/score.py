@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 
 #: PDQ distance at and beyond which a picture is treated as unrelated to a match (no similarity credit).
 FAR = 100
-#: Score of co-location alone (one group with a match), and per further group kind that agrees.
-BASE = 0.25
-PER_GROUP = 0.05
+#: Score of co-location alone, before the kinds of group a file shares with a match.
+BASE = 0.2
+#: What each kind of shared group adds. An upload batch or an archive is one act of storing files
+#: together (minutes apart, one container); a folder or account is long-lived and gathers unrelated files.
+WEIGHTS = {"archive": 0.15, "batch": 0.15, "folder": 0.05, "account": 0.05}
 #: The share of the score PDQ similarity can add.
-SIMILARITY = 0.65
+SIMILARITY = 0.6
 #: How each group kind reads in a reason.
 _WHERE = {"archive": "same archive", "account": "same account", "folder": "same folder", "batch": "same upload batch"}
 
@@ -89,5 +91,5 @@ def score(
     else:
         reasons.append(f"looks unlike the confirmed matches: closest PDQ distance {best}")
     kinds = {kind for kind, _ in groups}
-    value = BASE + PER_GROUP * min(2, len(kinds) - 1) + SIMILARITY * near
+    value = BASE + sum(WEIGHTS[kind] for kind in kinds) + SIMILARITY * near
     return Scored(round(min(1.0, value), 3), tuple(reasons), best)
