@@ -14,7 +14,7 @@ and beside unrelated photos (uploaded on other days). Each configuration is one 
 - AUC: inside matched accounts, the probability that a series file scores above an unrelated one
   (goal >= 0.9);
 - suspected reported as matches: files with both statuses (goal 0);
-- scan time with the context stage and with ``--no-suspected`` (its cost).
+- scan time with the context stage (``--suspected``) and without (its cost).
 """
 
 from __future__ import annotations
@@ -79,10 +79,16 @@ def main() -> None:
         )
         pattern = f"{host.root}/{{account}}/"
         configs = {
-            "off (--no-suspected)": ["--no-suspected"],
-            "folder": ["--group-by", "folder"],
-            "folder,account": ["--group-by", "folder,account", "--account-pattern", pattern],
-            "folder,account,batch": ["--group-by", "folder,account,batch", "--account-pattern", pattern],
+            "off (no --suspected)": [],
+            "folder": ["--suspected", "--group-by", "folder"],
+            "folder,account": ["--suspected", "--group-by", "folder,account", "--account-pattern", pattern],
+            "folder,account,batch": [
+                "--suspected",
+                "--group-by",
+                "folder,account,batch",
+                "--account-pattern",
+                pattern,
+            ],
         }
         scan(host, listed, key, args.workers)  # warm caches and workers once
         print(

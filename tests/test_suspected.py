@@ -129,9 +129,12 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[simhost.Host, Path, 
     return built, listed, key
 
 
-def _scan(host: tuple[simhost.Host, Path, Path], *extra: str) -> tuple[int, dict[str, object], str]:
+def _scan(
+    host: tuple[simhost.Host, Path, Path], *extra: str, no_context: bool = False
+) -> tuple[int, dict[str, object], str]:
     built, listed, key = host
-    code, out, err = cli("scan", str(built.root), "-l", str(listed), "-i", str(key), "-f", "json", "-w", "1", *extra)
+    args = ["scan", str(built.root), "-l", str(listed), "-i", str(key), "-f", "json", "-w", "1"]
+    code, out, err = cli(*args, *([] if no_context else ["--suspected"]), *extra)
     return code, json.loads(out), err
 
 
@@ -169,14 +172,15 @@ def test_with_upload_batches_the_series_ranks_above_unrelated_files(host: tuple[
     assert sum(x in scores for x in built.of("ordinary")) <= 0.01 * len(built.of("ordinary"))
 
 
-def test_no_suspected_turns_the_stage_off(host: tuple[simhost.Host, Path, Path]) -> None:
-    code, doc, _ = _scan(host, "--no-suspected")
+def test_the_stage_is_opt_in(host: tuple[simhost.Host, Path, Path]) -> None:
+    assert not ScanSettings.resolve({}).suspected
+    code, doc, _ = _scan(host, no_context=True)
     assert code == 1 and records(doc, "suspected") == [] and "clusters" not in doc["summary"]  # type: ignore[operator]
 
 
 def test_csv_and_ndjson_carry_suspected_rows(host: tuple[simhost.Host, Path, Path], tmp_path: Path) -> None:
     built, listed, key = host
-    base = ["scan", str(built.root), "-l", str(listed), "-i", str(key), "-w", "1"]
+    base = ["scan", str(built.root), "-l", str(listed), "-i", str(key), "-w", "1", "--suspected"]
     code, out, _ = cli(*base, "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 1 and len({r["location"] for r in rows if r["status"] == "match"}) == 3

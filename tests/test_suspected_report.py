@@ -18,7 +18,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[simhost.Host, Pat
     host = simhost.build(tmp / "uploads", accounts=12, matched=2, series=4, unrelated=3, seed=5)
     key = tmp / "id.key"
     listed = make_list(tmp, host.listed, make_identity(key))
-    base = ["scan", str(host.root), "-l", str(listed), "-i", str(key), "-w", "1", "-q"]
+    base = ["scan", str(host.root), "-l", str(listed), "-i", str(key), "-w", "1", "-q", "--suspected"]
     base += ["--account-pattern", f"{host.root}/{{account}}/"]
     assert cli(*base, "-o", str(tmp / "a.json"))[0] == 1
     assert cli(*base, "-o", str(tmp / "b.ndjson"))[0] == 1

@@ -278,7 +278,7 @@ OPTIONS: dict[str, _Option] = {
     "nice": _Option(False, _bool("nice")),
     "max_rate": _Option(None, _rate),
     "on_match": _Option(None, _on_match),
-    "suspected": _Option(True, _bool("suspected")),
+    "suspected": _Option(False, _bool("suspected")),
     "group_by": _Option("folder,account", _group_by),
     "account_pattern": _Option((), _account_patterns),
     "batch_window": _Option(600.0, _positive("--batch-window", 1.0, 30 * 86400.0)),
@@ -325,7 +325,7 @@ class ScanSettings:
     nice: bool = False  #: lower CPU and I/O priority (``priority.lower_priority``)
     max_rate: Rate | None = None  #: a cap on files or bytes per second (``pace.Rate``)
     on_match: str | None = None  #: a command run after a run that matched (``hook.run_on_match``)
-    suspected: bool = True  #: the context stage: unmatched media beside a match are suspected (``context/``)
+    suspected: bool = False  #: the context stage: unmatched media beside a match are suspected (``context/``)
     group_by: tuple[str, ...] = ("folder", "account")  #: ``folder``, ``account``, ``batch``
     account_pattern: tuple[Any, ...] = ()  #: ``context.AccountPattern`` per ``--account-pattern``
     batch_window: float = 600.0  #: seconds either side of a match's mtime (``batch`` grouping)

@@ -257,8 +257,10 @@ def scan(
         metavar="CMD",
         help="Run CMD after a run that matched, with the findings file path (never media); see docs.",
     ),
-    no_suspected: bool = typer.Option(
-        False, "--no-suspected", help="Do not flag unmatched media beside a match as suspected (docs/suspected.md)."
+    suspected: bool = typer.Option(
+        False,
+        "--suspected",
+        help="Also flag unmatched media beside a match (folder, account, batch) as suspected, never as matches.",
     ),
     group_by: str | None = typer.Option(
         None,
@@ -357,7 +359,7 @@ def scan(
         "nice": _flag(nice),
         "max_rate": max_rate,
         "on_match": on_match,
-        "suspected": False if no_suspected else None,
+        "suspected": _flag(suspected),
         "group_by": group_by,
         "account_pattern": account_pattern,
         "batch_window": batch_window,
