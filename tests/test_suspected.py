@@ -191,3 +191,20 @@ def test_csv_and_ndjson_carry_suspected_rows(host: tuple[simhost.Host, Path, Pat
     found = [x for x in lines if x["type"] == "finding" and x["status"] == "suspected"]
     assert found and all(x["suspected"]["reasons"] for x in found)
     assert lines[-1]["type"] == "summary" and lines[-1]["summary"]["suspected"] == len(found)
+
+
+def test_the_terminal_summary_shows_clusters_not_lines() -> None:
+    from libra_cli.cli.terminal import CLUSTER_LINES, TerminalSink
+
+    shown: list[object] = []
+    view = TerminalSink(shown.append)
+    clusters = [
+        {"kind": "account", "key": f"u{i}\x1b[2J", "confirmed": 1, "suspected": 3, "top_score": 0.5}
+        for i in range(CLUSTER_LINES + 2)
+    ]
+    report = Report(files=40, matched=12, suspected=36, clusters=clusters)
+    lines = view.totals(report)
+    assert any(line.startswith("Suspected:     36 files") for line in lines)
+    assert "  account u0\\x1b[2J: 1 confirmed, 3 suspected (top score 0.5)" in lines  # a hostile key is escaped
+    assert lines.count("  … and 2 more clusters") == 1 and not shown
+    assert not any(line.startswith("Suspected") for line in view.totals(Report(files=1)))
