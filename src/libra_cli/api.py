@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from . import __version__, signals
+from .context import ContextOptions, ContextStage
 from .engine import EngineOptions, make_engine
 from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
@@ -179,8 +180,26 @@ def run(
         header=header,
         filter=filter,
         listener=listener,
+        context=context_stage(s, prepared.matcher),
     )
+    pipeline.report.fail_on_suspected = s.fail_on_suspected
     return pipeline.run()
+
+
+def context_stage(settings: ScanSettings, matcher: Matcher) -> ContextStage | None:
+    """The context stage a run's settings ask for (``None`` with ``suspected: false``)."""
+    if not settings.suspected:
+        return None
+    options = ContextOptions(
+        group_by=settings.group_by,
+        account_patterns=settings.account_pattern,
+        batch_window=settings.batch_window,
+        pdq_threshold=matcher.thresholds.get("pdq", signals.get("pdq").default_threshold),
+        min_quality=matcher.quality_floor("pdq") or 0,
+        max_files=settings.context_max_files,
+        min_score=settings.suspected_min_score,
+    )
+    return ContextStage(options)
 
 
 def engine_for(settings: ScanSettings, config: HashConfig) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from . import __version__, signals
+from .context import ContextStage
 from .engine import Engine
 from .errors import LibraError
 from .findings import ScanHeader
@@ -104,11 +105,11 @@ class MatchStage:
         for result, found in zip(results, self.matcher.match_many(results), strict=True):
             matches = collapse(found)
             if matches:
-                result = self._complete(result)
+                result = self.complete(result)
             out.append((result, matches))
         return out
 
-    def _complete(self, result: HashResult) -> HashResult:
+    def complete(self, result: HashResult) -> HashResult:
         missing = [d for d in self.report_digests if d not in result.digests]
         if not missing:
             return result
@@ -137,8 +138,10 @@ class Pipeline:
         header: ScanHeader | None = None,
         filter: Filter | None = None,
         listener: Listener | None = None,
+        context: ContextStage | None = None,
     ) -> None:
         self.source = source
+        self.context = context  #: suspected files from context (``context/``), emitted at the end
         self.engine_factory = engine_factory
         self.match = match
         self.sinks = list(sinks)
@@ -192,6 +195,7 @@ class Pipeline:
             raise
         finally:
             self.source.stop()
+        self._suspect()
         self.progress.walk_done = True
         self._notify()
         finished = now_iso()
@@ -243,6 +247,23 @@ class Pipeline:
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
+            if self.context is not None:
+                self.context.see(result, matches)
+
+    def _suspect(self) -> None:
+        """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""
+        if self.context is None:
+            return
+        found = self.context.finish()
+        self.report.clusters = [c.record() for c in found.clusters]
+        for finding in found.findings:
+            completed = self.match.complete(HashResult(finding.ref, finding.media_type, finding.digests))
+            finding = replace(finding, digests=completed.digests)
+            self.report.suspected += 1
+            score = (finding.suspected or {}).get("score")
+            log.info("suspected location=%s score=%s", log_value(finding.ref.uri), score)
+            for sink in self.sinks:
+                sink.suspected(finding)
 
     def _count(self, result: HashResult, matches: Sequence[Match]) -> None:
         report, ref = self.report, result.ref

@@ -28,6 +28,9 @@ class Report:
     fatal_errors: int = 0  #: errors that left a file or folder uncovered (unreadable, unreachable, hung)
     bytes: int = 0  #: bytes of the files hashed
     interrupted: bool = False  #: the run was stopped before it finished
+    #: Groups (account, folder, archive, batch) holding confirmed matches and suspected files (``context/``).
+    clusters: list[dict[str, object]] = field(default_factory=list)
+    fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
 
     @property
     def complete(self) -> bool:
@@ -36,8 +39,9 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """1 if anything matched; else 2 if something could not be covered; else 0."""
-        if self.matched:
+        """1 if anything matched (or was suspected, with ``fail_on_suspected``); else 2 if something could not
+        be covered; else 0."""
+        if self.matched or (self.fail_on_suspected and self.suspected):
             return ExitCode.FOUND
         if not self.complete:
             return ExitCode.ERROR
@@ -58,4 +62,5 @@ class Report:
             "errors": self.errors,
             "not_covered": self.fatal_errors,
             "bytes": self.bytes,
+            **({"clusters": list(self.clusters)} if self.clusters else {}),
         }

@@ -213,6 +213,23 @@ def _on_match(value: Any) -> str | None:
     return command
 
 
+def _group_by(value: Any) -> tuple[str, ...]:
+    from .context import GROUP_KINDS
+
+    text = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    for name in names:
+        if name not in GROUP_KINDS:
+            raise ConfigError(f"--group-by: {name!r} is not a grouping ({', '.join(GROUP_KINDS)})")
+    return names
+
+
+def _account_patterns(value: Any) -> tuple[Any, ...]:
+    from .context import AccountPattern
+
+    return tuple(AccountPattern.parse(text) for text in _strings("account_pattern")(value))
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -261,6 +278,13 @@ OPTIONS: dict[str, _Option] = {
     "nice": _Option(False, _bool("nice")),
     "max_rate": _Option(None, _rate),
     "on_match": _Option(None, _on_match),
+    "suspected": _Option(False, _bool("suspected")),
+    "group_by": _Option("folder,account", _group_by),
+    "account_pattern": _Option((), _account_patterns),
+    "batch_window": _Option(600.0, _positive("--batch-window", 1.0, 30 * 86400.0)),
+    "fail_on_suspected": _Option(False, _bool("fail_on_suspected")),
+    "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
+    "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
 }
 
 
@@ -301,6 +325,13 @@ class ScanSettings:
     nice: bool = False  #: lower CPU and I/O priority (``priority.lower_priority``)
     max_rate: Rate | None = None  #: a cap on files or bytes per second (``pace.Rate``)
     on_match: str | None = None  #: a command run after a run that matched (``hook.run_on_match``)
+    suspected: bool = False  #: the context stage: unmatched media beside a match are suspected (``context/``)
+    group_by: tuple[str, ...] = ("folder", "account")  #: ``folder``, ``account``, ``batch``
+    account_pattern: tuple[Any, ...] = ()  #: ``context.AccountPattern`` per ``--account-pattern``
+    batch_window: float = 600.0  #: seconds either side of a match's mtime (``batch`` grouping)
+    fail_on_suspected: bool = False  #: suspected files alone make exit code 1
+    suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
+    context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

@@ -257,6 +257,38 @@ def scan(
         metavar="CMD",
         help="Run CMD after a run that matched, with the findings file path (never media); see docs.",
     ),
+    suspected: bool = typer.Option(
+        False,
+        "--suspected",
+        help="Also flag unmatched media beside a match (folder, account, batch) as suspected, never as matches.",
+    ),
+    group_by: str | None = typer.Option(
+        None,
+        "--group-by",
+        metavar="KINDS",
+        help="What makes files neighbours of a match: folder, account, batch (default folder,account).",
+    ),
+    account_pattern: list[str] = typer.Option(
+        [],
+        "--account-pattern",
+        metavar="PATTERN",
+        help="Where an account's files live, e.g. '/srv/uploads/{account}/' or 's3://bucket/{account}/'. Repeatable.",
+    ),
+    batch_window: float | None = typer.Option(
+        None, "--batch-window", metavar="SECONDS", help="Upload batch: mtime within this of a match (default 600)."
+    ),
+    fail_on_suspected: bool = typer.Option(
+        False, "--fail-on-suspected", help="Exit 1 when files are suspected, even if nothing matched."
+    ),
+    suspected_min_score: float | None = typer.Option(
+        None, "--suspected-min-score", metavar="SCORE", help="Report suspected files scoring at least this (0-1)."
+    ),
+    context_max_files: int | None = typer.Option(
+        None,
+        "--context-max-files",
+        metavar="N",
+        help="Unmatched media kept in memory for suspected findings, at most (default 1000000).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -327,6 +359,13 @@ def scan(
         "nice": _flag(nice),
         "max_rate": max_rate,
         "on_match": on_match,
+        "suspected": _flag(suspected),
+        "group_by": group_by,
+        "account_pattern": account_pattern,
+        "batch_window": batch_window,
+        "fail_on_suspected": _flag(fail_on_suspected),
+        "suspected_min_score": suspected_min_score,
+        "context_max_files": context_max_files,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
@@ -392,5 +431,5 @@ def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar
     coverage = "" if report.complete else ", coverage incomplete"
     say(
         f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
-        f"{report.matched} matched, {count(report.errors, 'error')}{coverage}{where}"
+        f"{report.matched} matched, {report.suspected} suspected, {count(report.errors, 'error')}{coverage}{where}"
     )

@@ -35,6 +35,8 @@ _TRANSFORMS = {
     "transpose": "transposed",
     "transverse": "transposed the other way",
 }
+#: Clusters of suspected files listed in the totals (the rest are counted; the findings hold them all).
+CLUSTER_LINES = 10
 #: Style of each line's status word.
 _STYLES = {"MATCH": "bold red", "ERROR": "bold yellow", "WARNING": "yellow", "SKIPPED": "dim"}
 
@@ -110,6 +112,21 @@ class TerminalSink(Sink):
         if not self.only_matches:
             self.echo(_line(error.location, "ERROR" if error.fatal else "WARNING", error.reason))
 
+    @staticmethod
+    def _suspected(report: Report) -> list[str]:
+        """``Suspected: 44 files (not matches)`` and a line per cluster: ``account alice: 3 confirmed, …``."""
+        if not report.suspected:
+            return []
+        lines = [f"Suspected:     {count(report.suspected, 'file')} beside matches (not matches; see findings)"]
+        for cluster in report.clusters[:CLUSTER_LINES]:
+            lines.append(
+                f"  {printable(str(cluster['kind']))} {printable(str(cluster['key']))}: {cluster['confirmed']} "
+                f"confirmed, {cluster['suspected']} suspected (top score {cluster['top_score']})"
+            )
+        if len(report.clusters) > CLUSTER_LINES:
+            lines.append(f"  … and {count(len(report.clusters) - CLUSTER_LINES, 'more cluster')}")
+        return lines
+
     def totals(self, report: Report, kept: str | None = None) -> list[str]:
         """The summary block after the last line (also after an incomplete run)."""
         lists = ", ".join(f"{printable(x.get('name'))} ({count(int(str(x.get('entries', 0))), 'entry', 'entries')})"
@@ -117,8 +134,10 @@ class TerminalSink(Sink):
         filtered = sum(report.filtered.values())
         rules = ", ".join(f"{rule} {n}" for rule, n in sorted(report.filtered.items()))
         seconds = time.monotonic() - self.started
-        if report.matched:
+        if report.matched or report.exit_code == 1:
             verdict = "known material FOUND (exit code 1)"
+            if not report.matched:
+                verdict = "suspected files found, nothing matched (exit code 1: --fail-on-suspected)"
             if not report.complete:
                 verdict += "; coverage incomplete"
         elif not report.complete:
@@ -131,6 +150,7 @@ class TerminalSink(Sink):
             f"Lists:         {lists}",
             f"Scanned:       {count(report.files, 'file')} ({report.media} media, {report.bytes / 2**20:.1f} MiB)",
             f"Matched:       {count(report.matched, 'file')}",
+            *self._suspected(report),
             f"Skipped:       {count(report.skipped, 'file')} (not looked at: size limit, special file or link)"
             if report.skipped
             else "Skipped:       0 files",

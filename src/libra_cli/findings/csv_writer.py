@@ -17,7 +17,7 @@ DIGEST_COLUMNS = ("md5", "sha1", "sha256", "blake3")
 COLUMNS = (
     "status", "location", "location_bytes", "size", "mtime", "media_type", *DIGEST_COLUMNS,
     "method", "hash_type", "distance", "list", "entry_id", "entry_label", "entry_category",
-    "transform", "frame_time", "reason", "query_variant", "list_variant",
+    "transform", "frame_time", "reason", "query_variant", "list_variant", "suspected_score", "suspected_reasons",
 )  # fmt: skip
 
 
@@ -36,6 +36,10 @@ class CsvWriter(FindingsWriter):
         base.update({k: record.get(k, "") or "" for k in ("size", "mtime", "media_type")})
         base.update({k: v for k, v in (record.get("digests") or {}).items() if k in DIGEST_COLUMNS})
         base["reason"] = record.get("reason") or record.get("warning") or ""
+        suspected = record.get("suspected")
+        if suspected:  # the reasons in one cell, "; " between them
+            base["suspected_score"] = suspected.get("score", "")
+            base["suspected_reasons"] = "; ".join(str(r) for r in suspected.get("reasons", ()))
         matches = record.get("matches") or []
         for match in matches:
             entry = match["entry"]

@@ -22,6 +22,9 @@ class Sink:
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         """One file hashed (or matched from stored hashes), with its matches."""
 
+    def suspected(self, finding: Finding) -> None:
+        """One suspected file (context signals, never a match), after the last result."""
+
     def skip(self, skip: Skip) -> None:
         """One file seen and not looked at (listed), or left out by a user's filter (not listed)."""
 
@@ -48,6 +51,9 @@ class FindingsSink(Sink):
             )
         elif result.error:
             self.writer.error(ScanError(result.ref.uri, result.error, fatal=result.fatal))
+
+    def suspected(self, finding: Finding) -> None:
+        self.writer.finding(finding)
 
     def skip(self, skip: Skip) -> None:
         if skip.listed:
