@@ -213,6 +213,16 @@ def _on_match(value: Any) -> str | None:
     return command
 
 
+def _state(value: Any) -> str | None:
+    """``--state PATH``; ``default`` is ``$XDG_STATE_HOME/libra/state.db`` (``docs/state.md``)."""
+    path = _text("state")(value)
+    if path == "default":
+        from .state.store import default_state_path
+
+        return default_state_path()
+    return path
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -261,6 +271,7 @@ OPTIONS: dict[str, _Option] = {
     "nice": _Option(False, _bool("nice")),
     "max_rate": _Option(None, _rate),
     "on_match": _Option(None, _on_match),
+    "state": _Option(None, _state),
 }
 
 
@@ -301,6 +312,7 @@ class ScanSettings:
     nice: bool = False  #: lower CPU and I/O priority (``priority.lower_priority``)
     max_rate: Rate | None = None  #: a cap on files or bytes per second (``pace.Rate``)
     on_match: str | None = None  #: a command run after a run that matched (``hook.run_on_match``)
+    state: str | None = None  #: the state file (``--state``): unchanged files are not read again
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:
