@@ -12,6 +12,8 @@ depend on nothing, perceptual hashes are kept when computed with the same parame
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sqlite3
 import time
@@ -20,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..engine.wire import WireError
+from ..findings import ScanHeader
 from ..models import HashResult, Match, ScanError, Skip
 from ..report import Report
 from ..sinks import Sink
@@ -44,6 +47,26 @@ ON CONFLICT (location) DO UPDATE SET
 """
 _TOUCH = "UPDATE files SET last_seen = ?, last_run = ?, gone_at = NULL WHERE location = ?"
 _DROP = "DELETE FROM files WHERE location = ?"
+_FINDING = (
+    "INSERT OR IGNORE INTO findings (run, location, list, entry, hash_type, method, distance, allowed) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def entry_key(match: Match) -> str:
+    """How a finding names its list entry: the entry's id, else a short digest of it (never the listed value)."""
+    if match.entry.id:
+        return match.entry.id
+    return "#" + hashlib.sha256(f"{match.hash_type}:{match.entry.value}".encode()).hexdigest()[:16]
+
+
+def finding_rows(
+    run_id: int, location: str, matches: Sequence[Match], allowed: str | None = None
+) -> list[tuple[Any, ...]]:
+    """One row per (list, entry) a file matched, the closest match of each."""
+    return [
+        (run_id, key(location), m.list, entry_key(m), m.hash_type, m.method, m.distance, allowed) for m in matches
+    ]
 
 
 def target_prefixes(targets: Sequence[str]) -> list[str]:
@@ -67,10 +90,16 @@ class StateSink(Sink):
         self._upserts: list[HashResult] = []
         self._touches: list[str] = []
         self._drops: list[str] = []
+        self._findings: list[tuple[Any, ...]] = []
         self._last_flush = time.monotonic()
+
+    def begin(self, header: ScanHeader) -> None:
+        lists = json.dumps([{"name": hl.get("name"), "sha256": hl.get("sha256")} for hl in header.lists])
+        self.store.transaction(lambda db: db.execute("UPDATE runs SET lists = ? WHERE id = ?", (lists, self.run_id)))
 
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         location = result.ref.uri
+        self._findings.extend(finding_rows(self.run_id, location, matches))
         if location in self.filter.served:
             self.filter.served.discard(location)
             self._touches.append(location)
@@ -99,10 +128,10 @@ class StateSink(Sink):
 
     def flush(self) -> None:
         """Commit what is pending in one transaction (also called when a run is interrupted)."""
-        upserts, touches, drops = self._upserts, self._touches, self._drops
-        self._upserts, self._touches, self._drops = [], [], []
+        upserts, touches, drops, findings = self._upserts, self._touches, self._drops, self._findings
+        self._upserts, self._touches, self._drops, self._findings = [], [], [], []
         self._last_flush = time.monotonic()
-        if not (upserts or touches or drops):
+        if not (upserts or touches or drops or findings):
             return
         now = time.time()
 
@@ -110,6 +139,7 @@ class StateSink(Sink):
             db.executemany(_UPSERT, [self._row(db, r, now) for r in upserts])
             db.executemany(_TOUCH, [(now, self.run_id, key(u)) for u in touches])
             db.executemany(_DROP, [(key(u),) for u in drops])
+            db.executemany(_FINDING, findings)
 
         self.store.transaction(work)
         self.stored += len(upserts)
@@ -162,10 +192,13 @@ class StateSink(Sink):
             for prefix in target_prefixes(self.targets):
                 inside = prefix.rstrip("/") + "/" if scheme_of(prefix) == "file" else prefix
                 low, high = prefix_range(inside)
+                where = "gone_at IS NULL AND last_run < ? AND (location = ? OR (location >= ? AND location < ?))"
+                args = (self.run_id, key(prefix), low, high)
                 db.execute(
-                    "UPDATE files SET gone_at = ? WHERE gone_at IS NULL AND last_run < ? "
-                    "AND (location = ? OR (location >= ? AND location < ?))",
-                    (now, self.run_id, key(prefix), low, high),
+                    f"INSERT OR IGNORE INTO departures (run, location) SELECT ?, location FROM files WHERE {where} "
+                    "AND location IN (SELECT location FROM findings)",
+                    (self.run_id, *args),
                 )
+                db.execute(f"UPDATE files SET gone_at = ? WHERE {where}", (now, *args))
 
         self.store.transaction(work)

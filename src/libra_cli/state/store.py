@@ -87,6 +87,11 @@ CREATE TABLE findings (
     PRIMARY KEY (run, location, list, entry)
 );
 CREATE INDEX findings_key ON findings (location, list, entry);
+CREATE TABLE departures (              -- matched locations a complete walk no longer found
+    run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    location BLOB NOT NULL,
+    PRIMARY KEY (run, location)
+);
 CREATE TABLE allow (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,              -- 'location' or a digest type ('sha256', 'md5', ...)
