@@ -56,6 +56,7 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "nice": (bool,),
     "max_rate": (int, float, str, list),
     "on_match": (str,),
+    "state": (str,),
 }
 
 

@@ -228,6 +228,14 @@ def _account_patterns(value: Any) -> tuple[Any, ...]:
     from .context import AccountPattern
 
     return tuple(AccountPattern.parse(text) for text in _strings("account_pattern")(value))
+def _state(value: Any) -> str | None:
+    """``--state PATH``; ``default`` is ``$XDG_STATE_HOME/libra/state.db`` (``docs/state.md``)."""
+    path = _text("state")(value)
+    if path == "default":
+        from .state.store import default_state_path
+
+        return default_state_path()
+    return path
 
 
 @dataclass(frozen=True)
@@ -285,6 +293,7 @@ OPTIONS: dict[str, _Option] = {
     "fail_on_suspected": _Option(False, _bool("fail_on_suspected")),
     "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
     "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
+    "state": _Option(None, _state),
 }
 
 
@@ -332,6 +341,7 @@ class ScanSettings:
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1
     suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
     context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
+    state: str | None = None  #: the state file (``--state``): unchanged files are not read again
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
@@ -23,10 +24,13 @@ from ..engine import engines
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output, output_identity
 from ..hook import run_on_match
+from ..models import HashConfig
 from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
 from ..sinks import FindingsSink, Sink
 from ..sinks.reach import TargetWatch
+from ..state import StateSession
+from ..state import session as state_session
 from ..storage.base import WalkOptions
 from ..textsafe import count, printable
 from .common import guarded, say, stderr
@@ -289,6 +293,13 @@ def scan(
         metavar="N",
         help="Unmatched media kept in memory for suspected findings, at most (default 1000000).",
     ),
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        metavar="PATH",
+        help="State file: unchanged files are matched from their stored hashes, not read again "
+        "('default': $XDG_STATE_HOME/libra/state.db; see docs/state.md).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -366,6 +377,7 @@ def scan(
         "fail_on_suspected": _flag(fail_on_suspected),
         "suspected_min_score": suspected_min_score,
         "context_max_files": context_max_files,
+        "state": state,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
@@ -390,15 +402,22 @@ def scan(
     counted = () if settings.files_from else settings.targets  # a --files-from list is not counted ahead
     bar = ScanBar(enabled=not settings.quiet, targets=counted, walk=_walk_options(settings))
     try:
-        with open_output(settings.output) as stream, bar:
+        with _state(settings, prepared.config) as kept_state, open_output(settings.output) as stream, bar:
             own = _identities(settings.output, settings.log_file) | {i for i in [output_identity(stream)] if i}
+            own |= kept_state.store.own_files() if kept_state else set()
             sinks: list[Sink] = [watch, bar]  # the bar counts a match before its line is printed
             if terminal:
                 view = TerminalSink(bar.echo, only_matches=settings.only_matches)
                 sinks.append(view)
             else:
                 sinks.append(FindingsSink(make_writer(settings.format, bar.stream(stream))))
-            report = run(prepared, sinks, own_files=frozenset(own), listener=bar.update)
+            sinks += [kept_state.sink] if kept_state else []
+            report = run(
+                prepared, sinks, own_files=frozenset(own), listener=bar.update,
+                filter=kept_state.filter if kept_state else None,
+            )  # fmt: skip
+            if kept_state:
+                kept_state.finish(report)
             if watch.reached_none and existed:
                 raise _KeepPrevious(report)  # discards the new file: yesterday's findings stay in place
     except _KeepPrevious as keep:
@@ -410,6 +429,11 @@ def scan(
         run_on_match(settings.on_match, target, report, hide=hide)
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))
+
+
+def _state(settings: ScanSettings, config: HashConfig) -> AbstractContextManager[StateSession | None]:
+    """The state store for this run (``--state``), locked; ``None`` without one."""
+    return state_session(settings.state, config, settings.targets, mark_gone=settings.files_from is None)
 
 
 def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar: ScanBar) -> None:

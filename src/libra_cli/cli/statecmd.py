@@ -1,0 +1,175 @@
+"""``libra history``, ``libra state``: reading and keeping the state file (``docs/state.md``).
+
+Every command takes ``--state PATH``; without it, the config file's ``state:`` key, else the default
+``$XDG_STATE_HOME/libra/state.db``. Readers take no lock (a nightly scan may be writing); commands that
+change the state take the writer's lock like a scan.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from ..config import load_config
+from ..errors import ConfigError
+from ..settings import ScanSettings
+from ..state import StateStore, default_state_path
+from ..state import history as hist
+from ..state.housekeeping import forget, info, vacuum
+from ..textsafe import printable, unicode_safe
+from .common import guarded, say
+
+STATE_HELP = "State file (default: the config's 'state', else $XDG_STATE_HOME/libra/state.db)."
+CONFIG_HELP = "Config file (default: $LIBRA_CONFIG, ~/.config/libra/config.yaml, /etc/libra/config.yaml)."
+
+history_app = typer.Typer(help="Runs recorded in a state file, and how findings moved between them.")
+state_app = typer.Typer(help="Look after a state file: what it holds, give space back, purge records.")
+
+
+def state_path(state: str | None, config_file: str | None) -> str:
+    """``--state``, else the config file's ``state``, else the default path."""
+    if state is not None:
+        return ScanSettings.resolve({"state": state}).state or default_state_path()
+    config = load_config(config_file)
+    chosen = ScanSettings.resolve({}, {"state": config["state"]}).state if "state" in config else None
+    return chosen or default_state_path()
+
+
+def _format(fmt: str) -> str:
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"{fmt!r} is not an output format here (text or json)")
+    return fmt
+
+
+def _json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@history_app.callback(invoke_without_command=True)
+@guarded
+def history(
+    ctx: typer.Context,
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    limit: int = typer.Option(20, "--limit", "-n", metavar="N", help="Show the last N runs (0: all)."),
+    fmt: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """List the runs recorded in the state: when, what, how many files, matches, exit code.
+
+        libra history --state /var/lib/libra/state.db
+
+        libra history diff previous last
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = (state, config_file)
+        return
+    fmt = _format(fmt)
+    with StateStore.open(state_path(state, config_file), write=False, create=False) as store:
+        recorded = hist.runs(store, limit or None)
+    if fmt == "json":
+        _json([r.as_dict() for r in recorded])
+        return
+    if not recorded:
+        say("libra: no runs recorded yet")
+        return
+    print(
+        f"{'run':>5}  {'started':20}  {'command':8} {'seconds':>8} {'files':>8} {'matched':>7} {'errors':>6}  "
+        "exit  targets"
+    )
+    for r in recorded:
+        d = r.as_dict()
+        c = r.counts
+        exit_code = "-" if r.exit_code is None else str(r.exit_code) + ("" if r.complete else "*")
+        seconds = "-" if d["duration"] is None else f"{d['duration']:.1f}"
+        print(
+            f"{r.id:>5}  {d['started']:20}  {r.command:8} {seconds:>8} {c.get('files', '-')!s:>8} "
+            f"{c.get('matched', '-')!s:>7} {c.get('errors', '-')!s:>6}  {exit_code:4}  "
+            f"{printable(' '.join(r.targets))}"
+        )
+    print("(* incomplete: interrupted, or some files could not be read)")
+
+
+@history_app.command("diff")
+@guarded
+def history_diff(
+    ctx: typer.Context,
+    run_a: str = typer.Argument("previous", metavar="RUN_A", help="A run number, or previous (default)."),
+    run_b: str = typer.Argument("last", metavar="RUN_B", help="A later run number, or last (default)."),
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    fmt: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """Findings that appeared, disappeared (taken down) and reappeared between two runs.
+
+        libra history diff 41 42 --state /var/lib/libra/state.db
+    """
+    parent_state, parent_config = ctx.obj if isinstance(ctx.obj, tuple) else (None, None)
+    fmt = _format(fmt)
+    path = state_path(state or parent_state, config_file or parent_config)
+    with StateStore.open(path, write=False, create=False) as store:
+        a, b = hist.resolve_run(store, run_a), hist.resolve_run(store, run_b)
+        moved = hist.diff(store, a, b)
+    if fmt == "json":
+        _json({"from": min(a, b), "to": max(a, b), **moved})
+        return
+    for kind in ("appeared", "reappeared", "disappeared"):
+        rows = moved[kind]
+        print(f"{kind}: {len(rows)}")
+        for r in rows:
+            extra = f" ({r['state']})" if "state" in r else ""
+            print(
+                f"  {unicode_safe(r['location'])}  list={r['list']} entry={r['entry']} "
+                f"first_seen={r['first_seen']} last_seen={r['last_seen']}{extra}"
+            )
+
+
+@state_app.command("info")
+@guarded
+def state_info(
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    fmt: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """What the state holds: files, runs, findings, size on disk and per file."""
+    fmt = _format(fmt)
+    with StateStore.open(state_path(state, config_file), create=False) as store:
+        doc = info(store)
+    if fmt == "json":
+        _json(doc)
+        return
+    for name, value in doc.items():
+        print(f"{name}: {printable(str(value))}")
+
+
+@state_app.command("vacuum")
+@guarded
+def state_vacuum(
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """Rewrite the state without free space (takes the writer's lock; run it between scans)."""
+    with StateStore.open(state_path(state, config_file), create=False) as store:
+        before, after = vacuum(store)
+    say(f"libra: state vacuumed: {before} -> {after} bytes")
+
+
+@state_app.command("forget")
+@guarded
+def state_forget(
+    prefix: str = typer.Argument(..., metavar="PATH-PREFIX", help="A folder, file or s3://bucket/prefix."),
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """Delete every record under PATH-PREFIX (files, findings, location allow records), e.g. a deleted account.
+
+        libra state forget /srv/uploads/users/4711 --state /var/lib/libra/state.db
+    """
+    with StateStore.open(state_path(state, config_file), create=False) as store:
+        counts = forget(store, prefix)
+    say(
+        f"libra: forgot {counts['files']} file records, {counts['findings']} findings and "
+        f"{counts['allow_records']} allow records under {printable(prefix)}"
+    )
