@@ -56,6 +56,9 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "nice": (bool,),
     "max_rate": (int, float, str, list),
     "on_match": (str,),
+    "tls_ca_file": (str,),
+    "tls_cert": (str,),
+    "tls_key": (str,),
 }
 
 

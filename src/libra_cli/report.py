@@ -28,6 +28,7 @@ class Report:
     fatal_errors: int = 0  #: errors that left a file or folder uncovered (unreadable, unreachable, hung)
     bytes: int = 0  #: bytes of the files hashed
     interrupted: bool = False  #: the run was stopped before it finished
+    stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster): exit 2
 
     @property
     def complete(self) -> bool:
@@ -36,7 +37,10 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """1 if anything matched; else 2 if something could not be covered; else 0."""
+        """1 if anything matched; else 2 if something could not be covered; else 0. A run that ended early
+        (``stopped``: its cluster was lost) is 2 even with matches: it did not do what it was asked."""
+        if self.stopped:
+            return ExitCode.ERROR
         if self.matched:
             return ExitCode.FOUND
         if not self.complete:

@@ -261,6 +261,9 @@ OPTIONS: dict[str, _Option] = {
     "nice": _Option(False, _bool("nice")),
     "max_rate": _Option(None, _rate),
     "on_match": _Option(None, _on_match),
+    "tls_ca_file": _Option(None, _text("tls_ca_file")),
+    "tls_cert": _Option(None, _text("tls_cert")),
+    "tls_key": _Option(None, _text("tls_key")),
 }
 
 
@@ -301,6 +304,9 @@ class ScanSettings:
     nice: bool = False  #: lower CPU and I/O priority (``priority.lower_priority``)
     max_rate: Rate | None = None  #: a cap on files or bytes per second (``pace.Rate``)
     on_match: str | None = None  #: a command run after a run that matched (``hook.run_on_match``)
+    tls_ca_file: str | None = None  #: TLS to a Dask cluster (``--engine dask``): the CA's certificate
+    tls_cert: str | None = None  #: this client's certificate (PEM), for TLS to a Dask cluster
+    tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:
