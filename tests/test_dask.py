@@ -8,7 +8,13 @@ the workers' local directory or TMPDIR, a worker killed mid-task, a poison file,
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,7 @@ from libra_cli import signals
 from libra_cli.engine import EngineOptions, make_engine
 from libra_cli.engine.dask import ALLOWED_FAILURES, NO_SPILL, SCHEDULER, memory_settings
 from libra_cli.models import HashConfig, HashResult, MediaRef
-from s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
+from s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, free_port
 from scanhelp import cli, make_identity, make_list, records
 
 distributed = pytest.importorskip("distributed", reason="pip install 'libra-cli[cluster]'")
@@ -160,3 +166,90 @@ def test_no_spilling_and_no_media_on_the_workers_disks(
         data = path.read_bytes()
         assert not data.startswith(b"\xff\xd8"), f"{path} holds a JPEG"
         assert not any(m[:4096] in data for m in media), f"{path} holds part of a scanned file"
+
+
+def worker_pids(cluster: tuple[Any, Path]) -> set[int]:
+    with distributed.Client(address(cluster), set_as_default=False) as client:
+        return set(client.run(os.getpid).values())
+
+
+def test_a_worker_killed_mid_task_has_its_file_rerun_elsewhere(cluster: tuple[Any, Path]) -> None:
+    before = worker_pids(cluster)
+    victim = sorted(before)[0]
+    killer = threading.Timer(1.0, os.kill, (victim, signal.SIGKILL))  # both workers are on a 2-second file
+    killer.start()
+    names = ["slow-a", "slow-b", *(f"f{i}" for i in range(10))]
+    results = drive(EngineOptions(scheduler=address(cluster)), [MediaRef(f"test://files/{n}", 8) for n in names])
+    killer.join()
+    assert sorted(r.ref.uri.rsplit("/", 1)[1] for r in results) == sorted(names)
+    assert [r.error for r in results if r.error] == []
+    assert victim not in worker_pids(cluster)  # it really died (its nanny started a new one)
+
+
+def test_a_poison_file_is_named_and_the_scan_goes_on(cluster: tuple[Any, Path]) -> None:
+    names = ["f0", "crash-poison", *(f"f{i}" for i in range(1, 12))]
+    results = drive(EngineOptions(scheduler=address(cluster)), [MediaRef(f"test://files/{n}", 8) for n in names])
+    assert sorted(r.ref.uri.rsplit("/", 1)[1] for r in results) == sorted(names)
+    failed = {r.ref.uri.rsplit("/", 1)[1]: r for r in results if r.error}
+    assert list(failed) == ["crash-poison"]
+    error = failed["crash-poison"].error or ""
+    assert failed["crash-poison"].fatal and f"died while hashing this file, {ALLOWED_FAILURES + 1} times" in error
+    assert all(len(r.digests["md5"]) == 16 for r in results if not r.error)
+
+
+def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
+    tmp_path: Path, keyed_list: tuple[Path, Path], photos: Path
+) -> None:
+    """A scheduler and a worker of their own (this test kills the scheduler): the listed photo is found and
+    written, then the scheduler dies while slow files are hashed: one sentence, exit 2, complete false."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    dask = [sys.executable, "-m"]
+    scheduler = subprocess.Popen(
+        [*dask[:2], "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--no-dashboard"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    address = f"tcp://127.0.0.1:{port}"
+    worker = subprocess.Popen(
+        [*dask[:2], "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        def kill_once_the_photo_is_back() -> None:
+            with distributed.Client(address, timeout=30, set_as_default=False) as watcher:
+                watcher.wait_for_workers(1, timeout=30)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    done = watcher.run_on_scheduler(
+                        lambda dask_scheduler: any(t.finish == "memory" for t in dask_scheduler.transition_log)
+                    )
+                    if done:
+                        break
+                    time.sleep(0.05)
+            time.sleep(0.7)  # the client gathers and writes the photo's finding; the first slow file runs
+            scheduler.kill()
+
+        killer = threading.Thread(target=kill_once_the_photo_is_back)
+        killer.start()
+        identity, hashlist = keyed_list
+        target = "test://files/photo-coffee.jpg,slow-1,slow-2,slow-3,slow-4,slow-5"
+        output = tmp_path / "findings.json"
+        code, _, err = cli(
+            "scan", target, "--list", str(hashlist), "--identity", str(identity), "-q", "-o", str(output),
+            "--engine", "dask", "--scheduler", address,
+        )  # fmt: skip
+        killer.join()
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"libra: lost the connection to the Dask scheduler at {address}; the findings so far are written, "
+        "marked incomplete"
+    ]
+    doc = json.loads(output.read_text())
+    assert doc["complete"] is False
+    assert [r["location"] for r in records(doc)] == ["test://files/photo-coffee.jpg"]

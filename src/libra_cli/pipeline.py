@@ -191,7 +191,7 @@ class Pipeline:
         except EngineLost as err:  # a cluster's scheduler went away: what was found so far is written
             self.report.interrupted = True
             self.report.stopped = str(err)
-            log.error("scan stopped reason=%s", log_value(str(err)))
+            log.info("scan stopped reason=%s", log_value(str(err)))  # the CLI says it in one sentence
             self._emit(batch)
         except BaseException:
             self.report.interrupted = True

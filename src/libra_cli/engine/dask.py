@@ -82,6 +82,26 @@ def _distributed() -> Any:
     return distributed
 
 
+def _quiet_dask_logs(level: int = logging.WARNING) -> dict[str, int]:
+    """Dask logs its clusters' start and stop at INFO, which would reach libra's log handler: keep Dask's
+    loggers at libra's own level, and never below ``level`` (a cron run stays silent). Returns the levels
+    it replaced, for ``_restore_levels``."""
+    level = max(level, logging.getLogger("libra").getEffectiveLevel())
+    names = [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]
+    replaced: dict[str, int] = {}
+    for name in dict.fromkeys(["distributed", *names]):
+        logger = logging.getLogger(name)
+        if logger.level < level and (logger.level != logging.NOTSET or name == "distributed"):
+            replaced[name] = logger.level
+            logger.setLevel(level)
+    return replaced
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 # -- the worker side ------------------------------------------------------------------------------------
 
 
@@ -146,6 +166,8 @@ class DaskEngine(Engine):
         distributed = _distributed()
         import dask.config
 
+        _quiet_dask_logs()
+
         security = self._security(distributed)
         address = self.options.scheduler
         try:
@@ -163,7 +185,8 @@ class DaskEngine(Engine):
                         protocol="tls://" if security else "tcp://",
                         security=security,
                         dashboard_address=None,
-                        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
+                        # no dashboard; its HTTP server (health checks) on a free port of 127.0.0.1
+                        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "dashboard_address": "127.0.0.1:0"},
                         config=NO_SPILL,
                     )
                 self._client = distributed.Client(self._cluster, security=security, set_as_default=False)
@@ -229,12 +252,18 @@ class DaskEngine(Engine):
         self._closed = True
         self._done.put(None)
         self._tasks.clear()  # the client releases their futures as it closes
-        for part in (self._client, self._cluster):
-            if part is not None:
-                try:
-                    part.close(timeout=2 if abort else 10)
-                except Exception as err:  # closing a cluster that is already gone
-                    log.debug("closing the Dask %s failed reason=%s", type(part).__name__, one_line(err))
+        # A client whose scheduler is gone logs its cancelled reconnection as a traceback: the run has
+        # already said what happened in one sentence.
+        silenced = _quiet_dask_logs(logging.CRITICAL + 1) if self._lost or abort else {}
+        try:
+            for part in (self._client, self._cluster):
+                if part is not None:
+                    try:
+                        part.close(timeout=2 if abort or self._lost else 10)
+                    except Exception as err:  # closing a cluster that is already gone
+                        log.debug("closing the Dask %s failed reason=%s", type(part).__name__, one_line(err))
+        finally:
+            _restore_levels(silenced)
         self._results.close()
 
     # -- the engine contract --------------------------------------------------------------------------
@@ -343,8 +372,9 @@ class DaskEngine(Engine):
     def _lost_sentence(self, err: BaseException | None) -> str:
         address = self.options.scheduler
         where = f"the Dask scheduler at {address}" if address else "the local Dask scheduler"
-        why = f" ({one_line(err)})" if err is not None and str(err) else ""
-        return f"lost the connection to {where}{why}; the findings so far are written, marked incomplete"
+        if err is not None:  # Dask's own words name its connection pools: for the log, not the sentence
+            log.debug("Dask scheduler lost reason=%s", one_line(err))
+        return f"lost the connection to {where}; the findings so far are written, marked incomplete"
 
     def _next_deadline(self) -> float:
         if not self._tasks:
