@@ -163,7 +163,9 @@ def run(
         since=s.since,
     )
     source = Source(s.targets, walk, s.storage, named=_named(s))
-    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler)
+    tls = (("tls_ca_file", s.tls_ca_file), ("tls_cert", s.tls_cert), ("tls_key", s.tls_key))
+    extra = tuple((k, v) for k, v in tls if v)  # the dask engine's TLS settings (engine/dask.py)
+    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler, extra=extra)
     engine_name = engine_for(s, prepared.config)
     header = ScanHeader(
         __version__,

@@ -57,6 +57,9 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "max_rate": (int, float, str, list),
     "on_match": (str,),
     "state": (str,),
+    "tls_ca_file": (str,),
+    "tls_cert": (str,),
+    "tls_key": (str,),
 }
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from . import __version__, signals
 from .context import ContextStage
 from .engine import Engine
+from .engine.base import EngineLost
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
@@ -190,6 +191,11 @@ class Pipeline:
                         batch = []
                     self._notify()
                 self._emit(batch)
+        except EngineLost as err:  # a cluster's scheduler went away: what was found so far is written
+            self.report.interrupted = True
+            self.report.stopped = str(err)
+            log.info("scan stopped reason=%s", log_value(str(err)))  # the CLI says it in one sentence
+            self._emit(batch)
         except BaseException:
             self.report.interrupted = True
             raise

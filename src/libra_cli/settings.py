@@ -294,6 +294,9 @@ OPTIONS: dict[str, _Option] = {
     "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
     "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
     "state": _Option(None, _state),
+    "tls_ca_file": _Option(None, _text("tls_ca_file")),
+    "tls_cert": _Option(None, _text("tls_cert")),
+    "tls_key": _Option(None, _text("tls_key")),
 }
 
 
@@ -342,6 +345,9 @@ class ScanSettings:
     suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
     context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
     state: str | None = None  #: the state file (``--state``): unchanged files are not read again
+    tls_ca_file: str | None = None  #: TLS to a Dask cluster (``--engine dask``): the CA's certificate
+    tls_cert: str | None = None  #: this client's certificate (PEM), for TLS to a Dask cluster
+    tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

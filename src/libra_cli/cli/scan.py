@@ -307,6 +307,21 @@ def scan(
     log_file: str | None = typer.Option(
         None, "--log-file", metavar="FILE", help="Append logs to this file instead of stderr."
     ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).",
+    ),
+    tls_ca_file: str | None = typer.Option(
+        None, "--tls-ca-file", metavar="FILE", help="With --engine dask: TLS to the cluster, this CA's certificate."
+    ),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", metavar="FILE", help="With --engine dask: this client's TLS certificate (PEM)."
+    ),
+    tls_key: str | None = typer.Option(
+        None, "--tls-key", metavar="FILE", help="With --engine dask: the certificate's private key (PEM)."
+    ),
     config_file: str | None = typer.Option(
         None,
         "--config",
@@ -381,6 +396,10 @@ def scan(
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
+        "scheduler": scheduler,
+        "tls_ca_file": tls_ca_file,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
     }
     settings = ScanSettings.resolve(flags, config)
     terminal = _for_a_person(settings, format_given=fmt is not None or "format" in config)
@@ -423,7 +442,10 @@ def scan(
     except _KeepPrevious as keep:
         report, kept = keep.report, True
         say(f"libra: none of the targets could be reached; {printable(target)} was left as it was")
-    _tell(settings, report, view, bar)
+    if report.stopped:  # the cluster was lost mid-run: one sentence; the findings so far are written
+        say(f"libra: {report.stopped}")
+    else:
+        _tell(settings, report, view, bar)
     if settings.on_match and not kept:
         hide = [settings.passphrase_env] if settings.passphrase_env else []
         run_on_match(settings.on_match, target, report, hide=hide)

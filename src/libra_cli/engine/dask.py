@@ -1,0 +1,399 @@
+"""The dask engine: hashing on a Dask distributed cluster, for hosts that outgrow one machine.
+
+``--engine dask --scheduler tcp://host:8786`` sends each reference to the cluster as one task; without
+``--scheduler`` a ``LocalCluster`` of ``--workers`` process workers on 127.0.0.1 is started (for one
+machine, and for the tests). The client (this process) walks, lists and matches: the decrypted lists
+never leave it. Workers open, decode and hash one reference per task and return the result as the
+compact msgpack bytes of ``wire.py``, checked here like a local worker's: only hashes travel back.
+
+Why it is built this way:
+
+- **Back-pressure.** Dask futures run eagerly, so a 100-million-key listing must never become 100
+  million futures: at most ``PER_THREAD`` tasks per worker thread are in flight (the cluster's size is
+  looked up again every few seconds, so workers that join or leave change the window).
+- **Results stream.** A done-callback hands each finished future to a collector thread, which gathers
+  finished results in batches (one round trip for many) and puts them on a ``WakeQueue``: ``poll``
+  waits on its descriptor beside the pipeline's, so a new reference or a result, whichever comes
+  first, wakes the main loop.
+- **Faults.** Dask reruns the tasks of a worker that died elsewhere; a file that kills every worker it
+  is tried on fails with ``KilledWorker`` after ``allowed-failures`` (2 on the cluster libra starts) and
+  is reported as not covered, naming how many workers died on it. Any other worker-side failure is one
+  file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
+  written, marked incomplete.
+- **No media on disk.** Worker memory spilling is off on the workers libra starts (``NO_SPILL``); task
+  results are a few hundred bytes of hashes, never file contents. For an external cluster libra asks
+  the workers for their settings and warns if spilling is on (``docs/cluster.md``).
+
+Residual risk (``docs/cluster.md``): Dask's own protocol pickles some messages, so a compromised Dask
+worker stands closer to the client than a compromised local worker; results are still decoded with
+the size and type checks of ``wire.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from ..errors import ConfigError
+from ..models import HashConfig, HashResult, MediaRef
+from ..queues import WakeQueue
+from ..textsafe import one_line
+from .base import Engine, EngineLost, EngineOptions, Waitable, register
+from .wire import RESULT, WireError, decode_message, decode_result, decode_tasks, encode_result, encode_tasks
+
+log = logging.getLogger("libra.engine")
+
+#: Tasks in flight per worker thread: enough that no worker waits for the client between files.
+PER_THREAD = 4
+#: Worker deaths a file may cause on the cluster libra starts before it is named (Dask's default is 3).
+ALLOWED_FAILURES = 2
+#: Seconds between looks at the cluster's size (workers join and leave).
+RESIZE_EVERY = 5.0
+#: Seconds to reach a scheduler, and to wait for its first worker.
+CONNECT_TIMEOUT = 30.0
+WORKERS_TIMEOUT = 60.0
+
+#: Worker settings for the workers libra starts: never spill task data to disk. Pausing stays on (it
+#: writes nothing: a worker near its memory limit stops taking tasks until results are gathered).
+NO_SPILL: dict[str, Any] = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
+#: Scheduler settings for the cluster libra starts: one task per worker thread, so a worker's death
+#: implicates only the file it was hashing, and a bounded number of tries per file.
+SCHEDULER: dict[str, Any] = {"distributed.scheduler.worker-saturation": 1.0}
+
+_INSTALL = "the dask engine needs Dask distributed: pip install 'libra-cli[cluster]'"
+_KILLED = "a Dask worker died while hashing this file, {} times (a decoder crash?); it was not covered"
+_HUNG = "hashing this file on the cluster took longer than {:g} s; it was not covered"
+_INVALID = "the Dask worker hashing this file sent an invalid result ({}); the file was not covered"
+_FAILED = "the Dask task hashing this file failed ({}); the file was not covered"
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, imported only when the engine starts (it is an optional extra)."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(_INSTALL) from None
+    return distributed
+
+
+def _quiet_dask_logs(level: int = logging.WARNING) -> dict[str, int]:
+    """Dask logs its clusters' start and stop at INFO, which would reach libra's log handler: keep Dask's
+    loggers at libra's own level, and never below ``level`` (a cron run stays silent). Returns the levels
+    it replaced, for ``_restore_levels``."""
+    level = max(level, logging.getLogger("libra").getEffectiveLevel())
+    names = [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]
+    replaced: dict[str, int] = {}
+    for name in dict.fromkeys(["distributed", *names]):
+        logger = logging.getLogger(name)
+        if logger.level < level and (logger.level != logging.NOTSET or name == "distributed"):
+            replaced[name] = logger.level
+            logger.setLevel(level)
+    return replaced
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+# -- the worker side ------------------------------------------------------------------------------------
+
+
+def hash_task(task: bytes, config: HashConfig) -> bytes:
+    """Runs in a Dask worker: hash one reference, return its result as ``wire`` bytes (hashes only).
+
+    Never raises: whatever goes wrong here (a plug-in missing on this worker, a bug) becomes this
+    file's error, so one bad worker costs files, not the scan.
+    """
+    from ..hashing import check_config, hash_ref
+    from .worker import _single_threaded
+
+    ((_, ref),) = decode_tasks(task)
+    try:
+        _single_threaded()
+        check_config(config)
+        result = hash_ref(ref, config)
+    except Exception as err:
+        reason = f"the Dask worker could not hash this file ({type(err).__name__}: {one_line(err)})"
+        result = HashResult(ref, None, error=reason, fatal=True)
+    return encode_result(0, result)
+
+
+def memory_settings() -> tuple[object, object]:
+    """Runs in a Dask worker (``client.run``): its spill settings, to warn when it may spill to disk."""
+    import dask.config
+
+    return dask.config.get("distributed.worker.memory.target"), dask.config.get("distributed.worker.memory.spill")
+
+
+# -- the client side ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    future: Any
+    ref: MediaRef
+    deadline: float
+
+
+class DaskEngine(Engine):
+    """See the module docstring."""
+
+    name = "dask"
+
+    def __init__(self, config: HashConfig, options: EngineOptions) -> None:
+        super().__init__(config, options)
+        self._client: Any = None
+        self._cluster: Any = None
+        self._tasks: dict[str, _Task] = {}
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._results: WakeQueue[tuple[str, str, Any]] = WakeQueue(maxsize=1 << 30)
+        self._collector: threading.Thread | None = None
+        self._threads = 1
+        self._sized = 0.0
+        self._lost: str | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        distributed = _distributed()
+        import dask.config
+
+        _quiet_dask_logs()
+
+        security = self._security(distributed)
+        address = self.options.scheduler
+        try:
+            if address:
+                self._client = distributed.Client(
+                    address, security=security, timeout=CONNECT_TIMEOUT, set_as_default=False
+                )
+            else:
+                with dask.config.set(SCHEDULER):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=max(1, self.options.workers),
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        protocol="tls://" if security else "tcp://",
+                        security=security,
+                        dashboard_address=None,
+                        # no dashboard; its HTTP server (health checks) on a free port of 127.0.0.1
+                        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "dashboard_address": "127.0.0.1:0"},
+                        config=NO_SPILL,
+                    )
+                self._client = distributed.Client(self._cluster, security=security, set_as_default=False)
+        except (OSError, TimeoutError) as err:
+            self.close(abort=True)
+            where = f"the Dask scheduler at {address}" if address else "a local Dask cluster"
+            raise ConfigError(f"cannot reach {where}: {one_line(err)}") from None
+        self._wait_for_workers()
+        if address:
+            self._check_spilling()
+        self._collector = threading.Thread(target=self._collect, name="libra-dask-collector", daemon=True)
+        self._collector.start()
+
+    def _security(self, distributed: Any) -> Any:
+        """``Security`` from the TLS options (``tls_ca_file``, ``tls_cert``, ``tls_key``), or ``None``."""
+        extra = dict(self.options.extra)
+        ca, cert, key = extra.get("tls_ca_file"), extra.get("tls_cert"), extra.get("tls_key")
+        if not (ca or cert or key):
+            return None
+        if not (ca and cert):
+            raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
+        key = key or cert  # a key may be in the certificate's file
+        return distributed.Security(
+            require_encryption=True,
+            tls_ca_file=ca,
+            tls_client_cert=cert,
+            tls_client_key=key,
+            tls_scheduler_cert=cert,
+            tls_scheduler_key=key,
+            tls_worker_cert=cert,
+            tls_worker_key=key,
+        )
+
+    def _wait_for_workers(self) -> None:
+        try:
+            self._client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+        except TimeoutError:
+            self.close(abort=True)
+            raise ConfigError(
+                f"the Dask scheduler at {self.options.scheduler} has no workers (waited {WORKERS_TIMEOUT:g} s)"
+            ) from None
+        self._resize(force=True)
+
+    def _check_spilling(self) -> None:
+        """Warn if an external cluster's workers may spill task data to disk (libra's results are small,
+        but the rule is that no worker writes anything of a scan)."""
+        try:
+            settings = self._client.run(memory_settings)
+        except Exception as err:  # workers that refuse ``run`` cannot be checked: say so, go on
+            log.warning("could not check the Dask workers' spill settings reason=%s", one_line(err))
+            return
+        spilling = [addr for addr, (target, spill) in settings.items() if target is not False or spill is not False]
+        if spilling:
+            log.warning(
+                "Dask workers may spill to disk workers=%d; set distributed.worker.memory.target and .spill "
+                "to false (docs/cluster.md)",
+                len(spilling),
+            )
+
+    def close(self, abort: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._done.put(None)
+        self._tasks.clear()  # the client releases their futures as it closes
+        # A client whose scheduler is gone logs its cancelled reconnection as a traceback: the run has
+        # already said what happened in one sentence.
+        silenced = _quiet_dask_logs(logging.CRITICAL + 1) if self._lost or abort else {}
+        try:
+            for part in (self._client, self._cluster):
+                if part is not None:
+                    try:
+                        part.close(timeout=2 if abort or self._lost else 10)
+                    except Exception as err:  # closing a cluster that is already gone
+                        log.debug("closing the Dask %s failed reason=%s", type(part).__name__, one_line(err))
+        finally:
+            _restore_levels(silenced)
+        self._results.close()
+
+    # -- the engine contract --------------------------------------------------------------------------
+
+    def capacity(self) -> int:
+        self._resize()
+        return max(0, PER_THREAD * self._threads - len(self._tasks))
+
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, ref: MediaRef) -> None:
+        if self._lost:
+            raise EngineLost(self._lost)
+        try:
+            future = self._client.submit(hash_task, encode_tasks([(0, ref)]), self.config, pure=False)
+        except Exception as err:
+            raise EngineLost(self._lost_sentence(err)) from None
+        self._tasks[future.key] = _Task(future, ref, time.monotonic() + self.options.timeout)
+        future.add_done_callback(self._done.put)
+
+    def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
+        out: list[HashResult] = []
+        if not len(self._results) and not self._lost:
+            wait([self._results, *wake], timeout=min(timeout, self._next_deadline()))  # type: ignore[list-item]
+        while (item := self._results.get_nowait()) is not None:
+            key, status, payload = item
+            task = self._tasks.pop(key, None)
+            if task is None:  # given up on (deadline) meanwhile
+                continue
+            if status == "cancelled":  # libra cancels only futures it gave up on: the scheduler went away
+                self._lost = self._lost or self._lost_sentence(None)
+                continue
+            out.append(self._result(task.ref, status, payload))
+        if self._lost:
+            if out:
+                return out  # results in hand are matched and written first; the next poll raises
+            raise EngineLost(self._lost)
+        self._check_deadlines(out)
+        return out
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _resize(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._sized < RESIZE_EVERY:
+            return
+        self._sized = now
+        try:
+            self._threads = max(1, sum(self._client.nthreads().values()))
+        except Exception as err:  # the scheduler is gone: ``poll`` finds out through the futures
+            log.debug("could not size the Dask cluster reason=%s", one_line(err))
+
+    def _collect(self) -> None:
+        """The collector thread: gather finished futures in batches, hand results to ``poll``."""
+        while True:
+            first = self._done.get()
+            if first is None:
+                return
+            batch = [first]
+            while True:
+                try:
+                    more = self._done.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._done.put(None)
+                    break
+                batch.append(more)
+            finished = [f for f in batch if f.status == "finished"]
+            for future in batch:
+                if future.status == "error":
+                    self._results.put((future.key, "error", future.exception()))
+                elif future.status == "cancelled":
+                    self._results.put((future.key, "cancelled", None))
+            if not finished:
+                continue
+            try:
+                values = self._client.gather(finished)
+            except Exception as err:
+                if self._closed:
+                    return
+                self._lost = self._lost or self._lost_sentence(err)
+                self._results.put(("", "lost", None))  # wakes ``poll``
+                continue
+            for future, value in zip(finished, values, strict=True):
+                self._results.put((future.key, "finished", value))
+
+    def _result(self, ref: MediaRef, status: str, payload: Any) -> HashResult:
+        if status == "finished":
+            try:
+                if not isinstance(payload, bytes):
+                    raise WireError("the result is not bytes")
+                kind, _, body = decode_message(payload)
+                if kind != RESULT:
+                    raise WireError("the message is not a result")
+                return decode_result(body, ref, self.config)
+            except WireError as err:
+                log.error("Dask worker sent an invalid result: %s", err)
+                return HashResult(ref, None, error=_INVALID.format(err), fatal=True)
+        distributed = _distributed()
+        if isinstance(payload, distributed.KilledWorker):
+            return HashResult(ref, None, error=_KILLED.format(payload.allowed_failures + 1), fatal=True)
+        return HashResult(ref, None, error=_FAILED.format(f"{type(payload).__name__}: {one_line(payload)}"), fatal=True)
+
+    def _lost_sentence(self, err: BaseException | None) -> str:
+        address = self.options.scheduler
+        where = f"the Dask scheduler at {address}" if address else "the local Dask scheduler"
+        if err is not None:  # Dask's own words name its connection pools: for the log, not the sentence
+            log.debug("Dask scheduler lost reason=%s", one_line(err))
+        return f"lost the connection to {where}; the findings so far are written, marked incomplete"
+
+    def _next_deadline(self) -> float:
+        if not self._tasks:
+            return 3600.0
+        first = min(t.deadline for t in self._tasks.values())
+        return max(0.0, first - time.monotonic())
+
+    def _check_deadlines(self, out: list[HashResult]) -> None:
+        now = time.monotonic()
+        late = [key for key, task in self._tasks.items() if task.deadline <= now]
+        for key in late:
+            task = self._tasks.pop(key)
+            log.warning("no result for %g s on one file; giving up on it", self.options.timeout)
+            task.future.cancel()
+            out.append(HashResult(task.ref, None, error=_HUNG.format(self.options.timeout), fatal=True))
+
+
+def _factory(config: HashConfig, options: EngineOptions) -> Engine:
+    return DaskEngine(config, options)
+
+
+register("dask", _factory)
