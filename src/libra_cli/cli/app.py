@@ -36,6 +36,7 @@ app.command("scan")(scan.scan)
 app.command("hash")(hashcmd.hash_files)
 app.command("keygen")(keys.keygen)
 app.add_typer(hashlist.app, name="hashlist")
+app.command("rematch")(statecmd.rematch)
 app.add_typer(statecmd.history_app, name="history")
 app.add_typer(statecmd.state_app, name="state")
 
