@@ -37,6 +37,7 @@ app.command("hash")(hashcmd.hash_files)
 app.command("keygen")(keys.keygen)
 app.add_typer(hashlist.app, name="hashlist")
 app.add_typer(report.app, name="report")
+app.command("rematch")(statecmd.rematch)
 app.add_typer(statecmd.history_app, name="history")
 app.add_typer(statecmd.state_app, name="state")
 

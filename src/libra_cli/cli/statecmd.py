@@ -173,3 +173,86 @@ def state_forget(
         f"libra: forgot {counts['files']} file records, {counts['findings']} findings and "
         f"{counts['allow_records']} allow records under {printable(prefix)}"
     )
+
+
+@guarded
+def rematch(
+    lists: list[str] = typer.Option(
+        [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or a folder of them). Repeatable."
+    ),
+    only_new_entries: str | None = typer.Option(
+        None,
+        "--only-new-entries",
+        metavar="OLD_LIST",
+        help="Match only the entries the --list adds to this older version of it.",
+    ),
+    identity: list[str] = typer.Option(
+        [], "--identity", "-i", metavar="FILE", help="age identity file to decrypt lists (default: $LIBRA_IDENTITY)."
+    ),
+    passphrase_env: str | None = typer.Option(
+        None, "--passphrase-env", metavar="VAR", help="Name of an environment variable holding a list passphrase."
+    ),
+    publisher_keys: list[str] = typer.Option(
+        [], "--publisher-key", metavar="PUB", help="Require lists to be signed by this publisher key. Repeatable."
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Findings file; may hold {date}, {time}, {host} (default: stdout)."
+    ),
+    fmt: str | None = typer.Option(None, "--format", "-f", metavar="FORMAT", help="json, csv or ndjson."),
+    state: str | None = typer.Option(None, "--state", metavar="PATH", help=STATE_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),
+    config_file: str | None = typer.Option(None, "--config", metavar="FILE", help=CONFIG_HELP),
+) -> None:
+    """Match the stored hashes of every file in the state against lists, without opening any media.
+
+    Findings are written like a scan's, each with last_seen: when a scan last saw the file there.
+
+        libra rematch --state /var/lib/libra/state.db -l v42.libra -o new.json
+
+        libra rematch --state state.db -l v42.libra --only-new-entries v41.libra
+
+    Exit codes: 0 nothing matched, 1 something matched, 2 some files' stored hashes lack a type the lists use.
+    """
+    from ..findings import make_writer, open_output
+    from ..lists import load_lists
+    from ..match.matcher import Matcher
+    from ..state.rematch import only_new_entries as narrow
+    from ..state.rematch import rematch as run_rematch
+
+    config = load_config(config_file)
+    flags: dict[str, Any] = {
+        "lists": lists, "identity": identity, "passphrase_env": passphrase_env, "publisher_keys": publisher_keys,
+        "output": output, "format": fmt, "quiet": True if quiet else None, "state": state,
+    }  # fmt: skip
+    keep = {"lists", "identity", "passphrase_env", "publisher_keys", "output", "format", "quiet", "state",
+            "thresholds", "pdq_threshold", "min_quality", "match_threads"}  # fmt: skip
+    settings = ScanSettings.resolve(flags, {k: v for k, v in config.items() if k in keep})
+    if not settings.lists:
+        raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
+    path = settings.state or default_state_path()
+    with StateStore.open(path, create=False) as store:
+        loaded = load_lists(
+            settings.lists,
+            identities=settings.identity,
+            passphrase_env=settings.passphrase_env,
+            publisher_keys=settings.publisher_keys,
+        )
+        if only_new_entries is not None:
+            (old,) = load_lists(
+                [only_new_entries],
+                identities=settings.identity,
+                passphrase_env=settings.passphrase_env,
+                publisher_keys=settings.publisher_keys,
+            )
+            loaded = [narrow(hl, old) for hl in loaded]
+        matcher = Matcher.build(
+            loaded, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
+        )
+        with open_output(settings.output) as stream:
+            report = run_rematch(store, matcher, make_writer(settings.format, stream), loaded)
+    if not settings.quiet:
+        where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
+        missing = f", {report.fatal_errors} not covered by the stored hashes" if report.fatal_errors else ""
+        say(f"libra: rematched {report.files} stored files: {report.matched} matched{missing}{where}")
+    if int(report.exit_code):
+        raise typer.Exit(int(report.exit_code))
