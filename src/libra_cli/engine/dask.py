@@ -32,6 +32,7 @@ the size and type checks of ``wire.py``.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -209,6 +210,9 @@ class DaskEngine(Engine):
         if not (ca and cert):
             raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
         key = key or cert  # a key may be in the certificate's file
+        for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
+            if not os.path.isfile(path):
+                raise ConfigError(f"{flag} {path!r} is not a file")
         return distributed.Security(
             require_encryption=True,
             tls_ca_file=ca,
