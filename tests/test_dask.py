@@ -174,16 +174,29 @@ def worker_pids(cluster: tuple[Any, Path]) -> set[int]:
 
 
 def test_a_worker_killed_mid_task_has_its_file_rerun_elsewhere(cluster: tuple[Any, Path]) -> None:
-    before = worker_pids(cluster)
-    victim = sorted(before)[0]
-    killer = threading.Timer(1.0, os.kill, (victim, signal.SIGKILL))  # both workers are on a 2-second file
+    victims: list[int] = []
+
+    def kill_the_busy_worker() -> None:
+        with distributed.Client(address(cluster), set_as_default=False) as watcher:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                busy = [w for w, keys in watcher.processing().items() if keys]
+                if busy:
+                    time.sleep(0.5)  # well inside the first 2-second file
+                    victims.extend(watcher.run(os.getpid, workers=busy[:1]).values())
+                    os.kill(victims[0], signal.SIGKILL)
+                    return
+                time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_busy_worker)
     killer.start()
     names = ["slow-a", "slow-b", *(f"f{i}" for i in range(10))]
     results = drive(EngineOptions(scheduler=address(cluster)), [MediaRef(f"test://files/{n}", 8) for n in names])
     killer.join()
+    assert len(victims) == 1
     assert sorted(r.ref.uri.rsplit("/", 1)[1] for r in results) == sorted(names)
     assert [r.error for r in results if r.error] == []
-    assert victim not in worker_pids(cluster)  # it really died (its nanny started a new one)
+    assert victims[0] not in worker_pids(cluster)  # it really died (its nanny started a new one)
 
 
 def test_a_poison_file_is_named_and_the_scan_goes_on(cluster: tuple[Any, Path]) -> None:
@@ -234,7 +247,9 @@ def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
         killer = threading.Thread(target=kill_once_the_photo_is_back)
         killer.start()
         identity, hashlist = keyed_list
-        target = "test://files/photo-coffee.jpg,slow-1,slow-2,slow-3,slow-4,slow-5"
+        # the photo and 15 quick files make the first task (16 to a task), the slow files the next one
+        quick = ",".join(f"f{i}" for i in range(15))
+        target = f"test://files/photo-coffee.jpg,{quick},slow-1,slow-2,slow-3,slow-4,slow-5"
         output = tmp_path / "findings.json"
         code, _, err = cli(
             "scan", target, "--list", str(hashlist), "--identity", str(identity), "-q", "-o", str(output),
