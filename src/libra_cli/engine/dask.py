@@ -1,10 +1,12 @@
 """The dask engine: hashing on a Dask distributed cluster, for hosts that outgrow one machine.
 
-``--engine dask --scheduler tcp://host:8786`` sends each reference to the cluster as one task; without
+``--engine dask --scheduler tcp://host:8786`` sends references to the cluster as tasks; without
 ``--scheduler`` a ``LocalCluster`` of ``--workers`` process workers on 127.0.0.1 is started (for one
 machine, and for the tests). The client (this process) walks, lists and matches: the decrypted lists
-never leave it. Workers open, decode and hash one reference per task and return the result as the
-compact msgpack bytes of ``wire.py``, checked here like a local worker's: only hashes travel back.
+never leave it. Workers open, decode and hash the references of a task (small files up to 16 to a task,
+as in the local pool: one task per file cost the client and scheduler more CPU than hashing a small
+file) and return the results as the compact msgpack bytes of ``wire.py``, checked here like a local
+worker's: only hashes travel back.
 
 Why it is built this way:
 
@@ -17,8 +19,9 @@ Why it is built this way:
   first, wakes the main loop.
 - **Faults.** Dask reruns the tasks of a worker that died elsewhere; a file that kills every worker it
   is tried on fails with ``KilledWorker`` after ``allowed-failures`` (2 on the cluster libra starts) and
-  is reported as not covered, naming how many workers died on it. Any other worker-side failure is one
-  file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
+  is reported as not covered, naming how many workers died on it (a failed task of several files first
+  runs again one file per task, so batch-mates are hashed normally). Any other worker-side failure is
+  one file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
   written, marked incomplete.
 - **No media on disk.** Worker memory spilling is off on the workers libra starts (``NO_SPILL``); task
   results are a few hundred bytes of hashes, never file contents. For an external cluster libra asks
