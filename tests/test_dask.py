@@ -174,16 +174,29 @@ def worker_pids(cluster: tuple[Any, Path]) -> set[int]:
 
 
 def test_a_worker_killed_mid_task_has_its_file_rerun_elsewhere(cluster: tuple[Any, Path]) -> None:
-    before = worker_pids(cluster)
-    victim = sorted(before)[0]
-    killer = threading.Timer(1.0, os.kill, (victim, signal.SIGKILL))  # both workers are on a 2-second file
+    victims: list[int] = []
+
+    def kill_the_busy_worker() -> None:
+        with distributed.Client(address(cluster), set_as_default=False) as watcher:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                busy = [w for w, keys in watcher.processing().items() if keys]
+                if busy:
+                    time.sleep(0.5)  # well inside the first 2-second file
+                    victims.extend(watcher.run(os.getpid, workers=busy[:1]).values())
+                    os.kill(victims[0], signal.SIGKILL)
+                    return
+                time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_busy_worker)
     killer.start()
     names = ["slow-a", "slow-b", *(f"f{i}" for i in range(10))]
     results = drive(EngineOptions(scheduler=address(cluster)), [MediaRef(f"test://files/{n}", 8) for n in names])
     killer.join()
+    assert len(victims) == 1
     assert sorted(r.ref.uri.rsplit("/", 1)[1] for r in results) == sorted(names)
     assert [r.error for r in results if r.error] == []
-    assert victim not in worker_pids(cluster)  # it really died (its nanny started a new one)
+    assert victims[0] not in worker_pids(cluster)  # it really died (its nanny started a new one)
 
 
 def test_a_poison_file_is_named_and_the_scan_goes_on(cluster: tuple[Any, Path]) -> None:
@@ -234,7 +247,9 @@ def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
         killer = threading.Thread(target=kill_once_the_photo_is_back)
         killer.start()
         identity, hashlist = keyed_list
-        target = "test://files/photo-coffee.jpg,slow-1,slow-2,slow-3,slow-4,slow-5"
+        # the photo and 15 quick files make the first task (16 to a task), the slow files the next one
+        quick = ",".join(f"f{i}" for i in range(15))
+        target = f"test://files/photo-coffee.jpg,{quick},slow-1,slow-2,slow-3,slow-4,slow-5"
         output = tmp_path / "findings.json"
         code, _, err = cli(
             "scan", target, "--list", str(hashlist), "--identity", str(identity), "-q", "-o", str(output),
@@ -253,3 +268,83 @@ def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
     doc = json.loads(output.read_text())
     assert doc["complete"] is False
     assert [r["location"] for r in records(doc)] == ["test://files/photo-coffee.jpg"]
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and one certificate it signed for 127.0.0.1 (scheduler, workers and client share it here)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def build(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = build("libra test CA", ca_key, "libra test CA", ca_key, ca=True)
+    cert = build("libra test cluster", key, "libra test CA", ca_key, ca=False)
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+def test_tls_between_client_scheduler_and_workers(tmp_path: Path, photos: Path) -> None:
+    """libra's own local cluster with TLS required: its address is tls://, and the hashes are the same."""
+    ca, cert, key = make_certificates(tmp_path)
+    config = HashConfig(digests=("md5", "sha256"), perceptual=("pdq",))
+    refs = [MediaRef(str(photos / name), (photos / name).stat().st_size) for name in ("coffee.jpg", "moon.jpg")]
+    extra = (("tls_ca_file", str(ca)), ("tls_cert", str(cert)), ("tls_key", str(key)))
+    engine = make_engine("dask", config, EngineOptions(workers=1, extra=extra))
+    results: list[HashResult] = []
+    with engine:
+        client = engine._client  # type: ignore[attr-defined]
+        assert client.scheduler.address.startswith("tls://")
+        assert client.security.require_encryption is True
+        assert all(w.startswith("tls://") for w in client.nthreads())
+        for ref in refs:
+            engine.submit(ref)
+        while engine.pending():
+            results.extend(engine.poll(1.0))
+    local = drive_inprocess(config, refs)
+    assert sorted(results, key=lambda r: r.ref.uri) == sorted(local, key=lambda r: r.ref.uri)
+
+
+def test_tls_files_are_checked_before_anything_starts(
+    tmp_path: Path, tree: Path, keyed_list: tuple[Path, Path]
+) -> None:
+    identity, hashlist = keyed_list
+    missing = str(tmp_path / "nowhere.pem")
+    code, _, err = cli(
+        "scan", str(tree), "--list", str(hashlist), "--identity", str(identity), "-q",
+        "--engine", "dask", "--tls-ca-file", missing, "--tls-cert", missing,
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip() == f"libra: --tls-ca-file {missing!r} is not a file"
+
+
+def drive_inprocess(config: HashConfig, refs: list[MediaRef]) -> list[HashResult]:
+    from libra_cli.hashing import hash_ref
+
+    return [hash_ref(ref, config) for ref in refs]

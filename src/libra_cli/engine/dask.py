@@ -1,10 +1,12 @@
 """The dask engine: hashing on a Dask distributed cluster, for hosts that outgrow one machine.
 
-``--engine dask --scheduler tcp://host:8786`` sends each reference to the cluster as one task; without
+``--engine dask --scheduler tcp://host:8786`` sends references to the cluster as tasks; without
 ``--scheduler`` a ``LocalCluster`` of ``--workers`` process workers on 127.0.0.1 is started (for one
 machine, and for the tests). The client (this process) walks, lists and matches: the decrypted lists
-never leave it. Workers open, decode and hash one reference per task and return the result as the
-compact msgpack bytes of ``wire.py``, checked here like a local worker's: only hashes travel back.
+never leave it. Workers open, decode and hash the references of a task (small files up to 16 to a task,
+as in the local pool: one task per file cost the client and scheduler more CPU than hashing a small
+file) and return the results as the compact msgpack bytes of ``wire.py``, checked here like a local
+worker's: only hashes travel back.
 
 Why it is built this way:
 
@@ -17,8 +19,9 @@ Why it is built this way:
   first, wakes the main loop.
 - **Faults.** Dask reruns the tasks of a worker that died elsewhere; a file that kills every worker it
   is tried on fails with ``KilledWorker`` after ``allowed-failures`` (2 on the cluster libra starts) and
-  is reported as not covered, naming how many workers died on it. Any other worker-side failure is one
-  file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
+  is reported as not covered, naming how many workers died on it (a failed task of several files first
+  runs again one file per task, so batch-mates are hashed normally). Any other worker-side failure is
+  one file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
   written, marked incomplete.
 - **No media on disk.** Worker memory spilling is off on the workers libra starts (``NO_SPILL``); task
   results are a few hundred bytes of hashes, never file contents. For an external cluster libra asks
@@ -32,6 +35,7 @@ the size and type checks of ``wire.py``.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -40,16 +44,30 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+import msgpack
+
 from ..errors import ConfigError
 from ..models import HashConfig, HashResult, MediaRef
 from ..queues import WakeQueue
 from ..textsafe import one_line
 from .base import Engine, EngineLost, EngineOptions, Waitable, register
-from .wire import RESULT, WireError, decode_message, decode_result, decode_tasks, encode_result, encode_tasks
+from .pool import BATCH_BYTES, BATCH_FILES
+from .wire import (
+    MAX_MESSAGE,
+    RESULT,
+    WireError,
+    decode_message,
+    decode_result,
+    decode_tasks,
+    encode_result,
+    encode_tasks,
+)
 
 log = logging.getLogger("libra.engine")
 
-#: Tasks in flight per worker thread: enough that no worker waits for the client between files.
+#: Tasks in flight per worker thread: enough that no worker waits for the client between tasks. Small
+#: files travel up to ``BATCH_FILES`` (and ``BATCH_BYTES``) to a task, as in the local pool: one task per
+#: file cost the client and the scheduler more CPU than hashing a small file.
 PER_THREAD = 4
 #: Worker deaths a file may cause on the cluster libra starts before it is named (Dask's default is 3).
 ALLOWED_FAILURES = 2
@@ -106,23 +124,48 @@ def _restore_levels(levels: dict[str, int]) -> None:
 
 
 def hash_task(task: bytes, config: HashConfig) -> bytes:
-    """Runs in a Dask worker: hash one reference, return its result as ``wire`` bytes (hashes only).
+    """Runs in a Dask worker: hash a batch of references in order, return their results as ``wire``
+    messages in one msgpack array of bytes (hashes only).
 
-    Never raises: whatever goes wrong here (a plug-in missing on this worker, a bug) becomes this
+    Never raises: whatever goes wrong here (a plug-in missing on this worker, a bug) becomes that
     file's error, so one bad worker costs files, not the scan.
     """
     from ..hashing import check_config, hash_ref
     from .worker import _single_threaded
 
-    ((_, ref),) = decode_tasks(task)
+    out: list[bytes] = []
+    for index, ref in decode_tasks(task):
+        try:
+            _single_threaded()
+            check_config(config)
+            result = hash_ref(ref, config)
+        except Exception as err:
+            reason = f"the Dask worker could not hash this file ({type(err).__name__}: {one_line(err)})"
+            result = HashResult(ref, None, error=reason, fatal=True)
+        out.append(encode_result(index, result))
+    packed: bytes = msgpack.packb(out, use_bin_type=True)
+    return packed
+
+
+def decode_batch(data: object, refs: Sequence[MediaRef], config: HashConfig) -> list[HashResult]:
+    """The checked results of a batch task, one per reference in order (``WireError`` if anything is off)."""
+    if not isinstance(data, bytes) or len(data) > MAX_MESSAGE * 4:
+        raise WireError("the result is not bytes of a sane size")
     try:
-        _single_threaded()
-        check_config(config)
-        result = hash_ref(ref, config)
-    except Exception as err:
-        reason = f"the Dask worker could not hash this file ({type(err).__name__}: {one_line(err)})"
-        result = HashResult(ref, None, error=reason, fatal=True)
-    return encode_result(0, result)
+        messages = msgpack.unpackb(data, max_bin_len=MAX_MESSAGE, max_array_len=len(refs), max_map_len=0)
+    except Exception as err:  # msgpack raises several types for malformed input
+        raise WireError(f"the result is not valid msgpack ({type(err).__name__})") from None
+    if not isinstance(messages, list) or len(messages) != len(refs):
+        raise WireError("the result does not hold one message per file")
+    out: list[HashResult] = []
+    for index, (ref, message) in enumerate(zip(refs, messages, strict=True)):
+        if not isinstance(message, bytes):
+            raise WireError("a message is not bytes")
+        kind, task_id, body = decode_message(message)
+        if kind != RESULT or task_id != index:
+            raise WireError("a message is not the result of its file")
+        out.append(decode_result(body, ref, config))
+    return out
 
 
 def memory_settings() -> tuple[object, object]:
@@ -138,7 +181,7 @@ def memory_settings() -> tuple[object, object]:
 @dataclass
 class _Task:
     future: Any
-    ref: MediaRef
+    refs: list[MediaRef]
     deadline: float
 
 
@@ -152,6 +195,9 @@ class DaskEngine(Engine):
         self._client: Any = None
         self._cluster: Any = None
         self._tasks: dict[str, _Task] = {}
+        self._batch: list[MediaRef] = []  #: references not sent yet (``_flush``)
+        self._batch_bytes = 0
+        self._files = 0  #: references submitted whose results have not been returned
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._results: WakeQueue[tuple[str, str, Any]] = WakeQueue(maxsize=1 << 30)
         self._collector: threading.Thread | None = None
@@ -209,6 +255,9 @@ class DaskEngine(Engine):
         if not (ca and cert):
             raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
         key = key or cert  # a key may be in the certificate's file
+        for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
+            if not os.path.isfile(path):
+                raise ConfigError(f"{flag} {path!r} is not a file")
         return distributed.Security(
             require_encryption=True,
             tls_ca_file=ca,
@@ -270,23 +319,41 @@ class DaskEngine(Engine):
 
     def capacity(self) -> int:
         self._resize()
-        return max(0, PER_THREAD * self._threads - len(self._tasks))
+        return max(0, PER_THREAD * BATCH_FILES * self._threads - self._files)
 
     def pending(self) -> int:
-        return len(self._tasks)
+        return self._files
 
     def submit(self, ref: MediaRef) -> None:
+        """Queue ``ref``; small files go out in batches (up to ``BATCH_FILES``, ``BATCH_BYTES``), the rest on
+        the next ``poll``."""
         if self._lost:
             raise EngineLost(self._lost)
+        self._files += 1
+        if self._batch and self._batch_bytes + ref.size > BATCH_BYTES:
+            self._flush()
+        self._batch.append(ref)
+        self._batch_bytes += ref.size
+        if len(self._batch) >= BATCH_FILES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            refs, self._batch, self._batch_bytes = self._batch, [], 0
+            self._send(refs)
+
+    def _send(self, refs: list[MediaRef]) -> None:
         try:
-            future = self._client.submit(hash_task, encode_tasks([(0, ref)]), self.config, pure=False)
+            future = self._client.submit(hash_task, encode_tasks(list(enumerate(refs))), self.config, pure=False)
         except Exception as err:
             raise EngineLost(self._lost_sentence(err)) from None
-        self._tasks[future.key] = _Task(future, ref, time.monotonic() + self.options.timeout)
+        self._tasks[future.key] = _Task(future, refs, time.monotonic() + self.options.timeout)
         future.add_done_callback(self._done.put)
 
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
         out: list[HashResult] = []
+        if not self._lost:
+            self._flush()
         if not len(self._results) and not self._lost:
             wait([self._results, *wake], timeout=min(timeout, self._next_deadline()))  # type: ignore[list-item]
         while (item := self._results.get_nowait()) is not None:
@@ -297,12 +364,12 @@ class DaskEngine(Engine):
             if status == "cancelled":  # libra cancels only futures it gave up on: the scheduler went away
                 self._lost = self._lost or self._lost_sentence(None)
                 continue
-            out.append(self._result(task.ref, status, payload))
-        if self._lost:
-            if out:
-                return out  # results in hand are matched and written first; the next poll raises
+            out.extend(self._results_of(task, status, payload))
+        if not self._lost:
+            self._check_deadlines(out)
+        self._files -= len(out)
+        if self._lost and not out:  # results in hand are matched and written first; the next poll raises
             raise EngineLost(self._lost)
-        self._check_deadlines(out)
         return out
 
     # -- internals ------------------------------------------------------------------------------------
@@ -352,22 +419,25 @@ class DaskEngine(Engine):
             for future, value in zip(finished, values, strict=True):
                 self._results.put((future.key, "finished", value))
 
-    def _result(self, ref: MediaRef, status: str, payload: Any) -> HashResult:
+    def _results_of(self, task: _Task, status: str, payload: Any) -> list[HashResult]:
+        """A finished task's checked results; a failed batch runs again one file per task, so a file that
+        kills workers or fails a task is named alone and its batch-mates are hashed normally."""
         if status == "finished":
             try:
-                if not isinstance(payload, bytes):
-                    raise WireError("the result is not bytes")
-                kind, _, body = decode_message(payload)
-                if kind != RESULT:
-                    raise WireError("the message is not a result")
-                return decode_result(body, ref, self.config)
+                return decode_batch(payload, task.refs, self.config)
             except WireError as err:
                 log.error("Dask worker sent an invalid result: %s", err)
-                return HashResult(ref, None, error=_INVALID.format(err), fatal=True)
-        distributed = _distributed()
-        if isinstance(payload, distributed.KilledWorker):
-            return HashResult(ref, None, error=_KILLED.format(payload.allowed_failures + 1), fatal=True)
-        return HashResult(ref, None, error=_FAILED.format(f"{type(payload).__name__}: {one_line(payload)}"), fatal=True)
+                return [HashResult(ref, None, error=_INVALID.format(err), fatal=True) for ref in task.refs]
+        if len(task.refs) > 1:
+            log.warning("a Dask task of %d files failed; running them one per task to find the culprit", len(task.refs))
+            for ref in task.refs:
+                self._send([ref])
+            return []
+        (ref,) = task.refs
+        if isinstance(payload, _distributed().KilledWorker):
+            return [HashResult(ref, None, error=_KILLED.format(payload.allowed_failures + 1), fatal=True)]
+        reason = _FAILED.format(f"{type(payload).__name__}: {one_line(payload)}")
+        return [HashResult(ref, None, error=reason, fatal=True)]
 
     def _lost_sentence(self, err: BaseException | None) -> str:
         address = self.options.scheduler
@@ -387,9 +457,14 @@ class DaskEngine(Engine):
         late = [key for key, task in self._tasks.items() if task.deadline <= now]
         for key in late:
             task = self._tasks.pop(key)
-            log.warning("no result for %g s on one file; giving up on it", self.options.timeout)
             task.future.cancel()
-            out.append(HashResult(task.ref, None, error=_HUNG.format(self.options.timeout), fatal=True))
+            if len(task.refs) > 1:  # which file hangs is not known: each runs again in a task of its own
+                log.warning("no result for %g s on a batch; running its files one per task", self.options.timeout)
+                for ref in task.refs:
+                    self._send([ref])
+                continue
+            log.warning("no result for %g s on one file; giving up on it", self.options.timeout)
+            out.append(HashResult(task.refs[0], None, error=_HUNG.format(self.options.timeout), fatal=True))
 
 
 def _factory(config: HashConfig, options: EngineOptions) -> Engine:
