@@ -175,7 +175,7 @@ def run(
     pipeline = Pipeline(
         source,
         paced(lambda: make_engine(engine_name, prepared.config, options), s.max_rate or Rate()),
-        MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS),
+        MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS, near_band=s.near_band if s.suspected else None),
         sinks,
         header=header,
         filter=filter,

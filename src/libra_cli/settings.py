@@ -230,6 +230,12 @@ def _account_patterns(value: Any) -> tuple[Any, ...]:
     return tuple(AccountPattern.parse(text) for text in _strings("account_pattern")(value))
 
 
+def _near_band(value: Any) -> Any:
+    from .match.nearband import Band
+
+    return Band.parse(value)
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -285,6 +291,7 @@ OPTIONS: dict[str, _Option] = {
     "fail_on_suspected": _Option(False, _bool("fail_on_suspected")),
     "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
     "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
+    "near_band": _Option("32..48", _near_band),
 }
 
 
@@ -332,6 +339,7 @@ class ScanSettings:
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1
     suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
     context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
+    near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

@@ -289,6 +289,12 @@ def scan(
         metavar="N",
         help="Unmatched media kept in memory for suspected findings, at most (default 1000000).",
     ),
+    near_band: str | None = typer.Option(
+        None,
+        "--near-band",
+        metavar="LOW..HIGH",
+        help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -366,6 +372,7 @@ def scan(
         "fail_on_suspected": _flag(fail_on_suspected),
         "suspected_min_score": suspected_min_score,
         "context_max_files": context_max_files,
+        "near_band": near_band,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
