@@ -169,3 +169,50 @@ def test_a_scan_reports_a_near_band_file_as_suspected_only_with_suspected_and_ne
     assert code == 0 and records(json.loads(out), "suspected") == []
     code, _, err = cli(*base, "--suspected", "--near-band", "20..99")
     assert code == 2 and "--near-band" in err and "Traceback" not in err
+
+
+# --- Partial video -----------------------------------------------------------------------------------------
+
+VIDEO_SIZE = (160, 120)
+
+
+def test_a_video_sharing_a_few_seconds_with_a_listed_video_is_a_partial_video_candidate_not_a_match(
+    tmp_path: Path,
+) -> None:
+    """The listed clip is 6 s; the scanned video shows 2 s of it, then 10 s of something else: the video rule
+    turns it down (no match), and with --suspected it is suspected, reason ``partial-video``, with shares and
+    times. A whole copy still matches, and an unrelated clip is neither."""
+    import videogen as vg
+
+    spec = vg.Spec("mp4", "libx264", size=VIDEO_SIZE, fps=12, options=(("preset", "veryfast"), ("threads", "1")))
+    painter = vg.pan("coffee", VIDEO_SIZE, speed=0.01, zoom=0.002)
+    listed = tmp_path / "listed.mp4"
+    listed.write_bytes(vg.encode(painter, spec, seconds=6))
+    identity = tmp_path / "id.txt"
+    hashlist = make_list(tmp_path, [listed], make_identity(identity))
+    tree = tmp_path / "uploads"
+    tree.mkdir()
+    shared = vg.spliced([(2.0, painter), (10.0, vg.pan("retina", VIDEO_SIZE))])
+    (tree / "shared-moment.mp4").write_bytes(vg.encode(shared, spec, seconds=12))
+    (tree / "copy.mp4").write_bytes(vg.encode(painter, spec, seconds=6))
+    (tree / "unrelated.mp4").write_bytes(vg.encode(vg.pan("grass", VIDEO_SIZE), spec, seconds=6))
+    base = ["scan", str(tree), "-l", str(hashlist), "-i", str(identity), "-w", "1", "-f", "json"]
+    code, out, err = cli(*base)
+    assert code == 1, err
+    plain = json.loads(out)
+    assert [Path(r["location"]).name for r in records(plain)] == ["copy.mp4"]
+    code, out, err = cli(*base, "--suspected", "--group-by", "account")  # no folder: only its own signals count
+    assert code == 1, err
+    doc = json.loads(out)
+    assert records(doc) == records(plain)  # the matches are exactly the same with the candidates on
+    (record,) = records(doc, "suspected")
+    assert Path(record["location"]).name == "shared-moment.mp4" and record["matches"] == []
+    suspected = record["suspected"]
+    assert suspected["signals"] == ["partial-video"] and suspected["cluster"] is None
+    (candidate,) = suspected["candidates"]
+    assert candidate["signal"] == "partial-video" and candidate["entry"] == "listed.mp4"
+    assert max(candidate["query_share"], candidate["listed_share"]) >= 0.2
+    assert max(candidate["query_share"], candidate["listed_share"]) < 0.8
+    assert 0 <= candidate["first_time"] <= candidate["last_time"] <= 3.0
+    assert any(r.startswith("partial video:") for r in suspected["reasons"])
+    assert 0.48 <= suspected["score"] <= 0.8
