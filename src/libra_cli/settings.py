@@ -292,6 +292,7 @@ OPTIONS: dict[str, _Option] = {
     "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
     "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
     "near_band": _Option("32..48", _near_band),
+    "keywords": _Option((), _strings("keywords")),
 }
 
 
@@ -340,6 +341,7 @@ class ScanSettings:
     suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
     context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
     near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
+    keywords: tuple[str, ...] = ()  #: keyword lists (``.libra``) matched against names, with ``suspected``
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

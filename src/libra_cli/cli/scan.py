@@ -295,6 +295,12 @@ def scan(
         metavar="LOW..HIGH",
         help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
     ),
+    keywords: list[str] = typer.Option(
+        [],
+        "--keywords",
+        metavar="LIST",
+        help="With --suspected: an encrypted keyword list matched against file and folder names. Repeatable.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -373,6 +379,7 @@ def scan(
         "suspected_min_score": suspected_min_score,
         "context_max_files": context_max_files,
         "near_band": near_band,
+        "keywords": keywords,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
