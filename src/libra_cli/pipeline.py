@@ -27,7 +27,9 @@ from .engine.base import EngineLost
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
+from .match.candidates import Candidate
 from .match.matcher import Matcher
+from .match.nearband import Band, NearBand
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
 from .sinks import Sink
@@ -94,20 +96,44 @@ class MatchStage:
     just that file (digests only: the parent never decodes).
     """
 
-    def __init__(self, matcher: Matcher | None, config: HashConfig, report_digests: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        matcher: Matcher | None,
+        config: HashConfig,
+        report_digests: Sequence[str] = (),
+        near_band: Band | None = None,
+    ) -> None:
         self.matcher = matcher
         self.config = config
         self.report_digests = tuple(report_digests)
+        #: Near-band candidates of unmatched stills (``match/nearband.py``); built on first use.
+        self.near_band = near_band
+        self._near: NearBand | None = None
+        self._near_built = False
 
     def run(self, results: Sequence[HashResult]) -> list[tuple[HashResult, list[Match]]]:
+        return [(result, matches) for result, matches, _ in self.run_with_candidates(results, candidates=False)]
+
+    def run_with_candidates(
+        self, results: Sequence[HashResult], candidates: bool = True
+    ) -> list[tuple[HashResult, list[Match], list[Candidate]]]:
+        """``run``, and per unmatched file its candidates (near band, partial video) for the context stage."""
         if self.matcher is None or not results:
-            return [(r, []) for r in results]
+            return [(r, [], []) for r in results]
+        near: list[list[Candidate]] | None = [[] for _ in results] if candidates else None
         out = []
-        for result, found in zip(results, self.matcher.match_many(results), strict=True):
+        for i, (result, found) in enumerate(zip(results, self.matcher.match_many(results, near), strict=True)):
             matches = collapse(found)
             if matches:
                 result = self.complete(result)
-            out.append((result, matches))
+            out.append((result, matches, [] if matches or near is None else near[i]))
+        if candidates and self.near_band is not None:
+            if not self._near_built:
+                self._near, self._near_built = self.matcher.near_band(self.near_band), True
+            if self._near is not None:
+                skip = [bool(matches) for _, matches, _ in out]
+                for (_, _, own), found_near in zip(out, self._near.search(results, skip), strict=True):
+                    own.extend(found_near)
         return out
 
     def complete(self, result: HashResult) -> HashResult:
@@ -249,12 +275,12 @@ class Pipeline:
             sink.skip(skip)
 
     def _emit(self, batch: Sequence[HashResult]) -> None:
-        for result, matches in self.match.run(batch):
+        for result, matches, candidates in self.match.run_with_candidates(batch, candidates=self.context is not None):
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
-                self.context.see(result, matches)
+                self.context.see(result, matches, candidates=candidates)
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""

@@ -238,6 +238,12 @@ def _state(value: Any) -> str | None:
     return path
 
 
+def _near_band(value: Any) -> Any:
+    from .match.nearband import Band
+
+    return Band.parse(value)
+
+
 @dataclass(frozen=True)
 class _Option:
     """One setting: its default (a value, or text run through the parser) and parser."""
@@ -297,6 +303,8 @@ OPTIONS: dict[str, _Option] = {
     "tls_ca_file": _Option(None, _text("tls_ca_file")),
     "tls_cert": _Option(None, _text("tls_cert")),
     "tls_key": _Option(None, _text("tls_key")),
+    "near_band": _Option("32..48", _near_band),
+    "keywords": _Option((), _strings("keywords")),
 }
 
 
@@ -348,6 +356,8 @@ class ScanSettings:
     tls_ca_file: str | None = None  #: TLS to a Dask cluster (``--engine dask``): the CA's certificate
     tls_cert: str | None = None  #: this client's certificate (PEM), for TLS to a Dask cluster
     tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
+    near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
+    keywords: tuple[str, ...] = ()  #: keyword lists (``.libra``) matched against names, with ``suspected``
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

@@ -300,6 +300,18 @@ def scan(
         help="State file: unchanged files are matched from their stored hashes, not read again "
         "('default': $XDG_STATE_HOME/libra/state.db; see docs/state.md).",
     ),
+    near_band: str | None = typer.Option(
+        None,
+        "--near-band",
+        metavar="LOW..HIGH",
+        help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
+    ),
+    keywords: list[str] = typer.Option(
+        [],
+        "--keywords",
+        metavar="LIST",
+        help="With --suspected: an encrypted keyword list matched against file and folder names. Repeatable.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -393,6 +405,8 @@ def scan(
         "suspected_min_score": suspected_min_score,
         "context_max_files": context_max_files,
         "state": state,
+        "near_band": near_band,
+        "keywords": keywords,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
