@@ -56,6 +56,12 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "nice": (bool,),
     "max_rate": (int, float, str, list),
     "on_match": (str,),
+    "archives": (bool,),
+    "archive_max_depth": (int,),
+    "archive_max_members": (int,),
+    "archive_max_size": (str, int),
+    "archive_max_member_size": (str, int),
+    "archive_max_ratio": (int,),
 }
 
 

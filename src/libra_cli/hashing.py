@@ -28,7 +28,7 @@ from . import signals
 from .errors import ConfigError, FileTooLarge, LibraError
 from .hashers.exact import raw_digests, raw_digests_of_chunks
 from .media.sniff import HEAD_SIZE, sniff
-from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
+from .models import HashConfig, HashResult, HashValues, MediaRef, Member, PerceptualHash
 from .storage import Changed, Gone, storage_for
 from .textsafe import one_line
 from .variants import AS_STORED
@@ -240,8 +240,59 @@ def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = No
         return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
     digests = raw_digests(data, config.digests)
     media_type = sniff(data)
+    if media_type is None and config.archives is not None:
+        kind = archive_kind(data[:HEAD_SIZE])
+        if kind is not None:
+            return _with_archive(ref, config, digests, kind, data, heartbeat)
     source = MediaSource(ref, media_type or "", data, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)
+
+
+def archive_kind(head: bytes) -> str | None:
+    """The archive kind of a file's first bytes (``zip``, ``tar``, ``gzip``, ...), or ``None``."""
+    from .media.archive import kind_of
+
+    return kind_of(head)
+
+
+def _with_archive(
+    ref: MediaRef,
+    config: HashConfig,
+    digests: dict[str, bytes],
+    kind: str,
+    source: bytes | Callable[[], BinaryIO],
+    heartbeat: Heartbeat | None,
+) -> HashResult:
+    """An archive: its own digests, and every member hashed like a file (``media/archive.py``), in memory."""
+    from .media.archive import MEMBER_DIGESTS, scan
+
+    assert config.archives is not None
+    members: list[HashResult] = []
+    wanted = tuple(dict.fromkeys((*config.digests, *MEMBER_DIGESTS)))
+
+    def visit(path: tuple[str, ...], data: bytes | None, size: int, mtime_ns: int | None, problem: str | None) -> None:
+        member = Member(ref.uri, path)
+        mref = MediaRef(member.location, size if data is None else len(data), mtime_ns)
+        if data is None:
+            members.append(HashResult(mref, None, error=problem, member=member))
+        else:
+            media_type = sniff(data)
+            found = MediaSource(mref, media_type or "", data, lambda: io.BytesIO(data), heartbeat)
+            result = _with_media(mref, config, raw_digests(data, wanted), media_type, found)
+            error = "; ".join(e for e in (result.error, problem) if e) or None
+            members.append(replace(result, member=member, error=error))
+        if heartbeat is not None:
+            heartbeat()
+
+    if isinstance(source, bytes):
+        error = scan(source, kind, config.archives, visit)
+    else:
+        try:
+            with source() as stream:
+                error = scan(stream, kind, config.archives, visit)
+        except (LibraError, OSError) as err:
+            error = f"the archive cannot be opened again to read its members: {one_line(err)}"
+    return HashResult(ref, None, digests, computed=frozenset(digests), error=error, members=tuple(members))
 
 
 def _with_media(
@@ -317,5 +368,9 @@ def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | Non
     if size != ref.size:
         ref = replace(ref, size=size)
     media_type = sniff(head)
+    if media_type is None and config.archives is not None:
+        kind = archive_kind(head)
+        if kind is not None:
+            return _with_archive(ref, config, digests, kind, lambda: backend.open(ref), heartbeat)
     source = MediaSource(ref, media_type or "", None, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)

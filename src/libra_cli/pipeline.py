@@ -111,7 +111,7 @@ class MatchStage:
 
     def complete(self, result: HashResult) -> HashResult:
         missing = [d for d in self.report_digests if d not in result.digests]
-        if not missing:
+        if not missing or result.member is not None:  # a member's name is never opened as a path
             return result
         try:
             with storage_for(result.ref.uri, self.config.storage).open(result.ref) as handle:
@@ -243,12 +243,14 @@ class Pipeline:
             sink.skip(skip)
 
     def _emit(self, batch: Sequence[HashResult]) -> None:
-        for result, matches in self.match.run(batch):
+        # An archive's members follow it, each matched, counted and reported as a result of its own.
+        flat = [item for result in batch for item in (result, *result.members)]
+        for result, matches in self.match.run(flat):
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
-                self.context.see(result, matches)
+                self.context.see(result, matches, archive=None if result.member is None else result.member.archive)
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""
@@ -267,8 +269,11 @@ class Pipeline:
 
     def _count(self, result: HashResult, matches: Sequence[Match]) -> None:
         report, ref = self.report, result.ref
-        report.files += 1
-        report.bytes += ref.size
+        if result.member is not None:
+            report.members += 1
+        else:
+            report.files += 1
+            report.bytes += ref.size
         if result.media_type:
             report.media += 1
         if result.error:

@@ -31,6 +31,7 @@ class Report:
     #: Groups (account, folder, archive, batch) holding confirmed matches and suspected files (``context/``).
     clusters: list[dict[str, object]] = field(default_factory=list)
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
+    members: int = 0  #: archive members hashed or listed (``media/archive.py``); not counted in ``files``
 
     @property
     def complete(self) -> bool:
@@ -63,4 +64,5 @@ class Report:
             "not_covered": self.fatal_errors,
             "bytes": self.bytes,
             **({"clusters": list(self.clusters)} if self.clusters else {}),
+            **({"archive_members": self.members} if self.members else {}),
         }
