@@ -125,7 +125,7 @@ def test_every_member_is_hashed_like_the_file_itself(tmp_path: Path, mode: str) 
     assert coffee.ref.uri == f"{tmp_path / 'a.zip'}!inner/coffee.jpg" and coffee.ref.size == len(LISTED)
     assert coffee.perceptual == plain.perceptual and coffee.media_type == "image/jpeg"
     assert coffee.digests["md5"] == plain.digests["md5"]
-    assert coffee.digests["sha256"] == hashlib.sha256(LISTED).digest()  # reported digests travel with members
+    assert set(coffee.digests) == {"md5"}  # the hash set only: the parent completes a finding's digests
     assert found["notes.txt"].media_type is None and found["notes.txt"].digests["md5"] == hashlib.md5(b"hello").digest()
     assert coffee.ref.mtime_ns is not None
 
@@ -273,11 +273,9 @@ def test_members_cross_the_wire_and_are_named_by_the_parent(tmp_path: Path) -> N
     assert decoded.members[0].ref.uri == f"{result.ref.uri}!../../../srv/other.jpg"
     with pytest.raises(WireError, match="archive members"):
         decode_result(body, result.ref, HashConfig(digests=("md5",), perceptual=("pdq",)))
-    media = next(i for i, (_, b) in enumerate(body["m"]) if b["t"])
-    stripped = {**body, "m": [[p, {**b, "d": {"md5": b["d"]["md5"]}}] for p, b in body["m"]]}
-    with pytest.raises(WireError, match="reported digests"):
-        decode_result(stripped, result.ref, CONFIG)
-    assert media >= 0
+    stray = {**body, "m": [[p, {**b, "d": {**b["d"], "sha1": bytes(20)}}] for p, b in body["m"]]}
+    with pytest.raises(WireError, match="invalid sha1 digest"):  # only the hash set, as for files
+        decode_result(stray, result.ref, CONFIG)
     for bad in ([[[], body["m"][0][1]]], [[["a" * 5000], body["m"][0][1]]], [[["a"], {**body["m"][0][1], "m": []}]]):
         with pytest.raises(WireError):
             decode_result({**body, "m": bad}, result.ref, CONFIG)
@@ -338,6 +336,9 @@ def test_other_media_of_an_archive_with_a_match_are_suspected(tree: Path, listed
     assert code == 1
     doc = json.loads(out)
     suspected = {r["location"]: r["suspected"] for r in records(doc, "suspected")}
+    moon = next(r for r in records(doc, "suspected") if r["location"].endswith("!moon.jpg"))
+    assert moon["digests"]["sha256"] == hashlib.sha256(OTHER).hexdigest()  # completed from the archive, in memory
+    assert moon["archive"] == {"location": f"{tree}/a.zip", "path": ["moon.jpg"]}
     assert set(suspected) == {f"{tree}/a.zip!moon.jpg", f"{tree}/a.zip!grass.jpg"}  # not clean.zip's rocket
     assert all(s["cluster"] == f"archive:{tree}/a.zip" and "same archive as 1 confirmed match" in s["reasons"]
                for s in suspected.values())  # fmt: skip

@@ -154,6 +154,9 @@ class Member:
 
     archive: str
     path: tuple[str, ...]
+    #: The archive file as the worker read it: the parent opens it again (identity checked) only to
+    #: complete a finding's digests.
+    ref: MediaRef | None = field(default=None, compare=False)
 
     @property
     def location(self) -> str:

@@ -26,6 +26,7 @@ from .engine import Engine
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
+from .hashing import member_digests
 from .match.matcher import Matcher
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
@@ -101,18 +102,43 @@ class MatchStage:
     def run(self, results: Sequence[HashResult]) -> list[tuple[HashResult, list[Match]]]:
         if self.matcher is None or not results:
             return [(r, []) for r in results]
-        out = []
-        for result, found in zip(results, self.matcher.match_many(results), strict=True):
-            matches = collapse(found)
-            if matches:
-                result = self.complete(result)
-            out.append((result, matches))
+        found = self.matcher.match_many(results)
+        out = [(result, collapse(matches)) for result, matches in zip(results, found, strict=True)]
+        matched = [i for i, (_, matches) in enumerate(out) if matches]
+        # Together: the matched members of one archive are completed from one more walk of it.
+        for i, result in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
+            out[i] = (result, out[i][1])
+        return out
+
+    def complete_many(self, results: Sequence[HashResult]) -> list[HashResult]:
+        """``complete`` for many results; archive members are completed from one walk per archive."""
+        out = list(results)
+        by_archive: dict[str, list[int]] = {}
+        for i, result in enumerate(results):
+            if result.member is None:
+                out[i] = self.complete(result)
+            elif any(d not in result.digests for d in self.report_digests):
+                by_archive.setdefault(result.member.archive, []).append(i)
+        for indexes in by_archive.values():
+            members = [m for m in (results[i].member for i in indexes) if m is not None]
+            found: dict[tuple[str, ...], dict[str, bytes]] = {}
+            try:
+                if members[0].ref is not None:
+                    found = member_digests(members[0].ref, {m.path for m in members}, self.report_digests, self.config)
+            except Exception as err:  # a finding is never lost to its report's digests
+                log.warning("digests not completed location=%s reason=%s", log_value(members[0].archive), one_line(err))
+            for i, member in zip(indexes, members, strict=True):
+                extra = found.get(member.path)
+                if extra:  # the worker's own digests stay as they were matched
+                    out[i] = replace(results[i], digests={**extra, **results[i].digests})
         return out
 
     def complete(self, result: HashResult) -> HashResult:
         missing = [d for d in self.report_digests if d not in result.digests]
-        if not missing or result.member is not None:  # a member's name is never opened as a path
+        if not missing:
             return result
+        if result.member is not None:  # a member's location is never opened as a path
+            return self.complete_many([result])[0]
         try:
             with storage_for(result.ref.uri, self.config.storage).open(result.ref) as handle:
                 extra = raw_digests_of_chunks(iter(lambda: handle.read(1 << 20), b""), missing)
@@ -258,9 +284,11 @@ class Pipeline:
             return
         found = self.context.finish()
         self.report.clusters = [c.record() for c in found.clusters]
-        for finding in found.findings:
-            completed = self.match.complete(HashResult(finding.ref, finding.media_type, finding.digests))
-            finding = replace(finding, digests=completed.digests)
+        completed = self.match.complete_many(
+            [HashResult(f.ref, f.media_type, f.digests, member=f.member) for f in found.findings]
+        )
+        for finding, done in zip(found.findings, completed, strict=True):
+            finding = replace(finding, digests=done.digests)
             self.report.suspected += 1
             score = (finding.suspected or {}).get("score")
             log.info("suspected location=%s score=%s", log_value(finding.ref.uri), score)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..models import Finding, HashResult, Match, MediaRef
+from ..models import Finding, HashResult, Match, MediaRef, Member
 from ..textsafe import location_text, log_value
 from .groups import AccountPattern, Group, groups_of
 from .score import Scored, score
@@ -83,6 +83,7 @@ class _Kept:
     digests: Mapping[str, bytes]
     pdq: bytes | None
     groups: tuple[Group, ...]
+    member: Member | None = None  #: set for an archive member (its location is never opened as a path)
 
 
 @dataclass
@@ -164,7 +165,7 @@ class ContextStage:
             return
         rows = _pdq_rows(result, self.options.min_quality, original_only=True)
         pdq = None if rows is None else bytes(rows[0])
-        self._kept.append(_Kept(result.ref, result.media_type, dict(result.digests), pdq, groups))
+        self._kept.append(_Kept(result.ref, result.media_type, dict(result.digests), pdq, groups, result.member))
 
     def finish(self) -> ContextResult:
         """Suspected findings, best score first, and one cluster per group with a confirmed match."""
@@ -196,6 +197,7 @@ class ContextStage:
                 kept.digests,
                 (),
                 suspected={**result.record(), "cluster": f"{cluster[0]}:{_shown(*cluster)}"},
+                member=kept.member,
             )
             for result, kept, cluster in scored
         ]

@@ -22,7 +22,7 @@ import msgpack
 import numpy as np
 
 from .. import signals
-from ..media.archive import MAX_NAME, MEMBER_DIGESTS
+from ..media.archive import MAX_NAME
 from ..models import HashConfig, HashResult, HashValues, MediaRef, Member
 from ..textsafe import printable
 
@@ -162,7 +162,6 @@ def decode_result(body: Mapping[str, Any], ref: MediaRef, config: HashConfig) ->
     if config.archives is None or not isinstance(members, list) or len(members) > MAX_MEMBERS:
         raise WireError("a result has invalid archive members")
     out = []
-    allowed = (*config.digests, *MEMBER_DIGESTS)
     for item in members:
         if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], dict):
             raise WireError("a result has invalid archive members")
@@ -173,10 +172,8 @@ def decode_result(body: Mapping[str, Any], ref: MediaRef, config: HashConfig) ->
             or not all(isinstance(name, str) and len(name) <= MAX_NAME + 8 for name in path)
         ):
             raise WireError("a result has invalid archive member names")
-        member = Member(ref.uri, tuple(path))
-        decoded = _decode(member_body, MediaRef(member.location, 0), config, allowed, set())
-        if decoded.media_type is not None and not all(d in decoded.digests for d in MEMBER_DIGESTS):
-            raise WireError("a result has an archive member without its reported digests")
+        member = Member(ref.uri, tuple(path), result.ref)
+        decoded = _decode(member_body, MediaRef(member.location, 0), config, config.digests, set())
         if decoded.fatal:
             raise WireError("a result has a fatal archive member")
         out.append(replace(decoded, member=member))

@@ -38,9 +38,6 @@ from typing import IO, BinaryIO
 from ..models import ArchiveLimits
 from ..textsafe import count, one_line
 
-#: Digests every member carries, whatever the lists use: a member cannot be read again later to
-#: complete a finding's report (its archive would have to be opened again in the parent).
-MEMBER_DIGESTS = ("md5", "sha1", "sha256")
 #: Longest member name kept (a PAX header may hold a megabyte of name): longer ones are cut, marked.
 MAX_NAME = 1024
 #: Compression ratios are only judged above this many inflated bytes (a small file of zeros is fine). Low
@@ -96,6 +93,13 @@ class _Budget:
     inflated: int = 0
     stopped: str | None = None
     encrypted: int = 0
+    #: Read only the members at these paths and the archives leading to them (``None``: every member).
+    only: frozenset[tuple[str, ...]] | None = None
+
+    left: set[tuple[str, ...]] = field(default_factory=set)  #: of ``only``'s members, those not read yet
+
+    def skips(self, path: tuple[str, ...]) -> bool:
+        return self.only is not None and path not in self.only
 
     def member(self) -> None:
         if self.members >= self.limits.max_members:
@@ -128,13 +132,21 @@ class Scan:
         return "; ".join(self.problems) or None
 
 
-def scan(source: bytes | BinaryIO, kind: str, limits: ArchiveLimits, visit: Visit) -> str | None:
+def scan(
+    source: bytes | BinaryIO,
+    kind: str,
+    limits: ArchiveLimits,
+    visit: Visit,
+    only: set[tuple[str, ...]] | None = None,
+) -> str | None:
     """Walk an archive's members (nested archives too), calling ``visit`` for each; never raises.
 
     Returns the archive's own problems as one sentence (``None`` if none): unread kinds, encryption,
-    truncation, and the limit that stopped the walk.
+    truncation, and the limit that stopped the walk. ``only``: read just the members at these paths
+    (a ZIP's others are not even inflated).
     """
-    budget = _Budget(limits)
+    leading = None if only is None else frozenset(p[:i] for p in only for i in range(1, len(p) + 1))
+    budget = _Budget(limits, only=leading, left=set(only or ()))
     problems = _walk(source, kind, (), 1, budget, visit)
     if budget.stopped and budget.stopped not in problems.problems:
         problems.note(budget.stopped)
@@ -181,6 +193,10 @@ def _member(
         else:
             problem = _walk(data, inner, (*path, name), depth + 1, budget, visit).error
     visit((*path, name), data, size, mtime_ns, problem)
+    if budget.only is not None:
+        budget.left.discard((*path, name))
+        if not budget.left:
+            budget.stop("every member asked for was read")
     if budget.stopped:
         raise _Stop(budget.stopped)
 
@@ -236,6 +252,8 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
                 continue
             budget.member()
             name = _name(info.filename)
+            if budget.skips((*path, name)):
+                continue
             if info.flag_bits & 0x1:
                 budget.encrypted += 1
                 found.note(ENCRYPTED)
@@ -327,7 +345,7 @@ def _zip_salvage(
         else:
             visit((*path, name), None, usize, when, f"compression method {method} of a truncated archive: not hashed")
             return
-        if not name.endswith("/"):
+        if not name.endswith("/") and not budget.skips((*path, name)):
             budget.charge(len(body))
             _member(body, name, len(body), when, path, depth, budget, visit)
         pos = end
@@ -432,6 +450,8 @@ def _tar(
                 continue
             budget.member()
             name = _name(info.name)
+            if budget.skips((*path, name)):
+                continue
             when = int(info.mtime) * 10**9 if 0 <= info.mtime < 2**33 else None
             refused = _refuse(info.size, info.size, budget.limits)
             if refused:
