@@ -82,6 +82,7 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
         video_fps=settings.video_fps,
         max_frames=settings.max_frames,
         plugins=signals.plugin_modules(),
+        archives=settings.archive_limits(),
     )
     check_config(config)
     return config

@@ -60,6 +60,12 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "tls_ca_file": (str,),
     "tls_cert": (str,),
     "tls_key": (str,),
+    "archives": (bool,),
+    "archive_max_depth": (int,),
+    "archive_max_members": (int,),
+    "archive_max_size": (str, int),
+    "archive_max_member_size": (str, int),
+    "archive_max_ratio": (int,),
 }
 
 

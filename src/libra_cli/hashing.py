@@ -28,7 +28,7 @@ from . import signals
 from .errors import ConfigError, FileTooLarge, LibraError
 from .hashers.exact import raw_digests, raw_digests_of_chunks
 from .media.sniff import HEAD_SIZE, sniff
-from .models import HashConfig, HashResult, HashValues, MediaRef, PerceptualHash
+from .models import ArchiveLimits, HashConfig, HashResult, HashValues, MediaRef, Member, PerceptualHash
 from .storage import Changed, Gone, storage_for
 from .textsafe import one_line
 from .variants import AS_STORED
@@ -240,8 +240,58 @@ def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = No
         return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
     digests = raw_digests(data, config.digests)
     media_type = sniff(data)
+    if media_type is None and config.archives is not None:
+        kind = archive_kind(data[:HEAD_SIZE])
+        if kind is not None:
+            return _with_archive(ref, config, digests, kind, data, heartbeat)
     source = MediaSource(ref, media_type or "", data, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)
+
+
+def archive_kind(head: bytes) -> str | None:
+    """The archive kind of a file's first bytes (``zip``, ``tar``, ``gzip``, ...), or ``None``."""
+    from .media.archive import kind_of
+
+    return kind_of(head)
+
+
+def _with_archive(
+    ref: MediaRef,
+    config: HashConfig,
+    digests: dict[str, bytes],
+    kind: str,
+    source: bytes | Callable[[], BinaryIO],
+    heartbeat: Heartbeat | None,
+) -> HashResult:
+    """An archive: its own digests, and every member hashed like a file (``media/archive.py``), in memory."""
+    from .media.archive import scan
+
+    assert config.archives is not None
+    members: list[HashResult] = []
+
+    def visit(path: tuple[str, ...], data: bytes | None, size: int, mtime_ns: int | None, problem: str | None) -> None:
+        member = Member(ref.uri, path, ref)
+        mref = MediaRef(member.location, size if data is None else len(data), mtime_ns)
+        if data is None:
+            members.append(HashResult(mref, None, error=problem, member=member))
+        else:
+            media_type = sniff(data)
+            found = MediaSource(mref, media_type or "", data, lambda: io.BytesIO(data), heartbeat)
+            result = _with_media(mref, config, raw_digests(data, config.digests), media_type, found)
+            error = "; ".join(e for e in (result.error, problem) if e) or None
+            members.append(replace(result, member=member, error=error))
+        if heartbeat is not None:
+            heartbeat()
+
+    if isinstance(source, bytes):
+        error = scan(source, kind, config.archives, visit)
+    else:
+        try:
+            with source() as stream:
+                error = scan(stream, kind, config.archives, visit)
+        except (LibraError, OSError) as err:
+            error = f"the archive cannot be opened again to read its members: {one_line(err)}"
+    return HashResult(ref, None, digests, computed=frozenset(digests), error=error, members=tuple(members))
 
 
 def _with_media(
@@ -283,6 +333,32 @@ def _with_media(
     )
 
 
+def member_digests(
+    archive: MediaRef, paths: set[tuple[str, ...]], names: tuple[str, ...], config: HashConfig
+) -> dict[tuple[str, ...], dict[str, bytes]]:
+    """Digests ``names`` of the members at ``paths`` of one archive, from one more walk of it in memory.
+
+    The parent calls it for the few members that matched or are suspected (a finding reports MD5, SHA-1
+    and SHA-256 whatever the lists use), so the workers hash every member with only the hash set. It
+    reads under the same limits as the scan, never decodes media, and raises ``LibraError`` if the
+    archive cannot be opened again.
+    """
+    from .media.archive import kind_of, scan
+
+    found: dict[tuple[str, ...], dict[str, bytes]] = {}
+
+    def visit(path: tuple[str, ...], data: bytes | None, size: int, mtime_ns: int | None, problem: str | None) -> None:
+        if data is not None and path in paths:
+            found[path] = raw_digests(data, names)
+
+    with storage_for(archive.uri, config.storage).open(archive) as stream:
+        kind = kind_of(stream.read(HEAD_SIZE))
+        stream.seek(0)
+        if kind is not None:
+            scan(stream, kind, config.archives or ArchiveLimits(), visit, only=paths)
+    return found
+
+
 def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None) -> HashResult:
     """A file above ``max_in_memory``: digests over one sequential pass, media type from its first bytes.
 
@@ -317,5 +393,9 @@ def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | Non
     if size != ref.size:
         ref = replace(ref, size=size)
     media_type = sniff(head)
+    if media_type is None and config.archives is not None:
+        kind = archive_kind(head)
+        if kind is not None:
+            return _with_archive(ref, config, digests, kind, lambda: backend.open(ref), heartbeat)
     source = MediaSource(ref, media_type or "", None, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)

@@ -54,6 +54,22 @@ class StorageOptions:
 
 
 @dataclass(frozen=True)
+class ArchiveLimits:
+    """Bomb guards for archives opened in memory (``media/archive.py``), ClamAV's kind of limits.
+
+    Every limit counts over one archive file as a whole, nested archives included: ``max_members``
+    members, ``max_size`` inflated bytes, nesting ``max_depth`` archives deep; a member above
+    ``max_member_size`` or compressed more than ``max_ratio`` to one is listed, never inflated.
+    """
+
+    max_depth: int = 5
+    max_members: int = 10_000
+    max_size: int = 1024**3
+    max_member_size: int = 256 * 1024**2
+    max_ratio: int = 100
+
+
+@dataclass(frozen=True)
 class HashConfig:
     """What a worker computes. Frozen and picklable: it is sent to every worker process once.
 
@@ -77,6 +93,8 @@ class HashConfig:
     #: processes import them at start, so a plug-in registered in the parent works in every worker.
     plugins: tuple[str, ...] = ()
     storage: StorageOptions = field(default_factory=StorageOptions)  #: how workers open references
+    #: ZIP and TAR files are opened in memory and their members hashed too (``None``: plain files).
+    archives: ArchiveLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,25 @@ def _same(a: npt.NDArray[np.generic] | None, b: npt.NDArray[np.generic] | None) 
 
 
 @dataclass(frozen=True)
+class Member:
+    """Where an archive member is: the archive file's location, and the member names from it inward.
+
+    ``Member("/srv/a.zip", ("b.tar", "c.jpg"))`` is shown as ``/srv/a.zip!b.tar!c.jpg``. The names
+    are names only (``../../etc/x``): libra never uses them as paths.
+    """
+
+    archive: str
+    path: tuple[str, ...]
+    #: The archive file as the worker read it: the parent opens it again (identity checked) only to
+    #: complete a finding's digests.
+    ref: MediaRef | None = field(default=None, compare=False)
+
+    @property
+    def location(self) -> str:
+        return "!".join((self.archive, *self.path))
+
+
+@dataclass(frozen=True)
 class HashResult:
     """What a worker learned about one file. ``error`` says why it could not be fully hashed.
 
@@ -146,6 +183,10 @@ class HashResult:
     duration: float | None = None  #: seconds, for videos
     #: ``True`` when the file could not be covered at all (unreadable, gone, hung): exit code 2.
     fatal: bool = False
+    #: An archive's members, nested ones included, each a result of its own (``media/archive.py``).
+    members: tuple[HashResult, ...] = ()
+    #: Set on a member's result: which archive holds it, and the names leading to it.
+    member: Member | None = None
 
     def hex_digests(self) -> dict[str, str]:
         return {name: value.hex() for name, value in self.digests.items()}
@@ -221,6 +262,7 @@ class Finding:
     matches: tuple[Match, ...]
     suspected: Mapping[str, object] | None = None  #: ``{"score", "reasons"}`` from context signals
     warning: str | None = None  #: a non-fatal problem with the same file (undecodable: digests only)
+    member: Member | None = None  #: set when the location is a member of an archive
 
     @property
     def location(self) -> str:

@@ -27,6 +27,7 @@ from .engine.base import EngineLost
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
+from .hashing import member_digests
 from .match.candidates import Candidate
 from .match.matcher import Matcher
 from .match.nearband import Band, NearBand
@@ -124,9 +125,11 @@ class MatchStage:
         out = []
         for i, (result, found) in enumerate(zip(results, self.matcher.match_many(results, near), strict=True)):
             matches = collapse(found)
-            if matches:
-                result = self.complete(result)
             out.append((result, matches, [] if matches or near is None else near[i]))
+        matched = [i for i, (_, matches, _) in enumerate(out) if matches]
+        # Together: the matched members of one archive are completed from one more walk of it.
+        for i, result in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
+            out[i] = (result, out[i][1], out[i][2])
         if candidates and self.near_band is not None:
             if not self._near_built:
                 self._near, self._near_built = self.matcher.near_band(self.near_band), True
@@ -136,10 +139,35 @@ class MatchStage:
                     own.extend(found_near)
         return out
 
+    def complete_many(self, results: Sequence[HashResult]) -> list[HashResult]:
+        """``complete`` for many results; archive members are completed from one walk per archive."""
+        out = list(results)
+        by_archive: dict[str, list[int]] = {}
+        for i, result in enumerate(results):
+            if result.member is None:
+                out[i] = self.complete(result)
+            elif any(d not in result.digests for d in self.report_digests):
+                by_archive.setdefault(result.member.archive, []).append(i)
+        for indexes in by_archive.values():
+            members = [m for m in (results[i].member for i in indexes) if m is not None]
+            found: dict[tuple[str, ...], dict[str, bytes]] = {}
+            try:
+                if members[0].ref is not None:
+                    found = member_digests(members[0].ref, {m.path for m in members}, self.report_digests, self.config)
+            except Exception as err:  # a finding is never lost to its report's digests
+                log.warning("digests not completed location=%s reason=%s", log_value(members[0].archive), one_line(err))
+            for i, member in zip(indexes, members, strict=True):
+                extra = found.get(member.path)
+                if extra:  # the worker's own digests stay as they were matched
+                    out[i] = replace(results[i], digests={**extra, **results[i].digests})
+        return out
+
     def complete(self, result: HashResult) -> HashResult:
         missing = [d for d in self.report_digests if d not in result.digests]
         if not missing:
             return result
+        if result.member is not None:  # a member's location is never opened as a path
+            return self.complete_many([result])[0]
         try:
             with storage_for(result.ref.uri, self.config.storage).open(result.ref) as handle:
                 extra = raw_digests_of_chunks(iter(lambda: handle.read(1 << 20), b""), missing)
@@ -275,12 +303,15 @@ class Pipeline:
             sink.skip(skip)
 
     def _emit(self, batch: Sequence[HashResult]) -> None:
-        for result, matches, candidates in self.match.run_with_candidates(batch, candidates=self.context is not None):
+        # An archive's members follow it, each matched, counted and reported as a result of its own.
+        flat = [item for result in batch for item in (result, *result.members)]
+        for result, matches, candidates in self.match.run_with_candidates(flat, candidates=self.context is not None):
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
-                self.context.see(result, matches, candidates=candidates)
+                archive = None if result.member is None else result.member.archive
+                self.context.see(result, matches, archive=archive, candidates=candidates)
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""
@@ -288,9 +319,11 @@ class Pipeline:
             return
         found = self.context.finish()
         self.report.clusters = [c.record() for c in found.clusters]
-        for finding in found.findings:
-            completed = self.match.complete(HashResult(finding.ref, finding.media_type, finding.digests))
-            finding = replace(finding, digests=completed.digests)
+        completed = self.match.complete_many(
+            [HashResult(f.ref, f.media_type, f.digests, member=f.member) for f in found.findings]
+        )
+        for finding, done in zip(found.findings, completed, strict=True):
+            finding = replace(finding, digests=done.digests)
             self.report.suspected += 1
             score = (finding.suspected or {}).get("score")
             log.info("suspected location=%s score=%s", log_value(finding.ref.uri), score)
@@ -299,8 +332,11 @@ class Pipeline:
 
     def _count(self, result: HashResult, matches: Sequence[Match]) -> None:
         report, ref = self.report, result.ref
-        report.files += 1
-        report.bytes += ref.size
+        if result.member is not None:
+            report.members += 1
+        else:
+            report.files += 1
+            report.bytes += ref.size
         if result.media_type:
             report.media += 1
         if result.error:

@@ -32,6 +32,7 @@ class Report:
     clusters: list[dict[str, object]] = field(default_factory=list)
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
     stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster)
+    members: int = 0  #: archive members hashed or listed (``media/archive.py``); not counted in ``files``
 
     @property
     def complete(self) -> bool:
@@ -67,4 +68,5 @@ class Report:
             "not_covered": self.fatal_errors,
             "bytes": self.bytes,
             **({"clusters": list(self.clusters)} if self.clusters else {}),
+            **({"archive_members": self.members} if self.members else {}),
         }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine.base import DEFAULT_TIMEOUT
 from .errors import ConfigError
-from .models import StorageOptions
+from .models import ArchiveLimits, StorageOptions
 
 if TYPE_CHECKING:
     from .pace import Rate
@@ -124,6 +124,15 @@ def _size(value: Any) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"--max-file-size must be a size (512M, 2G), not {value!r}")
     return parse_size(str(value))
+
+
+def _sized(name: str) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be a size (512M, 2G), not {value!r}")
+        return parse_size(str(value))
+
+    return parse
 
 
 def _thresholds(value: Any) -> dict[str, int]:
@@ -305,6 +314,12 @@ OPTIONS: dict[str, _Option] = {
     "tls_key": _Option(None, _text("tls_key")),
     "near_band": _Option("32..48", _near_band),
     "keywords": _Option((), _strings("keywords")),
+    "archives": _Option(True, _bool("archives")),
+    "archive_max_depth": _Option(5, _int("--archive-max-depth", 1, 64)),
+    "archive_max_members": _Option(10_000, _int("--archive-max-members", 1, 1_000_000)),
+    "archive_max_size": _Option("1G", _sized("--archive-max-size")),
+    "archive_max_member_size": _Option("256M", _sized("--archive-max-member-size")),
+    "archive_max_ratio": _Option(100, _int("--archive-max-ratio", 1, 1_000_000)),
 }
 
 
@@ -358,6 +373,12 @@ class ScanSettings:
     tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
     near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
     keywords: tuple[str, ...] = ()  #: keyword lists (``.libra``) matched against names, with ``suspected``
+    archives: bool = True  #: open ZIP and TAR archives in memory and hash their members (``--no-archives``)
+    archive_max_depth: int = 5  #: archives nested at most this deep are opened
+    archive_max_members: int = 10_000  #: members per archive file, nested ones included
+    archive_max_size: int = 1024**3  #: inflated bytes per archive file, nested ones included
+    archive_max_member_size: int = 256 * 1024**2  #: larger members are listed, not inflated
+    archive_max_ratio: int = 100  #: members compressed more than this to one are listed, not inflated
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:
@@ -397,6 +418,18 @@ class ScanSettings:
         )
         known = {f.name for f in fields(cls)}
         return cls(thresholds=thresholds, storage=storage, **{k: v for k, v in values.items() if k in known})
+
+    def archive_limits(self) -> ArchiveLimits | None:
+        """The bomb guards of archives, or ``None`` when archives are plain files (``--no-archives``)."""
+        if not self.archives:
+            return None
+        return ArchiveLimits(
+            max_depth=self.archive_max_depth,
+            max_members=self.archive_max_members,
+            max_size=self.archive_max_size,
+            max_member_size=self.archive_max_member_size,
+            max_ratio=self.archive_max_ratio,
+        )
 
     def with_targets(self, targets: Sequence[str]) -> ScanSettings:
         from dataclasses import replace

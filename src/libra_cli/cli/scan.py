@@ -312,6 +312,36 @@ def scan(
         metavar="LIST",
         help="With --suspected: an encrypted keyword list matched against file and folder names. Repeatable.",
     ),
+    no_archives: bool = typer.Option(
+        False, "--no-archives", help="Hash ZIP and TAR archives as plain files, without opening their members."
+    ),
+    archive_max_depth: int | None = typer.Option(
+        None, "--archive-max-depth", metavar="N", help="Open archives nested at most N deep (default 5)."
+    ),
+    archive_max_members: int | None = typer.Option(
+        None,
+        "--archive-max-members",
+        metavar="N",
+        help="Members per archive file, nested ones included (default 10000).",
+    ),
+    archive_max_size: str | None = typer.Option(
+        None,
+        "--archive-max-size",
+        metavar="SIZE",
+        help="Inflated bytes per archive file, nested included (default 1G).",
+    ),
+    archive_max_member_size: str | None = typer.Option(
+        None,
+        "--archive-max-member-size",
+        metavar="SIZE",
+        help="Larger members are listed, not inflated (default 256M).",
+    ),
+    archive_max_ratio: int | None = typer.Option(
+        None,
+        "--archive-max-ratio",
+        metavar="N",
+        help="Members compressed more than N to 1 are not inflated (default 100).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary, only error logs (for cron)."),
     log_level: str | None = typer.Option(
         None, "--log-level", metavar="LEVEL", help="debug, info, warning (default), error."
@@ -407,6 +437,12 @@ def scan(
         "state": state,
         "near_band": near_band,
         "keywords": keywords,
+        "archives": False if no_archives else None,
+        "archive_max_depth": archive_max_depth,
+        "archive_max_members": archive_max_members,
+        "archive_max_size": archive_max_size,
+        "archive_max_member_size": archive_max_member_size,
+        "archive_max_ratio": archive_max_ratio,
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,

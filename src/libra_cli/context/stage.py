@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..match.candidates import Candidate
-from ..models import Finding, HashResult, Match, MediaRef
+from ..models import Finding, HashResult, Match, MediaRef, Member
 from ..textsafe import location_text, log_value
 from .groups import AccountPattern, Group, groups_of
 from .keywords import KeywordList
@@ -89,6 +89,7 @@ class _Kept:
     groups: tuple[Group, ...]
     candidates: tuple[Candidate, ...] = ()  #: near band, partial video (``match/candidates.py``)
     keywords: tuple[tuple[str, str], ...] = ()  #: (keyword list, ``file``/``folder``) hits
+    member: Member | None = None  #: set for an archive member (its location is never opened as a path)
 
 
 @dataclass
@@ -182,8 +183,9 @@ class ContextStage:
         rows = _pdq_rows(result, self.options.min_quality, original_only=True)
         pdq = None if rows is None else bytes(rows[0])
         self._kept.append(
-            _Kept(result.ref, result.media_type, dict(result.digests), pdq, groups, tuple(candidates), hits)
-        )
+            _Kept(result.ref, result.media_type, dict(result.digests), pdq, groups, tuple(candidates), hits,
+                  result.member)
+        )  # fmt: skip
 
     def finish(self) -> ContextResult:
         """Suspected findings, best score first, and one cluster per group with a confirmed match."""
@@ -214,6 +216,7 @@ class ContextStage:
                 kept.digests,
                 (),
                 suspected={**result.record(), "cluster": None if cluster is None else _cluster_name(*cluster)},
+                member=kept.member,
             )
             for result, kept, cluster in scored
         ]

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import msgpack
 import numpy as np
 
 from .. import signals
-from ..models import HashConfig, HashResult, HashValues, MediaRef
+from ..media.archive import MAX_NAME
+from ..models import HashConfig, HashResult, HashValues, MediaRef, Member
 from ..textsafe import printable
 
 #: Message kinds: a result, a heartbeat (still working on a long file), a worker-level failure.
@@ -31,6 +33,8 @@ RESULT, HEARTBEAT, FAILED = "R", "H", "X"
 MAX_MESSAGE = 64 * 1024 * 1024
 MAX_ROWS = 1_000_000  #: perceptual values of one hash type for one file (video frames x variants)
 MAX_TEXT = 2_000
+MAX_MEMBERS = 1_000_000  #: archive members of one file
+MAX_NESTING = 64  #: names in one member's path (archives inside archives)
 _MEDIA_TYPE = re.compile(r"[a-z]{1,16}/[a-z0-9][a-z0-9.+-]{0,63}")
 _TRANSFORM = re.compile(r"[A-Za-z0-9_.:+-]{1,64}")
 
@@ -85,6 +89,13 @@ def decode_tasks(data: bytes) -> list[tuple[int, MediaRef]]:
 
 
 def encode_result(task_id: int, result: HashResult) -> bytes:
+    body = _body(result)
+    if result.members:  # an archive's members: each its path inside the archive and its own body
+        body["m"] = [[list(m.member.path if m.member else ()), _body(m)] for m in result.members]
+    return _pack([RESULT, task_id, body])
+
+
+def _body(result: HashResult) -> dict[str, Any]:
     ref = result.ref
     perceptual = [
         [
@@ -108,7 +119,7 @@ def encode_result(task_id: int, result: HashResult) -> bytes:
         "u": result.duration,
         "s": [ref.size, ref.mtime_ns],
     }
-    return _pack([RESULT, task_id, body])
+    return body
 
 
 def encode_heartbeat(task_id: int) -> bytes:
@@ -140,18 +151,48 @@ def decode_message(data: bytes) -> tuple[str, Any, Any]:
 def decode_result(body: Mapping[str, Any], ref: MediaRef, config: HashConfig) -> HashResult:
     """The checked ``HashResult`` of ``ref`` from a worker's result body (``WireError`` if anything is off).
 
-    Only hash types the parent asked for are accepted, each value of its signal type's exact size.
+    Only hash types the parent asked for are accepted, each value of its signal type's exact size. An
+    archive's members (``m``) are named by their path inside ``ref``: a worker can only speak of the
+    file it was given.
     """
-    known = {"t", "d", "p", "c", "e", "f", "w", "h", "u", "s"}
+    result = _decode(body, ref, config, config.digests, {"m"})
+    members = body.get("m")
+    if members is None:
+        return result
+    if config.archives is None or not isinstance(members, list) or len(members) > MAX_MEMBERS:
+        raise WireError("a result has invalid archive members")
+    out = []
+    for item in members:
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], dict):
+            raise WireError("a result has invalid archive members")
+        path, member_body = item
+        if (
+            not isinstance(path, list)
+            or not 1 <= len(path) <= MAX_NESTING
+            or not all(isinstance(name, str) and len(name) <= MAX_NAME + 8 for name in path)
+        ):
+            raise WireError("a result has invalid archive member names")
+        member = Member(ref.uri, tuple(path), result.ref)
+        decoded = _decode(member_body, MediaRef(member.location, 0), config, config.digests, set())
+        if decoded.fatal:
+            raise WireError("a result has a fatal archive member")
+        out.append(replace(decoded, member=member))
+    return replace(result, members=tuple(out))
+
+
+def _decode(
+    body: Mapping[str, Any], ref: MediaRef, config: HashConfig, digests_allowed: tuple[str, ...], more: set[str]
+) -> HashResult:
+    known = {"t", "d", "p", "c", "e", "f", "w", "h", "u", "s"} | more
     if set(body) - known:
         raise WireError("a result has unknown fields")
     media_type = body.get("t")
     if media_type is not None and (not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type)):
         raise WireError("a result has an invalid media type")
-    digests = _digests(body.get("d"), config)
+    digests = _digests(body.get("d"), digests_allowed)
     perceptual = _perceptual(body.get("p"), config)
     computed = body.get("c")
-    allowed = set(config.digests) | set(config.perceptual)
+    allowed = set(digests_allowed) | set(config.perceptual)
     if not isinstance(computed, list) or not all(isinstance(c, str) and c in allowed for c in computed):
         raise WireError("a result names hash types that were not asked for")
     error = body.get("e")
@@ -186,12 +227,12 @@ def decode_result(body: Mapping[str, Any], ref: MediaRef, config: HashConfig) ->
     )
 
 
-def _digests(value: Any, config: HashConfig) -> dict[str, bytes]:
+def _digests(value: Any, names: tuple[str, ...]) -> dict[str, bytes]:
     if not isinstance(value, dict):
         raise WireError("a result has invalid digests")
     out: dict[str, bytes] = {}
     for name, digest in value.items():
-        if name not in config.digests or not isinstance(digest, bytes) or len(digest) != signals.get(name).nbytes:
+        if name not in names or not isinstance(digest, bytes) or len(digest) != signals.get(name).nbytes:
             raise WireError(f"a result has an invalid {printable(name)[:20]} digest")
         out[name] = digest
     return out

@@ -15,12 +15,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..models import Finding, Match, MediaRef, ScanError, Skip
+from ..models import Finding, Match, MediaRef, Member, ScanError, Skip
 from ..textsafe import location_bytes, location_text, unicode_safe
 
 #: Version of the findings schema. 2: one ``findings`` array of records with a ``status``; raw-byte
 #: locations; ISO times; ``transform``; ``complete``; listed skips. Fields added since, which readers
-#: of version 2 may ignore: ``query_variant``, ``list_variant`` and ``video`` in matches.
+#: of version 2 may ignore: ``query_variant``, ``list_variant`` and ``video`` in matches; ``archive`` in
+#: records of archive members.
 SCHEMA = 2
 
 
@@ -92,7 +93,14 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "matches": [match_record(m) for m in finding.matches],
         "suspected": None if finding.suspected is None else dict(finding.suspected),
         "warning": None if finding.warning is None else unicode_safe(finding.warning),
+        **({} if finding.member is None else {"archive": archive_record(finding.member)}),
     }
+
+
+def archive_record(member: Member) -> dict[str, Any]:
+    """Where an archive member is, unambiguously: the archive file, and the member names inward (a
+    ``!`` inside a name would blur the ``a.zip!b.jpg`` location; these never do)."""
+    return {**location_fields(member.archive), "path": [location_text(name) for name in member.path]}
 
 
 def error_record(error: ScanError) -> dict[str, Any]:

@@ -47,7 +47,14 @@ class FindingsSink(Sink):
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         if matches:
             self.writer.finding(
-                Finding(result.ref, result.media_type, result.digests, tuple(matches), warning=result.error)
+                Finding(
+                    result.ref,
+                    result.media_type,
+                    result.digests,
+                    tuple(matches),
+                    warning=result.error,
+                    member=result.member,
+                )
             )
         elif result.error:
             self.writer.error(ScanError(result.ref.uri, result.error, fatal=result.fatal))
