@@ -14,7 +14,11 @@ and beside unrelated photos (uploaded on other days). Each configuration is one 
 - AUC: inside matched accounts, the probability that a series file scores above an unrelated one
   (goal >= 0.9);
 - suspected reported as matches: files with both statuses (goal 0);
-- scan time with the context stage (``--suspected``) and without (its cost).
+- scan time with the context stage (``--suspected``) and without (its cost);
+- ``folder,account, no scene windows``: the same scan with the scene windows left out of the hash set
+  (the ranking before ``hashers/scene.py``), side by side;
+- hashing cost: images/s of the worker function (``hash_ref``, in this process, one core) over every
+  file of the host with PDQ alone and with PDQ + scene windows, alternated in one run.
 """
 
 from __future__ import annotations
@@ -24,13 +28,43 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import simhost  # type: ignore[import-not-found]  # noqa: E402  (the tests' simulated host)
+from libra_cli import api  # noqa: E402
+from libra_cli.hashing import hash_ref  # noqa: E402
+from libra_cli.models import HashConfig, MediaRef  # noqa: E402
 from scanhelp import cli, make_identity, make_list  # type: ignore[import-not-found]  # noqa: E402
+
+_HASH_CONFIG = api.hash_config
+
+
+def _without_scene(*args: Any, **kwargs: Any) -> HashConfig:
+    config = _HASH_CONFIG(*args, **kwargs)
+    return replace(config, perceptual=tuple(p for p in config.perceptual if p != "scene"))
+
+
+def hashing_rates(host: simhost.Host, rounds: int = 3) -> tuple[float, float]:
+    """Images/s of ``hash_ref`` with PDQ alone and with PDQ + scene windows (best of ``rounds``, alternated)."""
+    refs = [MediaRef(loc, Path(loc).stat().st_size) for loc in sorted(host.kinds)]
+    configs = (
+        HashConfig(digests=("md5",), perceptual=("pdq",)),
+        HashConfig(digests=("md5",), perceptual=("pdq", "scene")),
+    )
+    best = [0.0, 0.0]
+    for _ in range(rounds):
+        for i, config in enumerate(configs):
+            started = time.perf_counter()
+            for ref in refs:
+                hash_ref(ref, config)
+            best[i] = max(best[i], len(refs) / (time.perf_counter() - started))
+    return best[0], best[1]
 
 
 def scan(host: simhost.Host, listed: Path, key: Path, workers: int, *extra: str) -> tuple[dict[str, object], float]:
@@ -81,6 +115,13 @@ def main() -> None:
         configs = {
             "off (no --suspected)": [],
             "folder": ["--suspected", "--group-by", "folder"],
+            "folder,account, no scene windows": [
+                "--suspected",
+                "--group-by",
+                "folder,account",
+                "--account-pattern",
+                pattern,
+            ],
             "folder,account": ["--suspected", "--group-by", "folder,account", "--account-pattern", pattern],
             "folder,account,batch": [
                 "--suspected",
@@ -97,12 +138,21 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|")
         for name, extra in configs.items():
-            doc, seconds = scan(host, listed, key, args.workers, *extra)
+            with mock.patch.object(api, "hash_config", _without_scene if "no scene" in name else _HASH_CONFIG):
+                doc, seconds = scan(host, listed, key, args.workers, *extra)
             m = measure(host, doc)
             print(
                 f"| {name} | {m['series_suspected']:.2f} | {m['ordinary_suspected']:.4f} | {m['auc']:.2f} | "
                 f"{int(m['suspected_as_matches'])} | {m['series_matched']:.2f} | {seconds:.2f} |"
             )
+
+        plain, scene = hashing_rates(host)
+        print()
+        print("| hash set (worker, 1 core) | images/s | ms/image |")
+        print("|---|---|---|")
+        print(f"| md5 + pdq (no --suspected) | {plain:.0f} | {1000 / plain:.2f} |")
+        print(f"| md5 + pdq + scene windows (--suspected) | {scene:.0f} | {1000 / scene:.2f} |")
+        print(f"scene windows cost {1000 / scene - 1000 / plain:.2f} ms/image ({plain / scene:.2f}x the time)")
 
 
 if __name__ == "__main__":

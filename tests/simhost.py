@@ -4,8 +4,10 @@ pictures only: the sample photos in tests/data/photos and scenes drawn in code (
 Layout: ``ROOT/{account}/`` and ``ROOT/{account}/album/``. Most accounts are ordinary (generated scenes
 and framings of photos that are not listed). A few *matched* accounts hold one listed picture (a
 framing of a source photo) beside other framings of the same scene (crops, shifts, zooms: the same
-series, not on the list) and beside unrelated photos. Each account uploads in batches: the listed
-picture and its series in one batch, the unrelated files on other days. ``Host.kinds`` says what each
+series, not on the list) and beside unrelated photos: generated scenes, framings of other photos, and
+*look-alikes* (another photo recoloured to the listed photo's palette: same colours, other content, so a
+colour signature cannot tell them apart). Each account uploads in batches: the listed picture and its
+series in one batch, the unrelated files on other days. ``Host.kinds`` says what each
 file is: ``listed``, ``series``, ``unrelated`` or ``ordinary``.
 """
 
@@ -64,13 +66,26 @@ def framing(img: Image.Image, rng: np.random.Generator, size: tuple[int, int], k
     elif kind == "shift":
         dx, dy = rng.choice([-1, 1]) * rng.uniform(0.1, 0.2), rng.choice([-1, 1]) * rng.uniform(0.05, 0.15)
         box = (0.08 + dx, 0.08 + dy, 0.92 + dx, 0.92 + dy)
-    else:  # crop: a window of 65-80% of each side somewhere in the picture
-        sw, sh = rng.uniform(0.65, 0.8), rng.uniform(0.65, 0.8)
+    else:  # crop: a window of 60-90% of each side somewhere in the picture
+        sw, sh = rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9)
         x, y = rng.uniform(0, 1 - sw), rng.uniform(0, 1 - sh)
         box = (x, y, x + sw, y + sh)
     left, top, right, bottom = (min(1.0, max(0.0, v)) for v in box)
     part = img.crop((round(w * left), round(h * top), round(w * right), round(h * bottom)))
     return part.resize(size, Image.Resampling.BICUBIC)
+
+
+def lookalike(img: Image.Image, palette: Image.Image) -> Image.Image:
+    """``img`` with each colour channel's histogram matched to ``palette``'s: another picture in its colours."""
+    pixels = np.asarray(img.convert("RGB")).copy()
+    reference = np.asarray(palette.convert("RGB"))
+    for channel in range(3):
+        wanted = np.sort(reference[..., channel].ravel())
+        flat = pixels[..., channel].ravel().copy()
+        order = np.argsort(flat, kind="stable")
+        flat[order] = wanted[np.arange(order.size) * wanted.size // order.size]
+        pixels[..., channel] = flat.reshape(pixels.shape[:2])
+    return Image.fromarray(pixels, "RGB")
 
 
 def _write(path: Path, img: Image.Image, mtime: float) -> None:
@@ -125,7 +140,9 @@ def build(
                 put("series", framing(source, rng, size, kind), base + rng.uniform(-120, 120), n)
             for n in range(series + 1, series + unrelated + 1):
                 when = base + rng.choice([-1, 1]) * rng.uniform(1, 10) * DAY
-                if rng.random() < 0.5:
+                if n % 3 == 0:  # a look-alike: another photo in the listed photo's colours
+                    img = lookalike(framing(_source(str(rng.choice(other_sources))), rng, size, "crop"), source)
+                elif rng.random() < 0.5:
                     img = framing(_source(str(rng.choice(other_sources))), rng, size, "crop")
                 else:
                     scene_seed += 1

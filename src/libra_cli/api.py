@@ -72,6 +72,8 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
     elif settings.hash_set != "lists":
         for name in settings.hash_set.split(","):
             (digests if signals.get(name).kind == "digest" else perceptual).add(name)
+    if settings.suspected and "pdq" in perceptual:
+        perceptual.add("scene")  # the context stage ranks suspected stills by scene windows (hashers/scene.py)
     order = {name: i for i, name in enumerate(signals.names())}
     config = HashConfig(
         digests=tuple(sorted(digests, key=order.__getitem__)),

@@ -25,6 +25,7 @@ from ..models import Finding, HashResult, Match, MediaRef, Member
 from ..textsafe import location_text, log_value
 from .groups import AccountPattern, Group, groups_of
 from .keywords import KeywordList
+from .scene import Rows, scene_rows
 from .score import Scored, score
 from .signals import combine, explain
 
@@ -90,6 +91,7 @@ class _Kept:
     candidates: tuple[Candidate, ...] = ()  #: near band, partial video (``match/candidates.py``)
     keywords: tuple[tuple[str, str], ...] = ()  #: (keyword list, ``file``/``folder``) hits
     member: Member | None = None  #: set for an archive member (its location is never opened as a path)
+    scene: Rows | None = None  #: scene windows (``hashers/scene.py``), with ``--suspected`` only
 
 
 @dataclass
@@ -101,6 +103,7 @@ class _Confirmed:
     pdq: npt.NDArray[np.uint8] | None
     entry: str
     groups: tuple[Group, ...]
+    scene: Rows | None = None
 
 
 @dataclass
@@ -165,6 +168,7 @@ class ContextStage:
                     _pdq_rows(result, self.options.min_quality, original_only=False),
                     top.entry.id or top.entry.label or top.list,
                     groups,
+                    scene_rows(result),
                 )
             )
             self._matched_groups.update(groups)
@@ -182,9 +186,10 @@ class ContextStage:
             return
         rows = _pdq_rows(result, self.options.min_quality, original_only=True)
         pdq = None if rows is None else bytes(rows[0])
+        scene = scene_rows(result)
         self._kept.append(
             _Kept(result.ref, result.media_type, dict(result.digests), pdq, groups, tuple(candidates), hits,
-                  result.member)
+                  result.member, scene)
         )  # fmt: skip
 
     def finish(self) -> ContextResult:
@@ -230,21 +235,23 @@ class ContextStage:
         distance = None
         if groups:
             nearby = [c for g in groups for c in members[g]]
-            colocated = score(kept.pdq, groups, nearby, {g: len(members[g]) for g in groups}, self.options)
+            sizes = {g: len(members[g]) for g in groups}
+            colocated = score(kept.pdq, groups, nearby, sizes, self.options, kept.scene)
             values.append(colocated.score)
             reasons.extend(colocated.reasons)
             signals.append("colocation")
             distance = colocated.distance
         own, why = explain(kept.candidates, kept.keywords)
+        scene = colocated.scene if groups else None
         if not own:
-            return Scored(combine(values), tuple(reasons), distance)
+            return Scored(combine(values), tuple(reasons), distance, scene=scene)
         values.extend(own)
         reasons.extend(why)
         signals.extend(dict.fromkeys([c.signal for c in kept.candidates] + ["keyword"] * bool(kept.keywords)))
         evidence = tuple(c.record() for c in kept.candidates) + tuple(
             {"signal": "keyword", "list": name, "where": where} for name, where in kept.keywords
         )
-        return Scored(combine(values), tuple(reasons), distance, tuple(signals), evidence)
+        return Scored(combine(values), tuple(reasons), distance, tuple(signals), evidence, scene)
 
     def _batches(self) -> dict[Group, list[_Confirmed]]:
         """Upload batches: matches whose mtimes lie within the window of each other, chained."""

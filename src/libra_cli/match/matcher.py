@@ -184,6 +184,8 @@ class Matcher:
                 if len(column) == 0:
                     continue
                 signal = signals.get(hash_type)
+                if signal.role == "context":  # suspected-only signals (scene windows) never match
+                    continue
                 if signal.kind == "digest":
                     exact_parts.setdefault(hash_type, []).append((li, column))
                 elif signal.kind == "perceptual":

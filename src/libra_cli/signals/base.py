@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 Kind = Literal["digest", "perceptual", "unsupported"]
 #: ``match``: a hit is a finding. ``corroborate``: a hit only strengthens a finding another signal made.
-Role = Literal["match", "corroborate"]
+#: ``context``: computed for the suspected signals only (``--suspected``), never indexed, never a match.
+Role = Literal["match", "corroborate", "context"]
 
 _HEX = re.compile(r"[0-9a-f]*")
 

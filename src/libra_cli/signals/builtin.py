@@ -9,7 +9,10 @@ hundreds of times per file; beside a PDQ or exact match of the same listed item,
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..hashers.base import Hasher
 
 from .base import DigestSignal, PerceptualSignal, Role, UnsupportedSignal, register
 
@@ -92,3 +95,21 @@ class PhotoDna(UnsupportedSignal):
 
 for _signal in (Md5(), Sha1(), Sha256(), Blake3(), Pdq(), Vpdq(), Phash(), Dhash(), PhotoDna()):
     register(_signal)
+
+
+class Scene(PerceptualSignal):
+    """Scene windows (76 x 64 bits, ``hashers/scene.py``): rank suspected files by crop-tolerant likeness to a
+    match. Computed only with ``--suspected``; a list's scene column is never indexed, so it never matches."""
+
+    name: ClassVar[str] = "scene"
+    nbytes: ClassVar[int] = 8
+    family: ClassVar[str] = "scene"
+    role: ClassVar[Role] = "context"
+
+    def hasher(self) -> Hasher:
+        from ..hashers.scene import SCENE  # image libraries: only where hashing happens
+
+        return SCENE
+
+
+register(Scene())
