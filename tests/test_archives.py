@@ -143,6 +143,29 @@ def test_nested_archives_are_walked_and_named_outer_to_inner(tmp_path: Path) -> 
     assert "nested more than 2 archives deep" in (by_path(deep)["m.tar.gz!b.zip"].error or "")
 
 
+def test_an_archive_larger_than_memory_is_read_as_a_stream(tmp_path: Path) -> None:
+    data = zip_bytes({"coffee.jpg": LISTED, "moon.jpg": OTHER})
+    small = HashConfig(digests=("md5",), perceptual=("pdq",), archives=ArchiveLimits(), max_in_memory=len(data) // 2)
+    streamed, whole = hashed(data, tmp_path, "s.zip", small), hashed(data, tmp_path, "w.zip")
+    assert streamed.digests == whole.digests and streamed.error is None
+    assert [m.digests for m in streamed.members] == [m.digests for m in whole.members]
+    assert [m.perceptual for m in streamed.members] == [m.perceptual for m in whole.members]
+
+
+def test_a_finding_keeps_its_digests_when_the_archive_is_gone_before_they_are_completed(tmp_path: Path) -> None:
+    from libra_cli.pipeline import MatchStage
+
+    result = hashed(zip_bytes({"coffee.jpg": LISTED, "moon.jpg": OTHER}), tmp_path)
+    stage = MatchStage(None, CONFIG, ("md5", "sha1", "sha256"))
+    done = stage.complete_many(list(result.members))
+    assert [d.digests["sha1"] for d in done] == [hashlib.sha1(LISTED).digest(), hashlib.sha1(OTHER).digest()]
+    (tmp_path / "a.zip").write_bytes(zip_bytes({"coffee.jpg": OTHER, "moon.jpg": OTHER}))  # changed in place
+    kept = stage.complete(result.members[0])
+    assert kept.digests == result.members[0].digests  # never a digest of what is there now
+    (tmp_path / "a.zip").unlink()
+    assert stage.complete(result.members[0]).digests == result.members[0].digests
+
+
 def test_a_compressed_file_that_is_not_a_tar_is_one_member(tmp_path: Path) -> None:
     result = hashed(gzip.compress(LISTED), tmp_path, "coffee.jpg.gz")
     assert [m.ref.uri for m in result.members] == [f"{tmp_path / 'coffee.jpg.gz'}!-"]

@@ -128,9 +128,10 @@ class MatchStage:
             except Exception as err:  # a finding is never lost to its report's digests
                 log.warning("digests not completed location=%s reason=%s", log_value(members[0].archive), one_line(err))
             for i, member in zip(indexes, members, strict=True):
-                extra = found.get(member.path)
-                if extra:  # the worker's own digests stay as they were matched
-                    out[i] = replace(results[i], digests={**extra, **results[i].digests})
+                extra = found.get(member.path, {})
+                known = results[i].digests
+                if extra and all(extra[d] == v for d, v in known.items() if d in extra):  # the very bytes scanned
+                    out[i] = replace(results[i], digests={**extra, **known})
         return out
 
     def complete(self, result: HashResult) -> HashResult:
