@@ -35,6 +35,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +135,18 @@ def bench_images(server: Server, workdir: Path, count: int, rounds: int, size: t
     assert len(local) == len(remote) == count
     local_config = HashConfig()
     s3_config = HashConfig(storage=settings.to_storage_options())  # what the scan gives its workers
+    # The same, with every GET through boto3 (``s3.direct_get: false``): the figure before s3direct.py.
+    boto_config = HashConfig(storage=replace(settings, direct_get=False).to_storage_options())
     cpu_per_image(local[:10], local_config)  # warm up: imports, decoder tables, the S3 client
     cpu_per_image(remote[:10], s3_config)
-    runs: dict[str, list[tuple[float, float]]] = {"local": [], "s3": []}
-    for round_ in range(rounds):  # image by image, local and S3 in turn: a busy machine slows both alike
-        spent = {"local": [0.0, 0.0], "s3": [0.0, 0.0]}
-        for i, pair in enumerate(zip(local, remote, strict=True)):
-            order = [("local", pair[0], local_config), ("s3", pair[1], s3_config)]
-            for name, ref, config in order if (i + round_) % 2 == 0 else order[::-1]:
+    cpu_per_image(remote[:10], boto_config)
+    runs: dict[str, list[tuple[float, float]]] = {"local": [], "s3": [], "boto3": []}
+    for round_ in range(rounds):  # image by image, in turn (order rotating): a busy machine slows all alike
+        spent = {"local": [0.0, 0.0], "s3": [0.0, 0.0], "boto3": [0.0, 0.0]}
+        for i, (here, there) in enumerate(zip(local, remote, strict=True)):
+            order = [("local", here, local_config), ("s3", there, s3_config), ("boto3", there, boto_config)]
+            shift = (i + round_) % 3
+            for name, ref, config in order[shift:] + order[:shift]:
                 cpu, wall = cpu_per_image([ref], config)
                 spent[name][0] += cpu
                 spent[name][1] += wall
@@ -154,7 +159,9 @@ def bench_images(server: Server, workdir: Path, count: int, rounds: int, size: t
     print(f"{label}: {count} images, {total / count / 1024:.0f} KiB on average, {rounds} interleaved rounds")
     print(f"  local disk : {local_cpu * 1000:7.2f} ms CPU/image  ({local_wall * 1000:7.2f} ms wall)")
     print(f"  S3 (moto)  : {s3_cpu * 1000:7.2f} ms CPU/image  ({s3_wall * 1000:7.2f} ms wall, server included)")
-    print(f"  ratio S3/local CPU: {s3_cpu / local_cpu:.3f}x   (goal <= 1.25x)")
+    boto_cpu = statistics.median(c for c, _ in runs["boto3"])
+    print(f"  S3, boto3 only (direct_get off): {boto_cpu * 1000:7.2f} ms CPU/image")
+    print(f"  ratio S3/local CPU: {s3_cpu / local_cpu:.3f}x   (goal <= 1.25x); boto3 only: {boto_cpu / local_cpu:.3f}x")
 
 
 def bench_listing(server: Server, keys: int) -> None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ import pytest
 from libra_cli.errors import ConfigError, FileTooLarge, StorageError
 from libra_cli.models import MediaRef, Skip, StorageOptions
 from libra_cli.storage import Changed, Gone, WalkError, WalkOptions, storage_for
-from libra_cli.storage.s3 import MAX_BLOCK, S3Options, S3Storage
+from libra_cli.storage.s3 import MAX_BLOCK, S3Options, S3Storage, direct_getter_for
+from libra_cli.storage.s3direct import plain_key
 from libra_cli.storage.sources import Ignored, Named, parse_files_from, parse_since
 from s3server import Dropper, MotoServer, TcpProxy, free_port
 
@@ -187,7 +189,31 @@ def test_small_object_is_one_get(storage: S3Storage, many: tuple[str, dict[str, 
     (ref,) = refs(list(storage.walk(f"s3://{bucket}/many/000042.bin")))
     gets = count_calls(storage, "GetObject")
     assert storage.read(ref, 1 * MiB) == (objects["many/000042.bin"], ref)  # the contract's (bytes, ref)
-    assert len(gets) == 1
+    assert len(gets) == 0  # signed and sent directly (s3direct.py), not through boto3's call machinery
+    plain = S3Storage(replace(storage.settings, direct_get=False))
+    boto_gets = count_calls(plain, "GetObject")
+    assert plain.read(ref, 1 * MiB) == (objects["many/000042.bin"], ref)
+    assert len(boto_gets) == 1
+
+
+def test_direct_gets_only_take_the_plain_success_path(s3_server: MotoServer, storage: S3Storage) -> None:
+    bucket = new_bucket(s3_server, versioned=True)
+    admin = s3_server.admin()
+    admin.put_object(Bucket=bucket, Key="dir/a b+c.jpg", Body=b"first")
+    listed = storage.stat(f"s3://{bucket}/dir/a b+c.jpg")
+    assert isinstance(listed, MediaRef) and listed.version_id
+    admin.put_object(Bucket=bucket, Key="dir/a b+c.jpg", Body=b"second upload")
+    direct = direct_getter_for(storage.settings)
+    assert direct is not None
+    assert direct.get(bucket, "dir/a b+c.jpg", listed, MiB) == b"first"  # pinned to the listed version
+    (current,) = refs(list(storage.walk(f"s3://{bucket}/dir/")))
+    assert direct.get(bucket, "dir/a b+c.jpg", current, MiB) == b"second upload"
+    stale = replace(current, etag="0" * 32)
+    assert direct.get(bucket, "dir/a b+c.jpg", stale, MiB) is None  # not as listed: boto3 decides (Changed)
+    with pytest.raises(Changed):
+        storage.read_bytes(stale, MiB)
+    assert not plain_key("a/../b.jpg") and not plain_key("a//b.jpg") and not plain_key("./x") and plain_key("a/b.jpg")
+    assert direct.get(bucket, "a/../dir/a b+c.jpg", current, MiB) is None
 
 
 def test_large_object_stream_is_one_pass_and_seeks_fetch_little(
@@ -474,7 +500,7 @@ def test_a_body_cut_short_is_fetched_again_then_one_sentence(
     gets = count_calls(storage, "GetObject")
     proxy.truncate(1, after=5000)
     assert storage.read_bytes(ref, 2 * MAX_BLOCK) == data  # one cut body: fetched again
-    assert len(gets) == 2
+    assert len(gets) == 1  # the cut one was the direct GET (s3direct.py); boto3 fetched it again
     proxy.truncate(100, after=5000)
     with pytest.raises(StorageError) as caught, storage.open(ref) as stream:
         stream.seek(1000)

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 from . import __version__, signals
 from .context import ContextOptions, ContextStage
+from .context.keywords import KeywordList
 from .engine import EngineOptions, make_engine
 from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
 from .hashing import check_config
 from .hashlist.table import HashList
-from .lists import load_lists, looks_like_list
+from .lists import load_keyword_lists, load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
 from .pace import Rate, paced
@@ -52,6 +53,7 @@ class Prepared:
     lists: tuple[HashList, ...]
     matcher: Matcher
     config: HashConfig
+    keywords: tuple[KeywordList, ...] = ()  #: keyword lists for the suspected signals (``--keywords``)
 
 
 def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
@@ -106,10 +108,22 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
         lists, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
     )
     config = hash_config(settings, matcher)
+    keywords: tuple[KeywordList, ...] = ()
+    if settings.keywords:
+        if not settings.suspected:
+            raise ConfigError("--keywords needs --suspected: a keyword hit is only ever a suspected reason")
+        keywords = tuple(
+            load_keyword_lists(
+                settings.keywords,
+                identities=settings.identity,
+                passphrase_env=settings.passphrase_env,
+                publisher_keys=settings.publisher_keys,
+            )
+        )
     idle = sorted(matcher.corroborating_types() - set(config.perceptual))
     if idle:  # pHash/dHash entries only confirm PDQ matches, so they are not worth a hash of every file
         log.info("not computed types=%s reason=corroborate-only (name them in --hash-set to compute)", ",".join(idle))
-    return Prepared(settings, tuple(lists), matcher, config)
+    return Prepared(settings, tuple(lists), matcher, config, keywords)
 
 
 def _named(settings: ScanSettings) -> Iterator[str | Skip]:
@@ -164,7 +178,9 @@ def run(
         since=s.since,
     )
     source = Source(s.targets, walk, s.storage, named=_named(s))
-    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler)
+    tls = (("tls_ca_file", s.tls_ca_file), ("tls_cert", s.tls_cert), ("tls_key", s.tls_key))
+    extra = tuple((k, v) for k, v in tls if v)  # the dask engine's TLS settings (engine/dask.py)
+    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler, extra=extra)
     engine_name = engine_for(s, prepared.config)
     header = ScanHeader(
         __version__,
@@ -176,18 +192,20 @@ def run(
     pipeline = Pipeline(
         source,
         paced(lambda: make_engine(engine_name, prepared.config, options), s.max_rate or Rate()),
-        MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS),
+        MatchStage(prepared.matcher, prepared.config, REPORTED_DIGESTS, near_band=s.near_band if s.suspected else None),
         sinks,
         header=header,
         filter=filter,
         listener=listener,
-        context=context_stage(s, prepared.matcher),
+        context=context_stage(s, prepared.matcher, prepared.keywords),
     )
     pipeline.report.fail_on_suspected = s.fail_on_suspected
     return pipeline.run()
 
 
-def context_stage(settings: ScanSettings, matcher: Matcher) -> ContextStage | None:
+def context_stage(
+    settings: ScanSettings, matcher: Matcher, keywords: Sequence[KeywordList] = ()
+) -> ContextStage | None:
     """The context stage a run's settings ask for (``None`` with ``suspected: false``)."""
     if not settings.suspected:
         return None
@@ -199,6 +217,7 @@ def context_stage(settings: ScanSettings, matcher: Matcher) -> ContextStage | No
         min_quality=matcher.quality_floor("pdq") or 0,
         max_files=settings.context_max_files,
         min_score=settings.suspected_min_score,
+        keywords=tuple(keywords),
     )
     return ContextStage(options)
 

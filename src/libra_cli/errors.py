@@ -49,3 +49,7 @@ class FileTooLarge(StorageError):
 
 class MediaError(LibraError):
     """One file that cannot be decoded or hashed: recorded, never fatal to a scan."""
+
+
+class StateError(LibraError):
+    """A state file (``--state``) that cannot be used: not libra's, damaged, too new, or in use."""

@@ -10,17 +10,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .hashlist import load_hashlist
 from .hashlist.expiry import expired_lists, is_expired
 from .hashlist.keys import load_publisher_keys, passphrase_from_env, resolve_identities
 from .hashlist.locate import expand_list_paths, looks_like_list
 from .hashlist.table import HashList
+
+if TYPE_CHECKING:
+    from .context.keywords import KeywordList
 from .textsafe import log_value
 
 log = logging.getLogger("libra")
 
 __all__ = ["expand_list_paths", "expired_lists", "load_lists", "looks_like_list"]
+
+
+def load_keyword_lists(
+    paths: Sequence[str],
+    *,
+    identities: Sequence[str] = (),
+    passphrase_env: str | None = None,
+    publisher_keys: Sequence[str] = (),
+) -> list[KeywordList]:
+    """Decrypt (in memory) and verify every keyword list (``hashlist/keywords.py``) with the lists' keys."""
+    from .hashlist.keywords import load_keywords
+
+    keys = resolve_identities(identities)
+    passphrase = passphrase_from_env(passphrase_env)
+    publishers = load_publisher_keys(publisher_keys) if publisher_keys else []
+    loaded = []
+    for path in paths:
+        found = load_keywords(path, identities=keys, passphrase=passphrase, publisher_keys=publishers)
+        log.info("keyword list loaded name=%s keywords=%d", log_value(found.name), len(found))
+        loaded.append(found)
+    return loaded
 
 
 def load_lists(

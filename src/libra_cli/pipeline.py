@@ -23,11 +23,14 @@ from dataclasses import dataclass, field, replace
 from . import __version__, signals
 from .context import ContextStage
 from .engine import Engine
+from .engine.base import EngineLost
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
 from .hashing import member_digests
+from .match.candidates import Candidate
 from .match.matcher import Matcher
+from .match.nearband import Band, NearBand
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
 from .sinks import Sink
@@ -94,20 +97,46 @@ class MatchStage:
     just that file (digests only: the parent never decodes).
     """
 
-    def __init__(self, matcher: Matcher | None, config: HashConfig, report_digests: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        matcher: Matcher | None,
+        config: HashConfig,
+        report_digests: Sequence[str] = (),
+        near_band: Band | None = None,
+    ) -> None:
         self.matcher = matcher
         self.config = config
         self.report_digests = tuple(report_digests)
+        #: Near-band candidates of unmatched stills (``match/nearband.py``); built on first use.
+        self.near_band = near_band
+        self._near: NearBand | None = None
+        self._near_built = False
 
     def run(self, results: Sequence[HashResult]) -> list[tuple[HashResult, list[Match]]]:
+        return [(result, matches) for result, matches, _ in self.run_with_candidates(results, candidates=False)]
+
+    def run_with_candidates(
+        self, results: Sequence[HashResult], candidates: bool = True
+    ) -> list[tuple[HashResult, list[Match], list[Candidate]]]:
+        """``run``, and per unmatched file its candidates (near band, partial video) for the context stage."""
         if self.matcher is None or not results:
-            return [(r, []) for r in results]
-        found = self.matcher.match_many(results)
-        out = [(result, collapse(matches)) for result, matches in zip(results, found, strict=True)]
-        matched = [i for i, (_, matches) in enumerate(out) if matches]
+            return [(r, [], []) for r in results]
+        near: list[list[Candidate]] | None = [[] for _ in results] if candidates else None
+        out = []
+        for i, (result, found) in enumerate(zip(results, self.matcher.match_many(results, near), strict=True)):
+            matches = collapse(found)
+            out.append((result, matches, [] if matches or near is None else near[i]))
+        matched = [i for i, (_, matches, _) in enumerate(out) if matches]
         # Together: the matched members of one archive are completed from one more walk of it.
-        for i, result in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
-            out[i] = (result, out[i][1])
+        for i, done in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
+            out[i] = (done, out[i][1], out[i][2])
+        if candidates and self.near_band is not None:
+            if not self._near_built:
+                self._near, self._near_built = self.matcher.near_band(self.near_band), True
+            if self._near is not None:
+                skip = [bool(matches) for _, matches, _ in out]
+                for (_, _, own), found_near in zip(out, self._near.search(results, skip), strict=True):
+                    own.extend(found_near)
         return out
 
     def complete_many(self, results: Sequence[HashResult]) -> list[HashResult]:
@@ -217,6 +246,11 @@ class Pipeline:
                         batch = []
                     self._notify()
                 self._emit(batch)
+        except EngineLost as err:  # a cluster's scheduler went away: what was found so far is written
+            self.report.interrupted = True
+            self.report.stopped = str(err)
+            log.info("scan stopped reason=%s", log_value(str(err)))  # the CLI says it in one sentence
+            self._emit(batch)
         except BaseException:
             self.report.interrupted = True
             raise
@@ -272,12 +306,13 @@ class Pipeline:
     def _emit(self, batch: Sequence[HashResult]) -> None:
         # An archive's members follow it, each matched, counted and reported as a result of its own.
         flat = [item for result in batch for item in (result, *result.members)]
-        for result, matches in self.match.run(flat):
+        for result, matches, candidates in self.match.run_with_candidates(flat, candidates=self.context is not None):
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
-                self.context.see(result, matches, archive=None if result.member is None else result.member.archive)
+                archive = None if result.member is None else result.member.archive
+                self.context.see(result, matches, archive=archive, candidates=candidates)
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""

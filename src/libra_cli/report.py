@@ -31,6 +31,7 @@ class Report:
     #: Groups (account, folder, archive, batch) holding confirmed matches and suspected files (``context/``).
     clusters: list[dict[str, object]] = field(default_factory=list)
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
+    stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster)
     members: int = 0  #: archive members hashed or listed (``media/archive.py``); not counted in ``files``
 
     @property
@@ -40,8 +41,11 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """1 if anything matched (or was suspected, with ``fail_on_suspected``); else 2 if something could not
-        be covered; else 0."""
+        """2 if the run ended early (``stopped``: its cluster was lost) — even with matches: it did not do
+        what it was asked, and the findings written so far say what it found; else 1 if anything matched (or
+        was suspected, with ``fail_on_suspected``); else 2 if something could not be covered; else 0."""
+        if self.stopped:
+            return ExitCode.ERROR
         if self.matched or (self.fail_on_suspected and self.suspected):
             return ExitCode.FOUND
         if not self.complete:

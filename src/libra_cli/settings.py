@@ -237,6 +237,20 @@ def _account_patterns(value: Any) -> tuple[Any, ...]:
     from .context import AccountPattern
 
     return tuple(AccountPattern.parse(text) for text in _strings("account_pattern")(value))
+def _state(value: Any) -> str | None:
+    """``--state PATH``; ``default`` is ``$XDG_STATE_HOME/libra/state.db`` (``docs/state.md``)."""
+    path = _text("state")(value)
+    if path == "default":
+        from .state.store import default_state_path
+
+        return default_state_path()
+    return path
+
+
+def _near_band(value: Any) -> Any:
+    from .match.nearband import Band
+
+    return Band.parse(value)
 
 
 @dataclass(frozen=True)
@@ -294,6 +308,12 @@ OPTIONS: dict[str, _Option] = {
     "fail_on_suspected": _Option(False, _bool("fail_on_suspected")),
     "suspected_min_score": _Option(0.0, _positive("--suspected-min-score", 0.0, 1.0)),
     "context_max_files": _Option(1_000_000, _int("--context-max-files", 0, 1_000_000_000)),
+    "state": _Option(None, _state),
+    "tls_ca_file": _Option(None, _text("tls_ca_file")),
+    "tls_cert": _Option(None, _text("tls_cert")),
+    "tls_key": _Option(None, _text("tls_key")),
+    "near_band": _Option("32..48", _near_band),
+    "keywords": _Option((), _strings("keywords")),
     "archives": _Option(True, _bool("archives")),
     "archive_max_depth": _Option(5, _int("--archive-max-depth", 1, 64)),
     "archive_max_members": _Option(10_000, _int("--archive-max-members", 1, 1_000_000)),
@@ -347,6 +367,12 @@ class ScanSettings:
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1
     suspected_min_score: float = 0.0  #: suspected files scoring below this are not reported
     context_max_files: int = 1_000_000  #: unmatched media the context stage keeps at most (memory)
+    state: str | None = None  #: the state file (``--state``): unchanged files are not read again
+    tls_ca_file: str | None = None  #: TLS to a Dask cluster (``--engine dask``): the CA's certificate
+    tls_cert: str | None = None  #: this client's certificate (PEM), for TLS to a Dask cluster
+    tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
+    near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
+    keywords: tuple[str, ...] = ()  #: keyword lists (``.libra``) matched against names, with ``suspected``
     archives: bool = True  #: open ZIP and TAR archives in memory and hash their members (``--no-archives``)
     archive_max_depth: int = 5  #: archives nested at most this deep are opened
     archive_max_members: int = 10_000  #: members per archive file, nested ones included

@@ -15,7 +15,7 @@ import typer
 from .. import __version__
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
-from . import hashcmd, hashlist, keys, report, scan
+from . import hashcmd, hashlist, keys, report, scan, statecmd
 from .common import LibraCommand, LibraGroup
 
 app = typer.Typer(
@@ -37,6 +37,9 @@ app.command("hash")(hashcmd.hash_files)
 app.command("keygen")(keys.keygen)
 app.add_typer(hashlist.app, name="hashlist")
 app.add_typer(report.app, name="report")
+app.command("rematch")(statecmd.rematch)
+app.add_typer(statecmd.history_app, name="history")
+app.add_typer(statecmd.state_app, name="state")
 
 
 def _libra_classes(group: typer.Typer) -> None:

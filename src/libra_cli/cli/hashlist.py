@@ -223,6 +223,9 @@ def build(
     ),
     expires: str | None = typer.Option(None, "--expires", metavar="DATE", help=_EXPIRES_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
+    keywords: bool = typer.Option(
+        False, "--keywords", help="SOURCE is keyword text (one keyword or phrase a line): write a keyword list."
+    ),
 ) -> None:
     """Import sources, deduplicate, validate every value, encrypt with age, sign with Ed25519.
 
@@ -240,6 +243,9 @@ def build(
     """
     _check_output(output, force)
     keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
+    if keywords:  # a keyword list (hashlist/keywords.py): same container and keys, its own payload kind
+        _write_keywords(sources, output, name or _stem(output), description, keys)
+        return
     valid_until = _expiry(expires)
     hashlist, report = build_hashlist(
         sources,
@@ -251,6 +257,21 @@ def build(
     )
     _report_build(report)
     _write(hashlist, output, keys)
+
+
+def _write_keywords(sources: list[str], output: str, name: str, description: str, keys: _OutputKeys) -> None:
+    from ..hashlist.keywords import read_source, write_keywords
+
+    words = list(dict.fromkeys(w for source in sources for w in read_source(source)))
+    digest = write_keywords(
+        output, name, words, recipients=keys.recipients, passphrase=keys.passphrase, sign_key=keys.sign_key,
+        description=description,
+    )  # fmt: skip
+    how = plural(len(keys.recipients), "recipient") if keys.recipients else "a passphrase"
+    key = keys.sign_key
+    signed = f"signed by {fingerprint(key.public_key())}" if key else "UNSIGNED (hosts cannot verify who published it)"
+    _say(f"libra: wrote keyword list {output}: {plural(len(words), 'keyword')}, encrypted to {how}, {signed}")
+    typer.echo(f"{digest}  {output}")
 
 
 def _entries_csv(entries: Iterable[Entry]) -> None:

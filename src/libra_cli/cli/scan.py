@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager
 from typing import Any
 
 import typer
@@ -23,10 +24,13 @@ from ..engine import engines
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output, output_identity
 from ..hook import run_on_match
+from ..models import HashConfig
 from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
 from ..sinks import FindingsSink, Sink
 from ..sinks.reach import TargetWatch
+from ..state import StateSession
+from ..state import session as state_session
 from ..storage.base import WalkOptions
 from ..textsafe import count, printable
 from .common import guarded, say, stderr
@@ -289,6 +293,25 @@ def scan(
         metavar="N",
         help="Unmatched media kept in memory for suspected findings, at most (default 1000000).",
     ),
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        metavar="PATH",
+        help="State file: unchanged files are matched from their stored hashes, not read again "
+        "('default': $XDG_STATE_HOME/libra/state.db; see docs/state.md).",
+    ),
+    near_band: str | None = typer.Option(
+        None,
+        "--near-band",
+        metavar="LOW..HIGH",
+        help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
+    ),
+    keywords: list[str] = typer.Option(
+        [],
+        "--keywords",
+        metavar="LIST",
+        help="With --suspected: an encrypted keyword list matched against file and folder names. Repeatable.",
+    ),
     no_archives: bool = typer.Option(
         False, "--no-archives", help="Hash ZIP and TAR archives as plain files, without opening their members."
     ),
@@ -325,6 +348,21 @@ def scan(
     ),
     log_file: str | None = typer.Option(
         None, "--log-file", metavar="FILE", help="Append logs to this file instead of stderr."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).",
+    ),
+    tls_ca_file: str | None = typer.Option(
+        None, "--tls-ca-file", metavar="FILE", help="With --engine dask: TLS to the cluster, this CA's certificate."
+    ),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", metavar="FILE", help="With --engine dask: this client's TLS certificate (PEM)."
+    ),
+    tls_key: str | None = typer.Option(
+        None, "--tls-key", metavar="FILE", help="With --engine dask: the certificate's private key (PEM)."
     ),
     config_file: str | None = typer.Option(
         None,
@@ -396,6 +434,9 @@ def scan(
         "fail_on_suspected": _flag(fail_on_suspected),
         "suspected_min_score": suspected_min_score,
         "context_max_files": context_max_files,
+        "state": state,
+        "near_band": near_band,
+        "keywords": keywords,
         "archives": False if no_archives else None,
         "archive_max_depth": archive_max_depth,
         "archive_max_members": archive_max_members,
@@ -405,6 +446,10 @@ def scan(
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
+        "scheduler": scheduler,
+        "tls_ca_file": tls_ca_file,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
     }
     settings = ScanSettings.resolve(flags, config)
     terminal = _for_a_person(settings, format_given=fmt is not None or "format" in config)
@@ -426,26 +471,41 @@ def scan(
     counted = () if settings.files_from else settings.targets  # a --files-from list is not counted ahead
     bar = ScanBar(enabled=not settings.quiet, targets=counted, walk=_walk_options(settings))
     try:
-        with open_output(settings.output) as stream, bar:
+        with _state(settings, prepared.config) as kept_state, open_output(settings.output) as stream, bar:
             own = _identities(settings.output, settings.log_file) | {i for i in [output_identity(stream)] if i}
+            own |= kept_state.store.own_files() if kept_state else set()
             sinks: list[Sink] = [watch, bar]  # the bar counts a match before its line is printed
             if terminal:
                 view = TerminalSink(bar.echo, only_matches=settings.only_matches)
                 sinks.append(view)
             else:
                 sinks.append(FindingsSink(make_writer(settings.format, bar.stream(stream))))
-            report = run(prepared, sinks, own_files=frozenset(own), listener=bar.update)
+            sinks += [kept_state.sink] if kept_state else []
+            report = run(
+                prepared, sinks, own_files=frozenset(own), listener=bar.update,
+                filter=kept_state.filter if kept_state else None,
+            )  # fmt: skip
+            if kept_state:
+                kept_state.finish(report)
             if watch.reached_none and existed:
                 raise _KeepPrevious(report)  # discards the new file: yesterday's findings stay in place
     except _KeepPrevious as keep:
         report, kept = keep.report, True
         say(f"libra: none of the targets could be reached; {printable(target)} was left as it was")
-    _tell(settings, report, view, bar)
+    if report.stopped:  # the cluster was lost mid-run: one sentence; the findings so far are written
+        say(f"libra: {report.stopped}")
+    else:
+        _tell(settings, report, view, bar)
     if settings.on_match and not kept:
         hide = [settings.passphrase_env] if settings.passphrase_env else []
         run_on_match(settings.on_match, target, report, hide=hide)
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))
+
+
+def _state(settings: ScanSettings, config: HashConfig) -> AbstractContextManager[StateSession | None]:
+    """The state store for this run (``--state``), locked; ``None`` without one."""
+    return state_session(settings.state, config, settings.targets, mark_gone=settings.files_from is None)
 
 
 def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar: ScanBar) -> None:

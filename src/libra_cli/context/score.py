@@ -39,14 +39,19 @@ class Scored:
     score: float
     reasons: tuple[str, ...]
     distance: int | None  #: the closest PDQ distance to a confirmed match of the same groups
+    signals: tuple[str, ...] = ("colocation",)
+    evidence: tuple[Mapping[str, object], ...] = ()  #: near-band, partial-video and keyword details
 
     def record(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "score": self.score,
             "reasons": list(self.reasons),
-            "signals": ["colocation"],
+            "signals": list(self.signals),
             "pdq_distance": self.distance,
         }
+        if self.evidence:
+            out["candidates"] = [dict(e) for e in self.evidence]
+        return out
 
 
 def closest(query: bytes, rows: npt.NDArray[np.uint8]) -> int:

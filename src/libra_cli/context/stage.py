@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from ..match.candidates import Candidate
 from ..models import Finding, HashResult, Match, MediaRef, Member
 from ..textsafe import location_text, log_value
 from .groups import AccountPattern, Group, groups_of
+from .keywords import KeywordList
 from .score import Scored, score
+from .signals import combine, explain
 
 log = logging.getLogger("libra.scan")
 
@@ -45,6 +48,7 @@ class ContextOptions:
     min_quality: int = 50  #: PDQ hashes below this quality are not compared (flat pictures look alike)
     max_files: int = 1_000_000  #: unmatched media kept at most (memory bound)
     min_score: float = 0.0  #: suspected files scoring below this are not reported
+    keywords: tuple[KeywordList, ...] = ()  #: keyword lists matched against file and folder names
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class _Kept:
     digests: Mapping[str, bytes]
     pdq: bytes | None
     groups: tuple[Group, ...]
+    candidates: tuple[Candidate, ...] = ()  #: near band, partial video (``match/candidates.py``)
+    keywords: tuple[tuple[str, str], ...] = ()  #: (keyword list, ``file``/``folder``) hits
     member: Member | None = None  #: set for an archive member (its location is never opened as a path)
 
 
@@ -136,8 +142,17 @@ class ContextStage:
     def _intern(self, groups: Iterable[Group]) -> tuple[Group, ...]:
         return tuple((kind, self._names.setdefault(key, key)) for kind, key in groups)
 
-    def see(self, result: HashResult, matches: Sequence[Match], archive: str | None = None) -> None:
-        """One result of the match stage. Only media count; files that could not be read are left out."""
+    def see(
+        self,
+        result: HashResult,
+        matches: Sequence[Match],
+        archive: str | None = None,
+        candidates: Sequence[Candidate] = (),
+    ) -> None:
+        """One result of the match stage. Only media count; files that could not be read are left out.
+
+        ``candidates`` are the matcher's near-misses of this file (near band, partial video).
+        """
         if result.fatal or not result.media_type:
             return
         groups = self._intern(groups_of(result.ref.uri, self._by, self.options.account_patterns, archive))
@@ -154,7 +169,9 @@ class ContextStage:
             )
             self._matched_groups.update(groups)
             return
-        if len(self._kept) >= self.options.max_files and not (self._matched_groups & set(groups)):
+        hits = tuple((kl.name, where) for kl in self.options.keywords for where in kl.hits(result.ref.uri))
+        own = bool(candidates or hits)  # suspected on its own signals: kept past the memory bound too
+        if len(self._kept) >= self.options.max_files and not own and not (self._matched_groups & set(groups)):
             if not self._full:
                 self._full = True
                 log.warning(
@@ -165,11 +182,15 @@ class ContextStage:
             return
         rows = _pdq_rows(result, self.options.min_quality, original_only=True)
         pdq = None if rows is None else bytes(rows[0])
-        self._kept.append(_Kept(result.ref, result.media_type, dict(result.digests), pdq, groups, result.member))
+        self._kept.append(
+            _Kept(
+                result.ref, result.media_type, dict(result.digests), pdq, groups, tuple(candidates), hits, result.member
+            )
+        )
 
     def finish(self) -> ContextResult:
         """Suspected findings, best score first, and one cluster per group with a confirmed match."""
-        if not self._confirmed:
+        if not self._confirmed and not any(k.candidates or k.keywords for k in self._kept):
             return ContextResult()
         batches = self._batches()
         members: dict[Group, list[_Confirmed]] = {}
@@ -178,17 +199,16 @@ class ContextStage:
                 members.setdefault(group, []).append(confirmed)
         for group, confirmed_in in batches.items():
             members[group] = confirmed_in
-        scored: list[tuple[Scored, _Kept, Group]] = []
+        scored: list[tuple[Scored, _Kept, Group | None]] = []
         for kept in self._kept:
             groups = [g for g in kept.groups if g in members]
             groups += [g for g in self._batch_of(kept.ref.mtime_ns, batches)]
-            if not groups:
+            if not groups and not kept.candidates and not kept.keywords:
                 continue
             groups.sort(key=lambda g: _KIND_ORDER[g[0]])
-            nearby = [c for g in groups for c in members[g]]
-            result = score(kept.pdq, groups, nearby, {g: len(members[g]) for g in groups}, self.options)
+            result = self._score(kept, groups, members)
             if result.score >= self.options.min_score:
-                scored.append((result, kept, groups[0]))
+                scored.append((result, kept, groups[0] if groups else None))
         scored.sort(key=lambda s: (-s[0].score, s[1].ref.uri))
         findings = [
             Finding(
@@ -196,12 +216,36 @@ class ContextStage:
                 kept.media_type,
                 kept.digests,
                 (),
-                suspected={**result.record(), "cluster": f"{cluster[0]}:{_shown(*cluster)}"},
+                suspected={**result.record(), "cluster": None if cluster is None else _cluster_name(*cluster)},
                 member=kept.member,
             )
             for result, kept, cluster in scored
         ]
         return ContextResult(findings, self._clusters(members, scored))
+
+    def _score(self, kept: _Kept, groups: Sequence[Group], members: Mapping[Group, list[_Confirmed]]) -> Scored:
+        """Co-location (when the file shares a group with a match) joined with its own signals."""
+        values: list[float] = []
+        reasons: list[str] = []
+        signals: list[str] = []
+        distance = None
+        if groups:
+            nearby = [c for g in groups for c in members[g]]
+            colocated = score(kept.pdq, groups, nearby, {g: len(members[g]) for g in groups}, self.options)
+            values.append(colocated.score)
+            reasons.extend(colocated.reasons)
+            signals.append("colocation")
+            distance = colocated.distance
+        own, why = explain(kept.candidates, kept.keywords)
+        if not own:
+            return Scored(combine(values), tuple(reasons), distance)
+        values.extend(own)
+        reasons.extend(why)
+        signals.extend(dict.fromkeys([c.signal for c in kept.candidates] + ["keyword"] * bool(kept.keywords)))
+        evidence = tuple(c.record() for c in kept.candidates) + tuple(
+            {"signal": "keyword", "list": name, "where": where} for name, where in kept.keywords
+        )
+        return Scored(combine(values), tuple(reasons), distance, tuple(signals), evidence)
 
     def _batches(self) -> dict[Group, list[_Confirmed]]:
         """Upload batches: matches whose mtimes lie within the window of each other, chained."""
@@ -232,11 +276,12 @@ class ContextStage:
         return found
 
     def _clusters(
-        self, members: Mapping[Group, list[_Confirmed]], scored: Sequence[tuple[Scored, _Kept, Group]]
+        self, members: Mapping[Group, list[_Confirmed]], scored: Sequence[tuple[Scored, _Kept, Group | None]]
     ) -> list[Cluster]:
         counts: dict[Group, list[float]] = {}
         for result, _, cluster in scored:
-            counts.setdefault(cluster, []).append(result.score)
+            if cluster is not None:  # suspected on its own signals, beside no match: in no cluster
+                counts.setdefault(cluster, []).append(result.score)
         clusters = [
             Cluster(kind, _shown(kind, key), len(members[(kind, key)]), len(scores), round(max(scores), 3))
             for (kind, key), scores in counts.items()
@@ -246,6 +291,10 @@ class ContextStage:
 
 def _batch_key(chain: Sequence[_Confirmed], window: int) -> Group:
     return ("batch", f"{(chain[0].mtime_ns or 0) - window}..{(chain[-1].mtime_ns or 0) + window}")
+
+
+def _cluster_name(kind: str, key: str) -> str:
+    return f"{kind}:{_shown(kind, key)}"
 
 
 def _shown(kind: str, key: str) -> str:

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Protocol
 
-from ..errors import ConfigError
+from ..errors import ConfigError, LibraError
 from ..models import HashConfig, HashResult, MediaRef
 
 #: Default for the per-file deadline: seconds a file may go without any progress before its worker
 #: is stopped. Long files send progress while they are read, so this bounds a stuck decoder, not size.
 DEFAULT_TIMEOUT = 120.0
+
+
+class EngineLost(LibraError):
+    """The engine cannot go on mid-run (a cluster's scheduler went away): the pipeline ends the run there,
+    writes the findings so far marked incomplete, and the CLI says this one sentence and exits 2."""
 
 
 class Waitable(Protocol):

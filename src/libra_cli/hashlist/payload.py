@@ -218,6 +218,21 @@ def _count(spec: Mapping[str, Any], hash_type: str, reader: _Reader) -> int:
     return count
 
 
+def read_meta(data: bytes, origin: str) -> dict[str, Any]:
+    """Only the ``meta`` record of a payload (a keyword list is all meta: ``hashlist/keywords.py``)."""
+    if not is_payload(data):
+        raise HashListError(f"hashlist {origin}: its decrypted contents are not a libra payload")
+    with _open(data, origin) as archive:
+        reader = _Reader(archive, origin)
+        try:
+            meta = json.loads(reader.array(_META, np.uint8, ()).tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise reader.fail("metadata is not JSON") from None
+    if not isinstance(meta, dict):
+        raise HashListError(f"hashlist {origin}: its contents are not a libra payload")
+    return meta
+
+
 def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
     """Rebuild the ``HashList`` from payload bytes; also return the header the payload was bound to.
 
@@ -233,6 +248,8 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
             raise reader.fail("metadata is not JSON") from None
         if not isinstance(meta, dict) or not isinstance(meta.get("columns"), dict):
             raise reader.fail("metadata has no columns")
+        if meta.get("kind", "hashes") != "hashes":  # a keyword list (hashlist/keywords.py) is not a hash list
+            raise HashListError(f"hashlist {origin}: is a keyword list, not a hash list (give it with --keywords)")
         version = meta.get("libra_payload")
         if version != PAYLOAD_VERSION:
             raise HashListError(

@@ -25,11 +25,13 @@ from ..hashlist.table import HashColumn, HashList
 from ..models import HashResult, HashValues, Match
 from ..signals.base import Role
 from ..variants import INSET, is_region
+from .candidates import Candidate
 from .exact import ExactTable
+from .nearband import Band, NearBand
 from .perceptual import Backend, PerceptualIndex, backends
 from .relation import dihedral_part, relation
 from .video import FrameSet
-from .video_entries import entry_rows, is_frame, listed_frames, video_match
+from .video_entries import entry_rows, is_frame, listed_frames, partial_video, video_outcome
 
 __all__ = [
     "REGION_AGREEMENT",
@@ -264,10 +266,16 @@ class Matcher:
         """Matches of one file, exact first, then perceptual by distance; ``[]`` if allow-listed."""
         return self.match_many([result])[0]
 
-    def match_many(self, results: Sequence[HashResult]) -> list[list[Match]]:
-        """``match`` for many files, with one index search per hash family for all of them."""
+    def match_many(
+        self, results: Sequence[HashResult], near: list[list[Candidate]] | None = None
+    ) -> list[list[Match]]:
+        """``match`` for many files, with one index search per hash family for all of them.
+
+        ``near`` (one list per result), when given, also receives near-misses the video rule turned down
+        (``partial-video`` candidates, for the suspected signals); the matches are the same either way.
+        """
         exact, exact_allowed = self._match_exact(results)
-        perceptual = self._match_perceptual(results)
+        perceptual = self._match_perceptual(results, near)
         return [[] if exact_allowed[i] else self._corroborated(exact[i] + perceptual[i]) for i in range(len(results))]
 
     def _corroborated(self, matches: list[Match]) -> list[Match]:
@@ -330,7 +338,16 @@ class Matcher:
         packed = np.concatenate(blocks) if blocks else np.empty((0, 0), dtype=np.uint8)
         return queries, np.ascontiguousarray(packed)
 
-    def _match_perceptual(self, results: Sequence[HashResult]) -> list[list[Match]]:
+    def near_band(self, band: Band) -> NearBand | None:
+        """Near-band candidates against the PDQ family's entries (``None`` when no list holds PDQ)."""
+        index = self._perceptual.get(signals.get("pdq").index_family)
+        if index is None:
+            return None
+        return NearBand(index, [hl.info.name for hl in self._lists], band, self.quality_floor("pdq"))
+
+    def _match_perceptual(
+        self, results: Sequence[HashResult], near: list[list[Candidate]] | None = None
+    ) -> list[list[Match]]:
         out: list[list[Match]] = [[] for _ in results]
         for family, index in self._perceptual.items():
             queries, packed = self._queries(results, family)
@@ -404,13 +421,18 @@ class Matcher:
                         list_variant=entry.variant,
                     )
                 )
-            self._match_videos(videos, index, out)
+            self._match_videos(videos, index, out, near)
         return out
 
     def _match_videos(
-        self, videos: Mapping[tuple[int, int, int], HashValues], index: PerceptualIndex, out: list[list[Match]]
+        self,
+        videos: Mapping[tuple[int, int, int], HashValues],
+        index: PerceptualIndex,
+        out: list[list[Match]],
+        near: list[list[Candidate]] | None = None,
     ) -> None:
-        """Compare each (file, listed video) pair the frame index brought together by the video rule."""
+        """Compare each (file, listed video) pair the frame index brought together by the video rule; pairs
+        it turns down with some frames aligned go to ``near`` (when given) as ``partial-video`` candidates."""
         query_frames: dict[int, FrameSet] = {}
         listed: dict[tuple[int, int], FrameSet] = {}
         for (ri, seg, low), values in sorted(videos.items(), key=lambda kv: kv[0]):
@@ -420,9 +442,13 @@ class Matcher:
             if id(values) not in query_frames:
                 query_frames[id(values)] = FrameSet.from_hash_values(values)
             list_name = self._lists[int(index.segments.lists[seg])].info.name
-            match = video_match(query_frames[id(values)], listed[(seg, low)], column.entry(low), list_name)
+            match, compared = video_outcome(query_frames[id(values)], listed[(seg, low)], column.entry(low), list_name)
             if match is not None:
                 out[ri].append(match)
+            elif near is not None and compared is not None:
+                candidate = partial_video(compared, column.entry(low), list_name)
+                if candidate is not None:
+                    near[ri].append(candidate)
 
     @staticmethod
     def _region_rule(

@@ -20,9 +20,14 @@ import numpy as np
 
 from ..hashlist.table import NO_QUALITY, HashColumn
 from ..models import Entry, HashValues, Match, VideoEvidence
+from .candidates import Candidate
 from .video import FrameSet, VideoMatch, VideoRule, compare
 
-__all__ = ["entry_rows", "is_frame", "listed_frames", "video_match"]
+__all__ = ["PARTIAL_SHARE", "entry_rows", "is_frame", "listed_frames", "partial_video", "video_match", "video_outcome"]
+
+#: A video the rule turns down is a ``partial-video`` candidate when this share of either side's frames
+#: aligns (and at least one strict frame match anchors the alignment): docs/suspected.md.
+PARTIAL_SHARE = 0.2
 
 
 def is_frame(column: HashColumn, row: int) -> bool:
@@ -65,10 +70,38 @@ def video_match(
     query: FrameSet, listed: FrameSet, entry: Entry, list_name: str, rule: VideoRule | None = None
 ) -> Match | None:
     """The match of a scanned video with one listed video (``entry``: its first row), if the rule holds."""
+    return video_outcome(query, listed, entry, list_name, rule)[0]
+
+
+def video_outcome(
+    query: FrameSet, listed: FrameSet, entry: Entry, list_name: str, rule: VideoRule | None = None
+) -> tuple[Match | None, VideoMatch | None]:
+    """``video_match`` and the comparison behind it (``None`` when no frame pair came within the threshold)."""
     result = compare(query, listed, rule, entry=entry.id or "")
     if result is None or not result.matched:
+        return None, result
+    return _as_match(result, entry, list_name), result
+
+
+def partial_video(result: VideoMatch, entry: Entry, list_name: str, share: float = PARTIAL_SHARE) -> Candidate | None:
+    """A near-miss of the video rule as a ``partial-video`` candidate: anchored, and ``share`` of one side's
+    frames aligned. Never a match: a shared title card or a few shared shots look like this too."""
+    if result.matched or result.anchors < 1 or max(result.query_share, result.listed_share) < share:
         return None
-    return _as_match(result, entry, list_name)
+    detail = {
+        "query_share": result.query_share,
+        "listed_share": result.listed_share,
+        "first_time": _seconds(result.first_time),
+        "last_time": _seconds(result.last_time),
+        "listed_first_time": _seconds(result.listed_first_time),
+        "listed_last_time": _seconds(result.listed_last_time),
+        "matched_frames": result.query_frames,
+    }
+    return Candidate("partial-video", list_name, entry, result.best_distance, detail)
+
+
+def _seconds(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 3)
 
 
 def _as_match(result: VideoMatch, entry: Entry, list_name: str) -> Match:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError, FileTooLarge, StorageError
 from ..models import MediaRef, Skip
 from .base import Changed, Gone, Storage, StorageOptions, WalkError, WalkItem, WalkOptions, register
+from .s3direct import DirectGetter
 
 RETRY_MODES = ("standard", "adaptive")
 
@@ -67,7 +68,13 @@ class StorageOptionsLike(Protocol):
 
 
 #: ``StorageOptions.extra`` keys (after ``s3.``) and their types.
-_EXTRA: dict[str, type] = {"retry_mode": str, "max_attempts": int, "connect_timeout": float, "read_timeout": float}
+_EXTRA: dict[str, Any] = {
+    "retry_mode": str,
+    "max_attempts": int,
+    "connect_timeout": float,
+    "read_timeout": float,
+    "direct_get": lambda text: str(text).strip().lower() not in ("0", "false", "no", "off"),
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class S3Options:
     max_attempts: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    #: Whole-object GETs signed and sent without botocore's per-call machinery (``s3direct.py``); boto3
+    #: still handles every error, redirect and retry.
+    direct_get: bool = True
 
     def __post_init__(self) -> None:
         if self.retry_mode not in RETRY_MODES:
@@ -217,6 +227,8 @@ def _etag(value: object) -> str | None:
 
 _CLIENTS: dict[tuple[object, ...], tuple[int, Any]] = {}
 _CLIENTS_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[object, ...], Any] = {}  #: the boto3 session behind each cached client (credentials)
+_DIRECT: dict[tuple[object, ...], tuple[int, DirectGetter | None]] = {}
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -236,7 +248,9 @@ def parse_timestamp(value: str) -> datetime:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
-def _new_client(options: S3Options) -> Any:
+def _new_client(options: S3Options, *, sigv4: bool = False) -> tuple[Any, Any]:
+    """A boto3 S3 client for ``options`` and its session; ``sigv4``: presigned URLs use Signature V4 too
+    (they name the regional endpoint and signing region that requests use: what ``s3direct`` learns)."""
     import boto3.session  # type: ignore[import-untyped,unused-ignore]  # lazy: importing boto3 costs ~0.2 s
     import botocore.session  # type: ignore[import-untyped,unused-ignore]
     from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
@@ -253,8 +267,34 @@ def _new_client(options: S3Options) -> Any:
         # Objects are hashed, never stored: the CRC of a whole object would be computed for nothing.
         response_checksum_validation="when_required",
         request_checksum_calculation="when_required",
+        **({"signature_version": "s3v4"} if sigv4 else {}),
     )
-    return session.client("s3", endpoint_url=options.endpoint_url, config=config)
+    return session.client("s3", endpoint_url=options.endpoint_url, config=config), session
+
+
+def direct_getter_for(options: S3Options) -> DirectGetter | None:
+    """The process's ``DirectGetter`` for ``options``; ``None`` when turned off or the client is anonymous."""
+    if not options.direct_get:
+        return None
+    client_for(options)  # the session (credentials) comes with the scan's client
+    key = options.client_key()
+    pid = os.getpid()
+    with _CLIENTS_LOCK:
+        cached = _DIRECT.get(key)
+        if cached is not None and cached[0] == pid:
+            return cached[1]
+        session = _SESSIONS.get(key)
+        credentials = session.get_credentials() if session is not None else None
+        getter = None
+        if credentials is not None:
+            try:
+                presigner = _new_client(options, sigv4=True)[0]
+            except Exception:  # the main client works, so this would not fail; if it does, boto3 only
+                presigner = None
+            if presigner is not None:
+                getter = DirectGetter(presigner, credentials, options.connect_timeout, options.read_timeout)
+        _DIRECT[key] = (pid, getter)
+        return getter
 
 
 def client_for(options: S3Options) -> Any:
@@ -269,10 +309,11 @@ def client_for(options: S3Options) -> Any:
         if cached is not None and cached[0] == pid:
             return cached[1]
         try:
-            client = _new_client(options)
+            client, session = _new_client(options)
         except Exception as err:
             raise StorageError(f"the S3 client cannot be set up: {explain(err, options)}") from None
         _CLIENTS[key] = (pid, client)
+        _SESSIONS[key] = session
         return client
 
 
@@ -280,6 +321,8 @@ def reset_clients() -> None:
     """Forget every cached client (after credentials were rotated in the environment; tests)."""
     with _CLIENTS_LOCK:
         _CLIENTS.clear()
+        _SESSIONS.clear()
+        _DIRECT.clear()
 
 
 # ------------------------------------------------------------------ errors: one plain sentence
@@ -592,6 +635,11 @@ class S3Storage(Storage):
         if ref.size > limit:
             raise FileTooLarge(f"larger than the {limit}-byte in-memory limit")
         args = self.pin(ref)
+        direct = direct_getter_for(self.settings)
+        if direct is not None:
+            fast = direct.get(args["Bucket"], args["Key"], ref, limit)
+            if fast is not None:
+                return fast
         errors = _client_errors()
         for attempt in range(1, BODY_ATTEMPTS + 1):
             try:

@@ -29,7 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from .base import U8, HammingIndex, Matches, as_words, empty_matches, register
-from .plan import ChunkPlan, ChunkTables, plan_chunks
+from .plan import ChunkPlan, ChunkTables, make_plan, plan_chunks
 
 __all__ = ["CORES_PER_THREAD", "NativeIndex", "default_threads"]
 
@@ -95,6 +95,27 @@ class NativeIndex(HammingIndex):
         nxt = [self.plan.next_chunks(c) for c in range(self.plan.chunks)]
         low = [(1 << self.plan.widths[f[0]]) - 1 if f else 0 for f in nxt]
         self._low = np.array(low, dtype=self.tables.filters.dtype)
+
+    def widened(self, radius: int) -> NativeIndex:
+        """The same index searched at another ``radius``, sharing every table (no build, no memory).
+
+        The chunk tables depend on the chunks' widths and the filter depth, not on the radius: only the
+        probe radii and run limits do. So a wider search (the near band of ``match/nearband.py``) reuses
+        the match index's arrays with a plan of the same chunks at the new radius.
+        """
+        plan = make_plan(self.bits, radius, self.plan.chunks, self.plan.depth)  # widths depend on chunks only
+        assert plan.widths == self.plan.widths and plan.offsets == self.plan.offsets
+        wide = NativeIndex.__new__(NativeIndex)
+        HammingIndex.__init__(wide, np.zeros((1, self.codes_shape[1]), dtype=np.uint8), radius)  # checks radius
+        wide.codes_shape = self.codes_shape
+        wide.threads, wide.plan, wide.ahead, wide.tables = self.threads, plan, self.ahead, self.tables
+        masks = [plan.flip_masks(c) for c in range(plan.chunks)]
+        wide._masks = np.concatenate(masks)
+        wide._masks_at = np.cumsum([0] + [len(m) for m in masks]).astype(np.int64)
+        wide._flips = np.array([bin(int(m)).count("1") for m in wide._masks], dtype=np.int64)
+        wide._limits = np.array(plan.limits, dtype=np.int64)
+        wide._low = self._low
+        return wide
 
     @classmethod
     def available(cls) -> bool:

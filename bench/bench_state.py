@@ -1,0 +1,171 @@
+"""The state store: first scan vs unchanged rescan vs 1%-changed rescan, rematch, and bytes per file.
+
+Run:  python bench/bench_state.py [--files 2000] [--rows 200000] [--list-size 1000000] [--new 10000] [--workers 2]
+
+Part 1 writes ``--files`` distinct small JPEGs (crops and flips of the benign sample photos, 640x480) into
+a temporary folder and times three real ``libra scan --state`` processes side by side (start-up and list
+load included): the first scan, a rescan of the unchanged tree, and a rescan after 1% of the files were
+rewritten. Part 2 fills a state with ``--rows`` synthetic stored files (random MD5 and PDQ with its seven
+dihedral variants, as a scan stores them) and times ``libra rematch`` against a list of ``--list-size``
+entries (half PDQ, half MD5), then ``--only-new-entries`` against a version adding ``--new`` entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_tools import ENV, keys, libra, run
+from PIL import Image
+
+from libra_cli.models import HashResult, HashValues, MediaRef
+from libra_cli.state import StateStore, codec
+from libra_cli.state.store import key
+
+PHOTOS = Path(__file__).parent.parent / "tests" / "data" / "photos"
+DIHEDRAL = ("original", "rot90", "rot180", "rot270", "mirror", "mirror-rot90", "mirror-rot180", "mirror-rot270")
+
+
+def make_tree(root: Path, count: int) -> list[Path]:
+    photos = [Image.open(p).convert("RGB") for p in sorted(PHOTOS.glob("*.jpg"))]
+    paths = []
+    for i in range(count):
+        img = photos[i % len(photos)]
+        w, h = img.size
+        shift = (i // len(photos)) % 97
+        part = img.crop((shift * w // 300, shift * h // 400, w, h)).resize((640, 480))
+        if (i // len(photos)) % 2:
+            part = part.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        folder = root / f"d{i // 500:03d}"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"p{i:06d}.jpg"
+        buffer = io.BytesIO()
+        part.save(buffer, "JPEG", quality=85)
+        path.write_bytes(buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def write_list(path: Path, columns: dict[str, np.ndarray], recipient: str, name: str) -> None:
+    from pyrage import x25519
+
+    from libra_cli.hashlist.build import write_hashlist
+    from libra_cli.hashlist.table import Codes, HashColumn, HashList, ListInfo, VarStrings
+
+    built = {}
+    for hash_type, values in columns.items():
+        n = len(values)
+        ids = VarStrings(b"", np.full(n + 1, -1, dtype=np.int64))
+        ids.offsets[0] = 0
+        none = Codes(np.full(n, -1, dtype=np.int32), [])
+        built[hash_type] = HashColumn(hash_type, values, np.zeros(n, dtype=np.bool_), ids, none, none, none)
+    write_hashlist(HashList(ListInfo(name), built), str(path), recipients=[x25519.Recipient.from_str(recipient)])
+
+
+def scans(tmp: Path, args: argparse.Namespace, identity: Path, recipient: str) -> None:
+    tree = tmp / "tree"
+    tree.mkdir()
+    paths = make_tree(tree, args.files)
+    rng = np.random.default_rng(1)
+    hl = tmp / "scan-list.libra"
+    write_list(hl, {"pdq": rng.integers(0, 256, (5000, 32), dtype=np.uint8),
+                    "md5": rng.integers(0, 256, (5000, 16), dtype=np.uint8)}, recipient, "bench")  # fmt: skip
+    state = tmp / "scan-state.db"
+    cmd = libra("scan", str(tree), "-l", str(hl), "-i", str(identity), "--state", str(state), "-w", str(args.workers),
+                "-q", "-o", str(tmp / "findings.json"))  # fmt: skip
+    first = run(cmd)[0]
+    unchanged = run(cmd)[0]
+    for path in random.Random(2).sample(paths, max(1, len(paths) // 100)):
+        img = Image.open(path)
+        img.load()
+        img.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(path, "JPEG", quality=80)
+    changed = run(cmd)[0]
+    with sqlite3.connect(state) as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+        blob = db.execute("SELECT avg(length(hashes)) FROM files").fetchone()[0]
+    print(f"\nscan with --state, {args.files} JPEGs 640x480, {args.workers} workers, 10,000-entry list:")
+    print(f"  first scan          {first:7.2f} s")
+    print(f"  unchanged rescan    {unchanged:7.2f} s   {first / unchanged:5.1f}x faster")
+    print(f"  1% changed rescan   {changed:7.2f} s   {first / changed:5.1f}x faster")
+    print(f"  state size          {os.path.getsize(state)} bytes, {pages / args.files:.0f} bytes per file "
+          f"(stored hashes {blob:.0f} bytes)")  # fmt: skip
+
+
+def synthetic_state(path: Path, rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` stored images: random MD5 and 8 PDQ rows each, written as a scan would store them."""
+    md5 = rng.integers(0, 256, (rows, 16), dtype=np.uint8)
+    pdq = rng.integers(0, 256, (rows, 8, 32), dtype=np.uint8)
+    quality = np.full(8, 90, dtype=np.uint8)
+    now = time.time()
+    with StateStore.open(str(path)) as store:
+        for start in range(0, rows, 20000):
+            batch = []
+            for i in range(start, min(rows, start + 20000)):
+                ref = MediaRef(f"/srv/uploads/u{i % 997}/f{i:08d}.jpg", 100000 + i, i, i, i)
+                result = HashResult(ref, "image/jpeg", {"md5": md5[i].tobytes()},
+                                    (HashValues("pdq", pdq[i], DIHEDRAL, quality),),
+                                    frozenset({"md5", "pdq"}), width=640, height=480)  # fmt: skip
+                batch.append((key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, None, None, "image/jpeg",
+                              640, 480, codec.computed_text(result.computed), "bench", codec.encode(result), now, now,
+                              now, 0))  # fmt: skip
+            store.transaction(lambda db, b=batch: db.executemany(  # type: ignore[misc]
+                "INSERT INTO files (location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, width, "
+                "height, computed, fingerprint, hashes, first_seen, last_seen, hashed_at, last_run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", b))  # fmt: skip
+    return md5, pdq
+
+
+def rematches(tmp: Path, args: argparse.Namespace, identity: Path, recipient: str) -> None:
+    rng = np.random.default_rng(3)
+    state = tmp / "rematch-state.db"
+    start = time.perf_counter()
+    md5, pdq = synthetic_state(state, args.rows, rng)
+    filled = time.perf_counter() - start
+    half = args.list_size // 2
+    planted = rng.choice(args.rows, 10, replace=False)
+    old_pdq = np.concatenate([rng.integers(0, 256, (half, 32), dtype=np.uint8), pdq[planted[:5], 0]])
+    old_md5 = np.concatenate([rng.integers(0, 256, (half, 16), dtype=np.uint8), md5[planted[:5]]])
+    new_pdq = np.concatenate([old_pdq, rng.integers(0, 256, (args.new // 2, 32), dtype=np.uint8), pdq[planted[5:], 0]])
+    new_md5 = np.concatenate([old_md5, rng.integers(0, 256, (args.new // 2, 16), dtype=np.uint8), md5[planted[5:]]])
+    old, new = tmp / "v1.libra", tmp / "v2.libra"
+    write_list(old, {"pdq": old_pdq, "md5": old_md5}, recipient, "hotline")
+    write_list(new, {"pdq": new_pdq, "md5": new_md5}, recipient, "hotline")
+    full = run(libra("rematch", "--state", str(state), "-l", str(new), "-i", str(identity), "-q",
+                     "-o", str(tmp / "rematch.json")))[0]  # fmt: skip
+    narrowed = run(libra("rematch", "--state", str(state), "-l", str(new), "--only-new-entries", str(old),
+                         "-i", str(identity), "-q", "-o", str(tmp / "rematch-new.json")))[0]  # fmt: skip
+    size = os.path.getsize(state)
+    print(f"\nrematch, {args.rows:,} stored images (MD5 + 8 PDQ each; state filled in {filled:.0f} s, "
+          f"{size / args.rows:.0f} bytes per file):")  # fmt: skip
+    print(f"  against {len(new_pdq) + len(new_md5):,} entries          {full:7.2f} s  "
+          f"({args.rows / full:,.0f} stored files/s)")  # fmt: skip
+    print(f"  --only-new-entries ({args.new:,} new)   {narrowed:7.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--list-size", type=int, default=1_000_000)
+    parser.add_argument("--new", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-scans", action="store_true")
+    args = parser.parse_args()
+    assert ENV["PYTHONPATH"]
+    with tempfile.TemporaryDirectory(prefix="libra-bench-state-") as name:
+        tmp = Path(name)
+        identity, recipient = keys(tmp)
+        if not args.skip_scans:
+            scans(tmp, args, identity, recipient)
+        rematches(tmp, args, identity, recipient)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""History: the runs a state has seen, and how findings moved between two of them.
+
+A finding is keyed by (location, list, entry id). Between run A and a later run B, a finding
+*appeared* (in B, not in A, never before), *disappeared* (in A, not in B: taken down when the file is
+gone, else it no longer matches) or *reappeared* (in B, not in A, but in a run before A: a known item
+uploaded again after removal). Each comes with when it was first and last seen.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import StateError
+from .store import StateStore, uri
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    command: str
+    started: float
+    finished: float | None
+    complete: bool | None
+    exit_code: int | None
+    targets: list[str]
+    lists: list[dict[str, Any]]
+    hash_set: str
+    counts: dict[str, Any]
+    findings: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.id,
+            "command": self.command,
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "duration": None if self.finished is None else round(self.finished - self.started, 3),
+            "complete": self.complete,
+            "exit_code": self.exit_code,
+            "targets": self.targets,
+            "lists": self.lists,
+            "hash_set": self.hash_set.split(",") if self.hash_set else [],
+            "counts": self.counts,
+            "findings": self.findings,
+        }
+
+
+def iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def runs(store: StateStore, limit: int | None = None) -> list[Run]:
+    """The recorded runs, oldest first (the last ``limit`` of them)."""
+    with store.guard("read the history"):
+        rows = store.db.execute(
+            "SELECT r.id, r.command, r.started, r.finished, r.complete, r.exit_code, r.targets, r.lists, r.hash_set, "
+            "r.counts, (SELECT count(*) FROM findings f WHERE f.run = r.id AND f.allowed IS NULL) "
+            "FROM runs r ORDER BY r.id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+    return [
+        Run(
+            r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]), r[5],
+            json.loads(r[6]), json.loads(r[7]), r[8], json.loads(r[9]), r[10],
+        )
+        for r in reversed(rows)
+    ]
+
+
+def resolve_run(store: StateStore, text: str) -> int:
+    """A run named by its number, or ``last`` / ``previous`` (the last two runs)."""
+    with store.guard("read the history"):
+        ids = [r[0] for r in store.db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 2")]
+        if text in ("last", "previous"):
+            index = 0 if text == "last" else 1
+            if len(ids) <= index:
+                raise StateError(f"state {store.path} has no {text} run")
+            return int(ids[index])
+        if not text.isdigit():
+            raise StateError(f"{text!r} is not a run number (see 'libra history'), nor last or previous")
+        if store.db.execute("SELECT 1 FROM runs WHERE id = ?", (int(text),)).fetchone() is None:
+            raise StateError(f"state {store.path} has no run {text} (see 'libra history')")
+    return int(text)
+
+
+def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, list[dict[str, Any]]]:
+    """Findings that appeared, disappeared and reappeared from ``run_a`` to ``run_b``."""
+    if run_a == run_b:
+        raise StateError("name two different runs to compare")
+    if run_a > run_b:
+        run_a, run_b = run_b, run_a
+    with store.guard("read the history"):
+        db = store.db
+        a = _keys(store, run_a)
+        b = _keys(store, run_b)
+        earlier = {
+            (bytes(r[0]), r[1], r[2])
+            for r in db.execute(
+                "SELECT DISTINCT location, list, entry FROM findings WHERE run < ? AND allowed IS NULL", (run_a,)
+            )
+        }
+        departed = {
+            bytes(r[0])
+            for r in db.execute("SELECT location FROM departures WHERE run > ? AND run <= ?", (run_a, run_b))
+        }
+        out: dict[str, list[dict[str, Any]]] = {"appeared": [], "disappeared": [], "reappeared": []}
+        for k in sorted(b - a):
+            out["reappeared" if k in earlier else "appeared"].append(_describe(store, k, run_b))
+        for k in sorted(a - b):
+            record = _describe(store, k, run_b)
+            record["state"] = "taken down" if k[0] in departed else "no longer matches"
+            out["disappeared"].append(record)
+    return out
+
+
+def _keys(store: StateStore, run: int) -> set[tuple[Any, ...]]:
+    return {
+        (bytes(r[0]), r[1], r[2])
+        for r in store.db.execute(
+            "SELECT location, list, entry FROM findings WHERE run = ? AND allowed IS NULL", (run,)
+        )
+    }
+
+
+def _describe(store: StateStore, k: tuple[Any, ...], up_to: int) -> dict[str, Any]:
+    location, list_name, entry = k
+    first, last, runs_seen = store.db.execute(
+        "SELECT min(r.started), max(r.started), count(*) FROM findings f JOIN runs r ON r.id = f.run "
+        "WHERE f.location = ? AND f.list = ? AND f.entry = ? AND f.run <= ? AND f.allowed IS NULL",
+        (location, list_name, entry, up_to),
+    ).fetchone()
+    return {
+        "location": uri(location),
+        "list": list_name,
+        "entry": entry,
+        "first_seen": iso(first),
+        "last_seen": iso(last),
+        "runs": runs_seen,
+    }

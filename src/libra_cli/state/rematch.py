@@ -1,0 +1,186 @@
+"""Re-matching the stored hashes of every file against lists, without opening any media.
+
+When a hotline publishes a new list version, the question is whether content already held is on it.
+The state holds every file's hashes, so they go through the same match stage as a scan's results and
+out through the same findings writers, each finding with ``last_seen``: the location as it was when a
+scan last saw it. ``only_new_entries`` narrows a list to the entries an older version of it lacks.
+
+A file whose stored hash set lacks a type the lists use (a list of SHA-1 against a state of MD5) is
+not covered by a rematch: it is counted in ``not_covered`` and a scan hashes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..engine.wire import WireError
+from ..findings import FindingsWriter, ScanHeader
+from ..findings.schema import finding_record
+from ..hashlist.table import HashColumn, HashList
+from ..match.matcher import Matcher
+from ..models import Finding, HashConfig, HashResult, MediaRef
+from ..pipeline import MatchStage, now_iso
+from ..report import Report
+from ..textsafe import log_value
+from . import codec
+from .history import iso
+from .sink import finding_rows
+from .store import StateStore, uri
+
+log = logging.getLogger("libra.state")
+
+BATCH = 2048
+_ROWS = (
+    "SELECT location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, "
+    "hashes, last_seen FROM files WHERE gone_at IS NULL ORDER BY id"
+)
+
+
+def only_new_entries(new: HashList, old: HashList) -> HashList:
+    """``new`` with only the entries whose (type, value) ``old`` does not hold."""
+    columns: dict[str, HashColumn] = {}
+    for hash_type, column in new.columns.items():
+        before = old.columns.get(hash_type)
+        if before is None or column.raw_values is not None:
+            keep = np.ones(len(column), dtype=bool)
+        else:
+            width = column.values.shape[1]
+            view = f"V{width}"
+            keep = ~np.isin(column.values.view(view).ravel(), before.values.view(view).ravel())
+        index = np.flatnonzero(keep)
+        if len(index):
+            columns[hash_type] = HashColumn.from_entries(hash_type, [column.entry(int(i)) for i in index])
+    return HashList(new.info, columns)
+
+
+def rematch(
+    store: StateStore,
+    matcher: Matcher,
+    writer: FindingsWriter,
+    lists: Sequence[HashList],
+    *,
+    command: str = "rematch",
+    listener: Callable[[Report], None] | None = None,
+) -> Report:
+    """Match every stored file (not gone) against ``matcher``; findings to ``writer`` and to the history."""
+    config = HashConfig(
+        digests=tuple(sorted(matcher.needed_digests())), perceptual=tuple(sorted(matcher.needed_perceptual()))
+    )
+    stage = MatchStage(matcher, config)
+    report = Report()
+    started = time.time()
+    header = ScanHeader(
+        __version__,
+        now_iso(),
+        [f"state:{store.path}"],
+        [{"name": hl.info.name, "entries": len(hl), "sha256": hl.info.sha256} for hl in lists],
+        (*config.digests, *config.perceptual),
+    )
+    run_id = _begin(store, started, command, header)
+    writer.begin(header)
+    cursor = store.db.cursor()
+    found: list[tuple[object, ...]] = []  # findings are few: written to the history at the end
+    try:
+        with store.guard("read"):
+            cursor.execute(_ROWS)
+            while rows := cursor.fetchmany(BATCH):
+                found += _match_rows(rows, config, stage, report, writer, run_id)
+                if listener is not None:
+                    listener(report)
+        cursor.close()
+    except BaseException:
+        report.interrupted = True
+        cursor.close()
+        _end(store, run_id, report, found)
+        raise
+    writer.end(report.summary(), report.complete, now_iso())
+    _end(store, run_id, report, found)
+    if report.fatal_errors:
+        log.warning("not covered by the stored hashes files=%d (a scan hashes them)", report.fatal_errors)
+    return report
+
+
+_FINDING = (
+    "INSERT OR IGNORE INTO findings (run, location, list, entry, hash_type, method, distance, allowed) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _match_rows(
+    rows: list[tuple[object, ...]],
+    config: HashConfig,
+    stage: MatchStage,
+    report: Report,
+    writer: FindingsWriter,
+    run_id: int,
+) -> list[tuple[object, ...]]:
+    results: list[HashResult] = []
+    seen: list[float] = []
+    for location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, blob, last in rows:
+        ref = MediaRef(uri(location), size, mtime_ns, inode, ctime_ns, etag, version_id)  # type: ignore[arg-type]
+        if not codec.covers(str(computed), config, media_type):  # type: ignore[arg-type]
+            report.fatal_errors += 1
+            report.errors += 1
+        try:
+            result = codec.decode(blob, ref)  # type: ignore[arg-type]
+        except WireError as err:
+            log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
+            report.fatal_errors += 1
+            report.errors += 1
+            continue
+        results.append(result)
+        seen.append(float(last))  # type: ignore[arg-type]
+    found: list[tuple[object, ...]] = []
+    for (result, matches), last_seen in zip(stage.run(results), seen, strict=True):
+        report.files += 1
+        report.bytes += result.ref.size
+        report.media += int(bool(result.media_type))
+        if not matches:
+            continue
+        report.matched += 1
+        finding = Finding(result.ref, result.media_type, result.digests, tuple(matches))
+        writer.record({**finding_record(finding), "last_seen": iso(last_seen)})
+        found.extend(finding_rows(run_id, result.ref.uri, matches))
+    return found
+
+
+def _begin(store: StateStore, started: float, command: str, header: ScanHeader) -> int:
+    import json
+
+    run_id = 0
+
+    def work(db: sqlite3.Connection) -> None:
+        nonlocal run_id
+        cursor = db.execute(
+            "INSERT INTO runs (started, command, targets, lists, hash_set) VALUES (?, ?, ?, ?, ?)",
+            (
+                started,
+                command,
+                json.dumps(list(header.targets)),
+                json.dumps([{"name": x["name"], "sha256": x["sha256"]} for x in header.lists]),
+                ",".join(header.hash_set),
+            ),
+        )
+        run_id = int(cursor.lastrowid or 0)
+
+    store.transaction(work)
+    return run_id
+
+
+def _end(store: StateStore, run_id: int, report: Report, found: list[tuple[object, ...]]) -> None:
+    import json
+
+    def work(db: sqlite3.Connection) -> None:
+        db.executemany(_FINDING, found)
+        db.execute(
+            "UPDATE runs SET finished = ?, complete = ?, exit_code = ?, counts = ? WHERE id = ?",
+            (time.time(), int(report.complete), int(report.exit_code), json.dumps(report.summary()), run_id),
+        )
+
+    store.transaction(work)
