@@ -351,6 +351,7 @@ def test_a_listed_photo_inside_archives_is_found_with_the_member_location(
     warnings = {r["location"]: r["reason"] for r in records(doc, "warning")}
     assert warnings == {f"{tree}/locked.zip": "encrypted archive, members not hashed"}
     assert doc["summary"]["matched"] == 3 and doc["summary"]["files"] == 5 and doc["summary"]["archive_members"] == 7
+    assert doc["summary"]["media"] == 0  # files are what the storage holds; members are counted apart
     assert not records(doc, "suspected")  # opt-in
 
 

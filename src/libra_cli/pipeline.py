@@ -338,8 +338,7 @@ class Pipeline:
         else:
             report.files += 1
             report.bytes += ref.size
-        if result.media_type:
-            report.media += 1
+            report.media += int(bool(result.media_type))
         if result.error:
             report.errors += 1
             report.fatal_errors += int(result.fatal)
