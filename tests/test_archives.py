@@ -399,6 +399,23 @@ def test_hostile_member_names_reach_the_findings_escaped(tmp_path: Path, listed:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up"] and sorted(os.listdir(root)) == ["t.zip"]
 
 
+def test_member_names_that_are_not_utf8_cross_the_wire_and_reach_the_findings(
+    tmp_path: Path, listed: tuple[Path, Path]
+) -> None:
+    root = tmp_path / "up"
+    root.mkdir()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as archive:
+        info = tarfile.TarInfo("bad\udcff.jpg")  # the raw byte 0xff, as Python keeps a foreign name
+        info.size = len(LISTED)
+        archive.addfile(info, io.BytesIO(LISTED))
+    (root / "t.tar").write_bytes(buffer.getvalue())
+    code, out, _ = _scan(root, listed, "-f", "json", "-w", "2")
+    found = records(json.loads(out))
+    assert code == 1 and [r["location"] for r in found] == [f"{root}/t.tar!bad\\xff.jpg"]
+    assert found[0]["archive"]["path"] == ["bad\\xff.jpg"]
+
+
 def test_archive_settings_resolve_from_flags_config_and_defaults_and_are_documented() -> None:
     default = ScanSettings.resolve({})
     assert default.archive_limits() == ArchiveLimits()
