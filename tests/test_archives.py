@@ -416,6 +416,20 @@ def test_member_names_that_are_not_utf8_cross_the_wire_and_reach_the_findings(
     assert found[0]["archive"]["path"] == ["bad\\xff.jpg"]
 
 
+def test_with_a_state_file_archives_are_read_again_and_members_are_not_stored(
+    tree: Path, listed: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    state = tmp_path / "state.db"
+    for _ in range(2):  # the second run finds its members again, quietly
+        code, out, err = _scan(tree, listed, "-f", "json", "-w", "1", "--state", str(state))
+        assert code == 1 and len(records(json.loads(out))) == 3 and "unreadable" not in err + caplog.text
+    with sqlite3.connect(state) as db:
+        stored = [row[0] for row in db.execute("SELECT location FROM files")]
+    assert stored == []  # archives are read again each run, and members are never rows of their own
+
+
 def test_archive_settings_resolve_from_flags_config_and_defaults_and_are_documented() -> None:
     default = ScanSettings.resolve({})
     assert default.archive_limits() == ArchiveLimits()
