@@ -143,6 +143,29 @@ def test_nested_archives_are_walked_and_named_outer_to_inner(tmp_path: Path) -> 
     assert "nested more than 2 archives deep" in (by_path(deep)["m.tar.gz!b.zip"].error or "")
 
 
+def test_an_archive_larger_than_memory_is_read_as_a_stream(tmp_path: Path) -> None:
+    data = zip_bytes({"coffee.jpg": LISTED, "moon.jpg": OTHER})
+    small = HashConfig(digests=("md5",), perceptual=("pdq",), archives=ArchiveLimits(), max_in_memory=len(data) // 2)
+    streamed, whole = hashed(data, tmp_path, "s.zip", small), hashed(data, tmp_path, "w.zip")
+    assert streamed.digests == whole.digests and streamed.error is None
+    assert [m.digests for m in streamed.members] == [m.digests for m in whole.members]
+    assert [m.perceptual for m in streamed.members] == [m.perceptual for m in whole.members]
+
+
+def test_a_finding_keeps_its_digests_when_the_archive_is_gone_before_they_are_completed(tmp_path: Path) -> None:
+    from libra_cli.pipeline import MatchStage
+
+    result = hashed(zip_bytes({"coffee.jpg": LISTED, "moon.jpg": OTHER}), tmp_path)
+    stage = MatchStage(None, CONFIG, ("md5", "sha1", "sha256"))
+    done = stage.complete_many(list(result.members))
+    assert [d.digests["sha1"] for d in done] == [hashlib.sha1(LISTED).digest(), hashlib.sha1(OTHER).digest()]
+    (tmp_path / "a.zip").write_bytes(zip_bytes({"coffee.jpg": OTHER, "moon.jpg": OTHER}))  # changed in place
+    kept = stage.complete(result.members[0])
+    assert kept.digests == result.members[0].digests  # never a digest of what is there now
+    (tmp_path / "a.zip").unlink()
+    assert stage.complete(result.members[0]).digests == result.members[0].digests
+
+
 def test_a_compressed_file_that_is_not_a_tar_is_one_member(tmp_path: Path) -> None:
     result = hashed(gzip.compress(LISTED), tmp_path, "coffee.jpg.gz")
     assert [m.ref.uri for m in result.members] == [f"{tmp_path / 'coffee.jpg.gz'}!-"]
@@ -328,6 +351,7 @@ def test_a_listed_photo_inside_archives_is_found_with_the_member_location(
     warnings = {r["location"]: r["reason"] for r in records(doc, "warning")}
     assert warnings == {f"{tree}/locked.zip": "encrypted archive, members not hashed"}
     assert doc["summary"]["matched"] == 3 and doc["summary"]["files"] == 5 and doc["summary"]["archive_members"] == 7
+    assert doc["summary"]["media"] == 0  # files are what the storage holds; members are counted apart
     assert not records(doc, "suspected")  # opt-in
 
 
@@ -373,6 +397,37 @@ def test_hostile_member_names_reach_the_findings_escaped(tmp_path: Path, listed:
     assert code == 1 and [r["location"] for r in found] == [f"{root}/t.zip!../../evil\\u001b[2J.jpg"]
     assert found[0]["archive"]["path"] == ["../../evil\\u001b[2J.jpg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up"] and sorted(os.listdir(root)) == ["t.zip"]
+
+
+def test_member_names_that_are_not_utf8_cross_the_wire_and_reach_the_findings(
+    tmp_path: Path, listed: tuple[Path, Path]
+) -> None:
+    root = tmp_path / "up"
+    root.mkdir()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as archive:
+        info = tarfile.TarInfo("bad\udcff.jpg")  # the raw byte 0xff, as Python keeps a foreign name
+        info.size = len(LISTED)
+        archive.addfile(info, io.BytesIO(LISTED))
+    (root / "t.tar").write_bytes(buffer.getvalue())
+    code, out, _ = _scan(root, listed, "-f", "json", "-w", "2")
+    found = records(json.loads(out))
+    assert code == 1 and [r["location"] for r in found] == [f"{root}/t.tar!bad\\xff.jpg"]
+    assert found[0]["archive"]["path"] == ["bad\\xff.jpg"]
+
+
+def test_with_a_state_file_archives_are_read_again_and_members_are_not_stored(
+    tree: Path, listed: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    state = tmp_path / "state.db"
+    for _ in range(2):  # the second run finds its members again, quietly
+        code, out, err = _scan(tree, listed, "-f", "json", "-w", "1", "--state", str(state))
+        assert code == 1 and len(records(json.loads(out))) == 3 and "unreadable" not in err + caplog.text
+    with sqlite3.connect(state) as db:
+        stored = [row[0] for row in db.execute("SELECT location FROM files")]
+    assert stored == []  # archives are read again each run, and members are never rows of their own
 
 
 def test_archive_settings_resolve_from_flags_config_and_defaults_and_are_documented() -> None:

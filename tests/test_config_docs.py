@@ -84,3 +84,15 @@ def test_lists_may_be_one_path_and_a_typo_gets_the_nearest_key(tmp_path: Path) -
     config.write_text("lists: [/a.libra, 3]\n")
     with pytest.raises(ConfigError, match="'lists' must be a path or a list of paths"):
         load_config(str(config))
+
+
+def test_every_scan_option_is_a_config_key_and_documented() -> None:
+    """A setting the config file refuses, or that docs/config.md does not name, is a setting a cron job cannot use."""
+    from libra_cli.config import SCHEMA
+    from libra_cli.settings import OPTIONS
+
+    keys = set(OPTIONS) - {"targets"}  # what to scan is named on the command line
+    assert keys <= set(SCHEMA), sorted(keys - set(SCHEMA))
+    first_cells = re.findall(r"^\| ([^|]*) \|", (ROOT / "docs" / "config.md").read_text(), re.M)
+    documented = {key for cell in first_cells for key in re.findall(r"`([a-z_0-9]+)`", cell)}
+    assert keys <= documented, sorted(keys - documented)

@@ -66,6 +66,16 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "archive_max_size": (str, int),
     "archive_max_member_size": (str, int),
     "archive_max_ratio": (int,),
+    "deep": (bool,),
+    "suspected": (bool,),
+    "group_by": (str, list),
+    "account_pattern": (str, list),
+    "batch_window": (int, float),
+    "fail_on_suspected": (bool,),
+    "suspected_min_score": (int, float),
+    "context_max_files": (int,),
+    "near_band": (str,),
+    "keywords": (str, list),
 }
 
 

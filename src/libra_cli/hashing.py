@@ -352,6 +352,9 @@ def member_digests(
             found[path] = raw_digests(data, names)
 
     with storage_for(archive.uri, config.storage).open(archive) as stream:
+        if stream.seek(0, io.SEEK_END) != archive.size:
+            raise Changed("the archive changed since it was scanned")
+        stream.seek(0)
         kind = kind_of(stream.read(HEAD_SIZE))
         stream.seek(0)
         if kind is not None:

@@ -128,8 +128,8 @@ class MatchStage:
             out.append((result, matches, [] if matches or near is None else near[i]))
         matched = [i for i, (_, matches, _) in enumerate(out) if matches]
         # Together: the matched members of one archive are completed from one more walk of it.
-        for i, result in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
-            out[i] = (result, out[i][1], out[i][2])
+        for i, done in zip(matched, self.complete_many([out[i][0] for i in matched]), strict=True):
+            out[i] = (done, out[i][1], out[i][2])
         if candidates and self.near_band is not None:
             if not self._near_built:
                 self._near, self._near_built = self.matcher.near_band(self.near_band), True
@@ -157,9 +157,10 @@ class MatchStage:
             except Exception as err:  # a finding is never lost to its report's digests
                 log.warning("digests not completed location=%s reason=%s", log_value(members[0].archive), one_line(err))
             for i, member in zip(indexes, members, strict=True):
-                extra = found.get(member.path)
-                if extra:  # the worker's own digests stay as they were matched
-                    out[i] = replace(results[i], digests={**extra, **results[i].digests})
+                extra = found.get(member.path, {})
+                known = results[i].digests
+                if extra and all(extra[d] == v for d, v in known.items() if d in extra):  # the very bytes scanned
+                    out[i] = replace(results[i], digests={**extra, **known})
         return out
 
     def complete(self, result: HashResult) -> HashResult:
@@ -337,8 +338,7 @@ class Pipeline:
         else:
             report.files += 1
             report.bytes += ref.size
-        if result.media_type:
-            report.media += 1
+            report.media += int(bool(result.media_type))
         if result.error:
             report.errors += 1
             report.fatal_errors += int(result.fatal)

@@ -32,7 +32,8 @@ class Report:
     clusters: list[dict[str, object]] = field(default_factory=list)
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
     stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster)
-    members: int = 0  #: archive members hashed or listed (``media/archive.py``); not counted in ``files``
+    #: Archive members hashed or listed (``media/archive.py``); not counted in ``files``, ``media`` or ``bytes``.
+    members: int = 0
 
     @property
     def complete(self) -> bool:

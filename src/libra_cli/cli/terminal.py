@@ -148,7 +148,8 @@ class TerminalSink(Sink):
             "",
             "----------- libra scan summary -----------",
             f"Lists:         {lists}",
-            f"Scanned:       {count(report.files, 'file')} ({report.media} media, {report.bytes / 2**20:.1f} MiB)",
+            f"Scanned:       {count(report.files, 'file')} ({report.media} media, {report.bytes / 2**20:.1f} MiB)"
+            + (f", {count(report.members, 'archive member')}" if report.members else ""),
             f"Matched:       {count(report.matched, 'file')}",
             *self._suspected(report),
             f"Skipped:       {count(report.skipped, 'file')} (not looked at: size limit, special file or link)"

@@ -100,10 +100,12 @@ class StateSink(Sink):
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         location = result.ref.uri
         self._findings.extend(finding_rows(self.run_id, location, matches))
-        if location in self.filter.served:
+        if result.member is not None:  # an archive member is not a file of the storage: never stored
+            pass
+        elif location in self.filter.served:
             self.filter.served.discard(location)
             self._touches.append(location)
-        elif result.error or result.fatal:
+        elif result.error or result.fatal or result.members:  # archives are read again: members meet the lists
             self._drops.append(location)
         else:
             self._upserts.append(result)
