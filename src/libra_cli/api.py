@@ -197,6 +197,7 @@ def run(
         filter=filter,
         listener=listener,
         context=context_stage(s, prepared.matcher, prepared.keywords),
+        graceful=True,
     )
     pipeline.report.fail_on_suspected = s.fail_on_suspected
     return pipeline.run()

@@ -15,6 +15,7 @@ different sinks. A ``Report`` counts outcomes and owns the exit code.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from .match.nearband import Band, NearBand
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
 from .sinks import Sink
+from .stopping import StopRequest, graceful_stop
 from .storage import Source, WalkError, storage_for
 from .textsafe import log_value, one_line
 
@@ -166,8 +168,11 @@ class Pipeline:
         filter: Filter | None = None,
         listener: Listener | None = None,
         context: ContextStage | None = None,
+        graceful: bool = False,
     ) -> None:
         self.source = source
+        #: SIGINT/SIGTERM end the run with its outputs written, marked interrupted (``stopping.py``)
+        self.graceful = graceful
         self.context = context  #: suspected files from context (``context/``), emitted at the end
         self.engine_factory = engine_factory
         self.match = match
@@ -179,11 +184,36 @@ class Pipeline:
         self.report = self.progress.report
 
     def run(self) -> Report:
-        """Run to the end and return the report. Interrupts propagate after workers are stopped."""
+        """Run to the end and return the report. Interrupts propagate after workers are stopped.
+
+        With ``graceful``, a first SIGINT/SIGTERM ends the run early instead: the results in hand are
+        matched and every sink is ended as usual, with ``report.interrupted`` set.
+        """
         header = self.header or ScanHeader(__version__, now_iso(), list(self.source.targets), [])
         for sink in self.sinks:
             sink.begin(header)
         log.info("scan started targets=%d", len(self.source.targets))
+        stopping = graceful_stop() if self.graceful else contextlib.nullcontext(StopRequest())
+        with stopping as stop:
+            self._loop(stop)
+            self._suspect()
+            self.progress.walk_done = True
+            self._notify()
+            finished = now_iso()
+            for sink in self.sinks:
+                sink.end(self.report, finished)
+        report = self.report
+        log.info(
+            "scan finished files=%d matched=%d errors=%d skipped=%d exit=%d",
+            report.files,
+            report.matched,
+            report.errors,
+            report.skipped,
+            int(report.exit_code),
+        )
+        return report
+
+    def _loop(self, stop: StopRequest) -> None:
         engine = self.engine_factory()
         queue = self.source.queue
         batch: list[HashResult] = []
@@ -192,6 +222,8 @@ class Pipeline:
         try:
             with engine:
                 while True:
+                    if stop.requested:
+                        raise _Stopped
                     while engine.capacity() > 0:
                         item = queue.get_nowait()
                         if item is None:
@@ -207,6 +239,8 @@ class Pipeline:
                     waiting = bool(batch)
                     wake = [queue] if engine.capacity() > 0 and not queue.finished else []
                     results = engine.poll(MATCH_DELAY if waiting else 1.0, wake)
+                    if stop.requested:  # a worker the same signal stopped is no unreadable file
+                        results = [r for r in results if not r.fatal]
                     if results and not batch:
                         oldest = time.monotonic()
                     batch.extend(results)
@@ -217,6 +251,10 @@ class Pipeline:
                         batch = []
                     self._notify()
                 self._emit(batch)
+        except _Stopped:  # SIGINT/SIGTERM: what is in hand is matched and written, the rest is not covered
+            self.report.interrupted = True
+            log.info("scan stopped reason=signal files=%d", self.report.files)
+            self._emit(batch)
         except EngineLost as err:  # a cluster's scheduler went away: what was found so far is written
             self.report.interrupted = True
             self.report.stopped = str(err)
@@ -227,22 +265,6 @@ class Pipeline:
             raise
         finally:
             self.source.stop()
-        self._suspect()
-        self.progress.walk_done = True
-        self._notify()
-        finished = now_iso()
-        for sink in self.sinks:
-            sink.end(self.report, finished)
-        report = self.report
-        log.info(
-            "scan finished files=%d matched=%d errors=%d skipped=%d exit=%d",
-            report.files,
-            report.matched,
-            report.errors,
-            report.skipped,
-            int(report.exit_code),
-        )
-        return report
 
     def _route(self, item: MediaRef | Skip | WalkError, engine: Engine) -> HashResult | None:
         """A walk item to where it goes: references to the filter and engine, the rest to the sinks."""
@@ -330,6 +352,10 @@ class Pipeline:
         self.progress.discovered_bytes = self.source.discovered_bytes
         self.progress.walk_done = self.source.queue.finished
         self.listener(self.progress)
+
+
+class _Stopped(Exception):
+    """Raised inside the engine's block on a graceful stop, so its workers are stopped at once."""
 
 
 def now_iso() -> str:

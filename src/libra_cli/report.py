@@ -40,10 +40,11 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """2 if the run ended early (``stopped``: its cluster was lost) — even with matches: it did not do
-        what it was asked, and the findings written so far say what it found; else 1 if anything matched (or
-        was suspected, with ``fail_on_suspected``); else 2 if something could not be covered; else 0."""
-        if self.stopped:
+        """2 if the run ended early (``stopped``: its cluster was lost; ``interrupted``: SIGINT/SIGTERM),
+        even with matches: it did not do what it was asked, and the findings written so far say what it
+        found; else 1 if anything matched (or was suspected, with ``fail_on_suspected``); else 2 if
+        something could not be covered; else 0."""
+        if self.stopped or self.interrupted:
             return ExitCode.ERROR
         if self.matched or (self.fail_on_suspected and self.suspected):
             return ExitCode.FOUND
@@ -67,4 +68,5 @@ class Report:
             "not_covered": self.fatal_errors,
             "bytes": self.bytes,
             **({"clusters": list(self.clusters)} if self.clusters else {}),
+            **({"interrupted": True} if self.interrupted else {}),
         }

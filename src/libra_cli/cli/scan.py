@@ -458,6 +458,10 @@ def scan(
         say(f"libra: none of the targets could be reached; {printable(target)} was left as it was")
     if report.stopped:  # the cluster was lost mid-run: one sentence; the findings so far are written
         say(f"libra: {report.stopped}")
+    elif report.interrupted:  # SIGINT/SIGTERM: the findings so far are written, marked incomplete
+        where = printable(target) if target else "the output"
+        say(f"libra: interrupted after {count(report.files, 'file')}; the findings so far are in {where} "
+            '("complete": false)')  # fmt: skip
     else:
         _tell(settings, report, view, bar)
     if settings.on_match and not kept:

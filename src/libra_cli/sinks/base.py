@@ -32,7 +32,9 @@ class Sink:
         """A place that could not be walked or listed."""
 
     def end(self, report: Report, finished: str) -> None:
-        """After the last outcome (not called when the run is interrupted)."""
+        """After the last outcome; also after a graceful stop (SIGINT/SIGTERM), with ``report.interrupted`` set.
+
+        Not called when the run is aborted (a second signal, an error): its outputs are then discarded."""
 
 
 class FindingsSink(Sink):

@@ -118,7 +118,7 @@ class StateSink(Sink):
 
     def end(self, report: Report, finished: str) -> None:
         self.flush()
-        if self.mark_gone and self.walk_errors == 0:
+        if self.mark_gone and self.walk_errors == 0 and not report.interrupted:  # a stopped walk saw only part
             self._mark_gone()
 
     def _maybe_flush(self) -> None:
