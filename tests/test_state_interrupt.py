@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import testplugins  # noqa: F401  (test:// storage in this process too, for the in-process --resume run)
 from scanhelp import cli, make_identity, make_list
 
 TESTS = Path(__file__).parent
@@ -25,7 +26,7 @@ BOOT = (
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import testplugins; "
     "from libra_cli.cli.app import main; sys.argv = ['libra', *sys.argv[1:]]; main()"
 )
-SLOW = "test://files/photo-coffee.jpg,photo-moon.jpg," + ",".join(f"slow{i}" for i in range(12))
+SLOW = "test://files/photo-coffee.jpg,photo-moon.jpg," + ",".join(f"slow{i}" for i in range(4))
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +66,10 @@ def committed(state: Path) -> int:
         db.close()
 
 
-@pytest.mark.parametrize("with_state", [False, True], ids=["no-state", "state"])
-def test_sigterm_writes_the_findings_so_far_marked_incomplete(
-    tmp_path: Path, keyed: tuple[Path, Path], with_state: bool
-) -> None:
+def test_sigterm_writes_the_findings_so_far_marked_incomplete(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
+    """With a state (without one: tests/test_cli_scan.py::test_sigterm_stops_cleanly...)."""
     output, state = tmp_path / "findings.json", tmp_path / "state.db"
-    proc = start(keyed, SLOW, output, *(["--state", str(state)] if with_state else []))
+    proc = start(keyed, SLOW, output, "--state", str(state))
     wait_for(proc, "match location=test://files/photo-coffee.jpg")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
@@ -80,10 +79,8 @@ def test_sigterm_writes_the_findings_so_far_marked_incomplete(
     assert doc["complete"] is False and doc["summary"]["interrupted"] is True
     assert [r["location"] for r in doc["findings"] if r["status"] == "match"] == ["test://files/photo-coffee.jpg"]
     assert [r for r in doc["findings"] if r["status"] == "error"] == []  # files in flight are not called unreadable
-    assert 2 <= doc["summary"]["files"] < 14
+    assert 2 <= doc["summary"]["files"] < 6
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("state")) == ["findings.json"]
-    if not with_state:
-        return
     db = sqlite3.connect(state)
     row = db.execute("SELECT finished, complete, exit_code, counts FROM runs").fetchone()
     finished, complete, exit_code, counts = row
@@ -126,3 +123,30 @@ def test_sigkill_keeps_the_state_consistent_and_the_previous_findings(tmp_path: 
         assert ("pdq@1" in computed) == name.startswith("photo-")
     code, _, err = cli("history", "--state", str(state))
     assert code == 0, err
+
+
+def test_resume_continues_the_interrupted_run_and_reports_its_findings(
+    tmp_path: Path, keyed: tuple[Path, Path]
+) -> None:
+    output, state = tmp_path / "findings.json", tmp_path / "state.db"
+    proc = start(keyed, SLOW, output, "--state", str(state))
+    wait_for(proc, "match location=test://files/photo-coffee.jpg")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2, err
+    recorded = committed(state)
+    identity, hashlist = keyed
+    log = tmp_path / "resume.log"
+    args = ["scan", "--resume", "--state", str(state), "-l", str(hashlist), "-i", str(identity), "-w", "1", "-q"]
+    code, out, err = cli(*args, "--log-file", str(log), "--log-level", "info")  # no targets: the interrupted run's
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["targets"] == [SLOW] and doc["complete"] is True and doc["summary"]["files"] == 6
+    assert [r["location"] for r in doc["findings"] if r["status"] == "match"] == ["test://files/photo-coffee.jpg"]
+    text = log.read_text()
+    assert "resuming run=1" in text
+    assert f"reused={recorded} hashed={6 - recorded}" in text  # what the stopped run recorded was not read again
+    db = sqlite3.connect(state)
+    assert db.execute("SELECT id, resumed_from, complete FROM runs ORDER BY id").fetchall() == [(1, None, 0), (2, 1, 1)]
+    code, _, err = cli(*args, "--log-file", str(log))  # nothing left to resume: a normal scan, same targets named
+    assert code == 2 and "not interrupted" in err

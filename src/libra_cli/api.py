@@ -30,7 +30,7 @@ from .lists import load_keyword_lists, load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
 from .pace import Rate, paced
-from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
+from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, Review, now_iso
 from .priority import lower_priority
 from .report import Report
 from .settings import ScanSettings
@@ -159,8 +159,10 @@ def run(
     own_files: frozenset[tuple[int, int]] = frozenset(),
     listener: Listener | None = None,
     filter: Filter | None = None,
+    review: Review | None = None,
 ) -> Report:
     """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs).
+    ``filter`` and ``review`` come from the state (unchanged files; allow records and earlier findings).
 
     ``settings.nice`` lowers this process's priority first (workers inherit it); ``settings.max_rate``
     paces what is handed to the engine.
@@ -198,8 +200,10 @@ def run(
         listener=listener,
         context=context_stage(s, prepared.matcher, prepared.keywords),
         graceful=True,
+        review=review,
     )
     pipeline.report.fail_on_suspected = s.fail_on_suspected
+    pipeline.report.new_only = s.new_only
     return pipeline.run()
 
 

@@ -73,6 +73,21 @@ class Filter:
         return None
 
 
+class Review:
+    """Reviewed outcomes of matched files: an allow record suppresses a reviewed false positive, and a
+    match seen in an earlier run is not new. This one allows nothing and calls every match new; the
+    state's (``state/allow.py``) answers from the state file.
+    """
+
+    def allowed(self, result: HashResult, matches: Sequence[Match]) -> str | None:
+        """The reason of the allow record that covers this matched file, else ``None``."""
+        return None
+
+    def is_new(self, result: HashResult, matches: Sequence[Match]) -> bool:
+        """Whether any of the file's matches was not reported by an earlier run."""
+        return True
+
+
 def collapse(matches: Sequence[Match]) -> list[Match]:
     """One match per (list, method, hash type, listed item), the closest, exact ones first.
 
@@ -169,10 +184,12 @@ class Pipeline:
         listener: Listener | None = None,
         context: ContextStage | None = None,
         graceful: bool = False,
+        review: Review | None = None,
     ) -> None:
         self.source = source
         #: SIGINT/SIGTERM end the run with its outputs written, marked interrupted (``stopping.py``)
         self.graceful = graceful
+        self.review = review or Review()
         self.context = context  #: suspected files from context (``context/``), emitted at the end
         self.engine_factory = engine_factory
         self.match = match
@@ -298,11 +315,27 @@ class Pipeline:
 
     def _emit(self, batch: Sequence[HashResult]) -> None:
         for result, matches, candidates in self.match.run_with_candidates(batch, candidates=self.context is not None):
+            if matches:
+                matches, candidates = self._reviewed(result, matches, candidates)
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
                 self.context.see(result, matches, candidates=candidates)
+
+    def _reviewed(
+        self, result: HashResult, matches: list[Match], candidates: list[Candidate]
+    ) -> tuple[list[Match], list[Candidate]]:
+        """An allowed match goes to the sinks as ``allowed`` and on as a clean file; new ones are counted."""
+        reason = self.review.allowed(result, matches)
+        if reason is None:
+            self.report.new_matched += int(self.review.is_new(result, matches))
+            return matches, candidates
+        self.report.allowed += 1
+        log.info("allowed location=%s reason=%s", log_value(result.ref.uri), log_value(reason))
+        for sink in self.sinks:
+            sink.allowed(result, matches, reason)
+        return [], []
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""

@@ -32,6 +32,9 @@ class Report:
     clusters: list[dict[str, object]] = field(default_factory=list)
     fail_on_suspected: bool = False  #: suspected files alone make exit code 1 (``--fail-on-suspected``)
     stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster)
+    allowed: int = 0  #: matched files an allow record suppressed (reviewed false positives; not in ``matched``)
+    new_matched: int = 0  #: matched files with a match no earlier run of the state reported
+    new_only: bool = False  #: only new matches make exit code 1 (``--new-only``)
 
     @property
     def complete(self) -> bool:
@@ -46,7 +49,7 @@ class Report:
         something could not be covered; else 0."""
         if self.stopped or self.interrupted:
             return ExitCode.ERROR
-        if self.matched or (self.fail_on_suspected and self.suspected):
+        if (self.new_matched if self.new_only else self.matched) or (self.fail_on_suspected and self.suspected):
             return ExitCode.FOUND
         if not self.complete:
             return ExitCode.ERROR
@@ -69,4 +72,6 @@ class Report:
             "bytes": self.bytes,
             **({"clusters": list(self.clusters)} if self.clusters else {}),
             **({"interrupted": True} if self.interrupted else {}),
+            **({"allowed": self.allowed} if self.allowed else {}),
+            **({"new": self.new_matched} if self.new_only else {}),
         }

@@ -305,6 +305,8 @@ OPTIONS: dict[str, _Option] = {
     "tls_key": _Option(None, _text("tls_key")),
     "near_band": _Option("32..48", _near_band),
     "keywords": _Option((), _strings("keywords")),
+    "resume": _Option(False, _bool("resume")),
+    "new_only": _Option(False, _bool("new_only")),
 }
 
 
@@ -358,6 +360,8 @@ class ScanSettings:
     tls_key: str | None = None  #: its private key (PEM; may be in ``tls_cert``'s file)
     near_band: Any = field(default_factory=lambda: _near_band("32..48"))  #: ``match.nearband.Band`` or ``None`` (off)
     keywords: tuple[str, ...] = ()  #: keyword lists (``.libra``) matched against names, with ``suspected``
+    resume: bool = False  #: continue the state's interrupted scan (``--resume``, needs ``state``)
+    new_only: bool = False  #: exit 1 and the hook only for matches no earlier run of the state reported
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

@@ -109,6 +109,9 @@ class StateSink(Sink):
             self._upserts.append(result)
         self._maybe_flush()
 
+    def allowed(self, result: HashResult, matches: Sequence[Match], reason: str) -> None:
+        self._findings.extend(finding_rows(self.run_id, result.ref.uri, matches, allowed=reason))
+
     def skip(self, skip: Skip) -> None:
         self._touches.append(skip.location)  # still there, only not looked at (excluded, --since, too large)
         self._maybe_flush()
