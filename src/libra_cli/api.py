@@ -99,7 +99,8 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
             passphrase_env=settings.passphrase_env,
             publisher_keys=settings.publisher_keys,
         )
-    if settings.engine == "local" and settings.workers > 1 and _decodes(settings, lists):
+    if settings.engine == "local" and settings.workers > 1 and settings.state is None and _decodes(settings, lists):
+        # (with a state, unchanged files need no worker: the pool starts at the first file to hash)
         from .engine.pool import warm_up
 
         warm_up()  # worker processes start while the matcher is built

@@ -28,6 +28,7 @@ from .engine.base import EngineLost
 from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
+from .lazyengine import LazyEngine
 from .match.candidates import Candidate
 from .match.matcher import Matcher
 from .match.nearband import Band, NearBand
@@ -231,7 +232,8 @@ class Pipeline:
         return report
 
     def _loop(self, stop: StopRequest) -> None:
-        engine = self.engine_factory()
+        # With a filter (the state), the workers start only once a file needs hashing (``lazyengine.py``).
+        engine = self.engine_factory() if type(self.filter) is Filter else LazyEngine(self.engine_factory)
         queue = self.source.queue
         batch: list[HashResult] = []
         oldest = 0.0
