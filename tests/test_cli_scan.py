@@ -228,7 +228,8 @@ def test_bad_config_file_is_one_sentence(tree: Path, tmp_path: Path) -> None:
 def test_sigterm_stops_cleanly_without_a_half_written_file(
     tmp_path: Path, photos: Path, keyed_list: tuple[Path, Path]
 ) -> None:
-    """systemd stops a unit with SIGTERM: the scan ends with code 2, workers stop, no temp file is left."""
+    """systemd stops a unit with SIGTERM: the scan ends with code 2, workers stop, no temp file is left, and
+    the findings so far are written, marked incomplete (``tests/test_state_interrupt.py``)."""
     import signal
     import time
 
@@ -253,7 +254,9 @@ def test_sigterm_stops_cleanly_without_a_half_written_file(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert "interrupted" in err and "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]  # no findings file, no .part file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "findings.json"]  # no .part file
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is False and doc["summary"]["files"] < 3000
 
 
 def test_unsupported_entries_are_announced(tmp_path: Path, photos: Path) -> None:

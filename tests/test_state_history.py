@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from libra_cli.state.store import SCHEMA
 from scanhelp import cli, make_identity, make_list
 
 PHOTOS = Path(__file__).parent / "data" / "photos"
@@ -91,7 +92,7 @@ def test_state_info_forget_and_vacuum(tmp_path: Path, lists: tuple[Path, Path, P
     shutil.copy(PHOTOS / "coffee.jpg", tree / "bobby" / "x.jpg")
     scan(tree, state, identity, coffee)
     doc = state_json("state", "info", "--state", str(state))
-    assert doc["files"] == 5 and doc["runs"] == 1 and doc["findings"] == 3 and doc["schema"] == 2  # type: ignore[index]
+    assert doc["files"] == 5 and doc["runs"] == 1 and doc["findings"] == 3 and doc["schema"] == SCHEMA  # type: ignore[index]
     assert 0 < doc["hash_bytes_per_file"] < 1000  # type: ignore[index,operator]
 
     code, _, err = cli("state", "forget", str(tree / "bob"), "--state", str(state))

@@ -30,7 +30,7 @@ from .lists import load_keyword_lists, load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
 from .pace import Rate, paced
-from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, now_iso
+from .pipeline import REPORTED_DIGESTS, Filter, Listener, MatchStage, Pipeline, Review, now_iso
 from .priority import lower_priority
 from .report import Report
 from .settings import ScanSettings
@@ -102,7 +102,8 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
             passphrase_env=settings.passphrase_env,
             publisher_keys=settings.publisher_keys,
         )
-    if settings.engine == "local" and settings.workers > 1 and _decodes(settings, lists):
+    if settings.engine == "local" and settings.workers > 1 and settings.state is None and _decodes(settings, lists):
+        # (with a state, unchanged files need no worker: the pool starts at the first file to hash)
         from .engine.pool import warm_up
 
         warm_up()  # worker processes start while the matcher is built
@@ -162,8 +163,10 @@ def run(
     own_files: frozenset[tuple[int, int]] = frozenset(),
     listener: Listener | None = None,
     filter: Filter | None = None,
+    review: Review | None = None,
 ) -> Report:
     """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs).
+    ``filter`` and ``review`` come from the state (unchanged files; allow records and earlier findings).
 
     ``settings.nice`` lowers this process's priority first (workers inherit it); ``settings.max_rate``
     paces what is handed to the engine.
@@ -200,8 +203,11 @@ def run(
         filter=filter,
         listener=listener,
         context=context_stage(s, prepared.matcher, prepared.keywords),
+        graceful=True,
+        review=review,
     )
     pipeline.report.fail_on_suspected = s.fail_on_suspected
+    pipeline.report.new_only = s.new_only
     return pipeline.run()
 
 

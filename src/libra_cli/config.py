@@ -76,6 +76,8 @@ SCHEMA: Mapping[str, tuple[type, ...]] = {
     "context_max_files": (int,),
     "near_band": (str,),
     "keywords": (str, list),
+    "resume": (bool,),
+    "new_only": (bool,),
 }
 
 

@@ -15,6 +15,7 @@ different sinks. A ``Report`` counts outcomes and owns the exit code.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,12 +29,14 @@ from .errors import LibraError
 from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
 from .hashing import member_digests
+from .lazyengine import LazyEngine
 from .match.candidates import Candidate
 from .match.matcher import Matcher
 from .match.nearband import Band, NearBand
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
 from .sinks import Sink
+from .stopping import StopRequest, graceful_stop
 from .storage import Source, WalkError, storage_for
 from .textsafe import log_value, one_line
 
@@ -70,6 +73,21 @@ class Filter:
     def check(self, ref: MediaRef) -> HashResult | None:
         """The stored result for ``ref`` if it can be matched without reading it, else ``None``."""
         return None
+
+
+class Review:
+    """Reviewed outcomes of matched files: an allow record suppresses a reviewed false positive, and a
+    match seen in an earlier run is not new. This one allows nothing and calls every match new; the
+    state's (``state/allow.py``) answers from the state file.
+    """
+
+    def allowed(self, result: HashResult, matches: Sequence[Match]) -> str | None:
+        """The reason of the allow record that covers this matched file, else ``None``."""
+        return None
+
+    def is_new(self, result: HashResult, matches: Sequence[Match]) -> bool:
+        """Whether any of the file's matches was not reported by an earlier run."""
+        return True
 
 
 def collapse(matches: Sequence[Match]) -> list[Match]:
@@ -195,8 +213,13 @@ class Pipeline:
         filter: Filter | None = None,
         listener: Listener | None = None,
         context: ContextStage | None = None,
+        graceful: bool = False,
+        review: Review | None = None,
     ) -> None:
         self.source = source
+        #: SIGINT/SIGTERM end the run with its outputs written, marked interrupted (``stopping.py``)
+        self.graceful = graceful
+        self.review = review or Review()
         self.context = context  #: suspected files from context (``context/``), emitted at the end
         self.engine_factory = engine_factory
         self.match = match
@@ -208,12 +231,38 @@ class Pipeline:
         self.report = self.progress.report
 
     def run(self) -> Report:
-        """Run to the end and return the report. Interrupts propagate after workers are stopped."""
+        """Run to the end and return the report. Interrupts propagate after workers are stopped.
+
+        With ``graceful``, a first SIGINT/SIGTERM ends the run early instead: the results in hand are
+        matched and every sink is ended as usual, with ``report.interrupted`` set.
+        """
         header = self.header or ScanHeader(__version__, now_iso(), list(self.source.targets), [])
         for sink in self.sinks:
             sink.begin(header)
         log.info("scan started targets=%d", len(self.source.targets))
-        engine = self.engine_factory()
+        stopping = graceful_stop() if self.graceful else contextlib.nullcontext(StopRequest())
+        with stopping as stop:
+            self._loop(stop)
+            self._suspect()
+            self.progress.walk_done = True
+            self._notify()
+            finished = now_iso()
+            for sink in self.sinks:
+                sink.end(self.report, finished)
+        report = self.report
+        log.info(
+            "scan finished files=%d matched=%d errors=%d skipped=%d exit=%d",
+            report.files,
+            report.matched,
+            report.errors,
+            report.skipped,
+            int(report.exit_code),
+        )
+        return report
+
+    def _loop(self, stop: StopRequest) -> None:
+        # With a filter (the state), the workers start only once a file needs hashing (``lazyengine.py``).
+        engine = self.engine_factory() if type(self.filter) is Filter else LazyEngine(self.engine_factory)
         queue = self.source.queue
         batch: list[HashResult] = []
         oldest = 0.0
@@ -221,6 +270,8 @@ class Pipeline:
         try:
             with engine:
                 while True:
+                    if stop.requested:
+                        raise _Stopped
                     while engine.capacity() > 0:
                         item = queue.get_nowait()
                         if item is None:
@@ -236,6 +287,8 @@ class Pipeline:
                     waiting = bool(batch)
                     wake = [queue] if engine.capacity() > 0 and not queue.finished else []
                     results = engine.poll(MATCH_DELAY if waiting else 1.0, wake)
+                    if stop.requested:  # a worker the same signal stopped is no unreadable file
+                        results = [r for r in results if not r.fatal]
                     if results and not batch:
                         oldest = time.monotonic()
                     batch.extend(results)
@@ -246,6 +299,10 @@ class Pipeline:
                         batch = []
                     self._notify()
                 self._emit(batch)
+        except _Stopped:  # SIGINT/SIGTERM: what is in hand is matched and written, the rest is not covered
+            self.report.interrupted = True
+            log.info("scan stopped reason=signal files=%d", self.report.files)
+            self._emit(batch)
         except EngineLost as err:  # a cluster's scheduler went away: what was found so far is written
             self.report.interrupted = True
             self.report.stopped = str(err)
@@ -256,22 +313,6 @@ class Pipeline:
             raise
         finally:
             self.source.stop()
-        self._suspect()
-        self.progress.walk_done = True
-        self._notify()
-        finished = now_iso()
-        for sink in self.sinks:
-            sink.end(self.report, finished)
-        report = self.report
-        log.info(
-            "scan finished files=%d matched=%d errors=%d skipped=%d exit=%d",
-            report.files,
-            report.matched,
-            report.errors,
-            report.skipped,
-            int(report.exit_code),
-        )
-        return report
 
     def _route(self, item: MediaRef | Skip | WalkError, engine: Engine) -> HashResult | None:
         """A walk item to where it goes: references to the filter and engine, the rest to the sinks."""
@@ -307,12 +348,28 @@ class Pipeline:
         # An archive's members follow it, each matched, counted and reported as a result of its own.
         flat = [item for result in batch for item in (result, *result.members)]
         for result, matches, candidates in self.match.run_with_candidates(flat, candidates=self.context is not None):
+            if matches:
+                matches, candidates = self._reviewed(result, matches, candidates)
             self._count(result, matches)
             for sink in self.sinks:
                 sink.result(result, matches)
             if self.context is not None:
                 archive = None if result.member is None else result.member.archive
                 self.context.see(result, matches, archive=archive, candidates=candidates)
+
+    def _reviewed(
+        self, result: HashResult, matches: list[Match], candidates: list[Candidate]
+    ) -> tuple[list[Match], list[Candidate]]:
+        """An allowed match goes to the sinks as ``allowed`` and on as a clean file; new ones are counted."""
+        reason = self.review.allowed(result, matches)
+        if reason is None:
+            self.report.new_matched += int(self.review.is_new(result, matches))
+            return matches, candidates
+        self.report.allowed += 1
+        log.info("allowed location=%s reason=%s", log_value(result.ref.uri), log_value(reason))
+        for sink in self.sinks:
+            sink.allowed(result, matches, reason)
+        return [], []
 
     def _suspect(self) -> None:
         """The context stage's suspected files (digests completed like a match's) and clusters, to the sinks."""
@@ -366,6 +423,10 @@ class Pipeline:
         self.progress.discovered_bytes = self.source.discovered_bytes
         self.progress.walk_done = self.source.queue.finished
         self.listener(self.progress)
+
+
+class _Stopped(Exception):
+    """Raised inside the engine's block on a graceful stop, so its workers are stopped at once."""
 
 
 def now_iso() -> str:

@@ -34,6 +34,9 @@ class Report:
     stopped: str | None = None  #: why the run ended early with its findings written (a lost cluster)
     #: Archive members hashed or listed (``media/archive.py``); not counted in ``files``, ``media`` or ``bytes``.
     members: int = 0
+    allowed: int = 0  #: matched files an allow record suppressed (reviewed false positives; not in ``matched``)
+    new_matched: int = 0  #: matched files with a match no earlier run of the state reported
+    new_only: bool = False  #: only new matches make exit code 1 (``--new-only``)
 
     @property
     def complete(self) -> bool:
@@ -42,12 +45,13 @@ class Report:
 
     @property
     def exit_code(self) -> ExitCode:
-        """2 if the run ended early (``stopped``: its cluster was lost) — even with matches: it did not do
-        what it was asked, and the findings written so far say what it found; else 1 if anything matched (or
-        was suspected, with ``fail_on_suspected``); else 2 if something could not be covered; else 0."""
-        if self.stopped:
+        """2 if the run ended early (``stopped``: its cluster was lost; ``interrupted``: SIGINT/SIGTERM),
+        even with matches: it did not do what it was asked, and the findings written so far say what it
+        found; else 1 if anything matched (or was suspected, with ``fail_on_suspected``); else 2 if
+        something could not be covered; else 0."""
+        if self.stopped or self.interrupted:
             return ExitCode.ERROR
-        if self.matched or (self.fail_on_suspected and self.suspected):
+        if (self.new_matched if self.new_only else self.matched) or (self.fail_on_suspected and self.suspected):
             return ExitCode.FOUND
         if not self.complete:
             return ExitCode.ERROR
@@ -70,4 +74,7 @@ class Report:
             "bytes": self.bytes,
             **({"clusters": list(self.clusters)} if self.clusters else {}),
             **({"archive_members": self.members} if self.members else {}),
+            **({"interrupted": True} if self.interrupted else {}),
+            **({"allowed": self.allowed} if self.allowed else {}),
+            **({"new": self.new_matched} if self.new_only else {}),
         }

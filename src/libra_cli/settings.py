@@ -320,6 +320,8 @@ OPTIONS: dict[str, _Option] = {
     "archive_max_size": _Option("1G", _sized("--archive-max-size")),
     "archive_max_member_size": _Option("256M", _sized("--archive-max-member-size")),
     "archive_max_ratio": _Option(100, _int("--archive-max-ratio", 1, 1_000_000)),
+    "resume": _Option(False, _bool("resume")),
+    "new_only": _Option(False, _bool("new_only")),
 }
 
 
@@ -379,6 +381,8 @@ class ScanSettings:
     archive_max_size: int = 1024**3  #: inflated bytes per archive file, nested ones included
     archive_max_member_size: int = 256 * 1024**2  #: larger members are listed, not inflated
     archive_max_ratio: int = 100  #: members compressed more than this to one are listed, not inflated
+    resume: bool = False  #: continue the state's interrupted scan (``--resume``, needs ``state``)
+    new_only: bool = False  #: exit 1 and the hook only for matches no earlier run of the state reported
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ScanSettings:

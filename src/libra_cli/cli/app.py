@@ -15,7 +15,7 @@ import typer
 from .. import __version__
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
-from . import hashcmd, hashlist, keys, report, scan, statecmd
+from . import allowcmd, hashcmd, hashlist, keys, report, scan, statecmd
 from .common import LibraCommand, LibraGroup
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.add_typer(report.app, name="report")
 app.command("rematch")(statecmd.rematch)
 app.add_typer(statecmd.history_app, name="history")
 app.add_typer(statecmd.state_app, name="state")
+app.add_typer(allowcmd.allow_app, name="allow")
 
 
 def _libra_classes(group: typer.Typer) -> None:

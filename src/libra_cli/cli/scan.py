@@ -10,6 +10,7 @@ a run that reached none of its targets leaves the previous findings file in plac
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -29,7 +30,7 @@ from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
 from ..sinks import FindingsSink, Sink
 from ..sinks.reach import TargetWatch
-from ..state import StateSession
+from ..state import StateSession, StateStore, interrupted_run
 from ..state import session as state_session
 from ..storage.base import WalkOptions
 from ..textsafe import count, printable
@@ -300,6 +301,16 @@ def scan(
         help="State file: unchanged files are matched from their stored hashes, not read again "
         "('default': $XDG_STATE_HOME/libra/state.db; see docs/state.md).",
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="With --state: continue the last scan if it was interrupted (its targets if none are named).",
+    ),
+    new_only: bool = typer.Option(
+        False,
+        "--new-only",
+        help="With --state: exit 1 and run --on-match only for matches no earlier run reported (all are written).",
+    ),
     near_band: str | None = typer.Option(
         None,
         "--near-band",
@@ -443,6 +454,8 @@ def scan(
         "archive_max_size": archive_max_size,
         "archive_max_member_size": archive_max_member_size,
         "archive_max_ratio": archive_max_ratio,
+        "resume": _flag(resume),
+        "new_only": _flag(new_only),
         "quiet": _flag(quiet),
         "log_level": log_level,
         "log_file": log_file,
@@ -454,6 +467,7 @@ def scan(
     settings = ScanSettings.resolve(flags, config)
     terminal = _for_a_person(settings, format_given=fmt is not None or "format" in config)
     setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file, terminal)
+    settings = _resumed_targets(settings)
     if not settings.targets and not settings.files_from:
         raise ConfigError("nothing to scan: name a TARGET (a folder, file or s3://bucket/prefix) or --files-from")
     if not settings.lists:
@@ -479,11 +493,13 @@ def scan(
                 view = TerminalSink(bar.echo, only_matches=settings.only_matches)
                 sinks.append(view)
             else:
-                sinks.append(FindingsSink(make_writer(settings.format, bar.stream(stream))))
+                annotate = kept_state.review.annotate if kept_state else None
+                sinks.append(FindingsSink(make_writer(settings.format, bar.stream(stream)), annotate))
             sinks += [kept_state.sink] if kept_state else []
             report = run(
                 prepared, sinks, own_files=frozenset(own), listener=bar.update,
                 filter=kept_state.filter if kept_state else None,
+                review=kept_state.review if kept_state else None,
             )  # fmt: skip
             if kept_state:
                 kept_state.finish(report)
@@ -494,9 +510,13 @@ def scan(
         say(f"libra: none of the targets could be reached; {printable(target)} was left as it was")
     if report.stopped:  # the cluster was lost mid-run: one sentence; the findings so far are written
         say(f"libra: {report.stopped}")
+    elif report.interrupted:  # SIGINT/SIGTERM: the findings so far are written, marked incomplete
+        where = printable(target) if target else "the output"
+        say(f"libra: interrupted after {count(report.files, 'file')}; the findings so far are in {where} "
+            '("complete": false)')  # fmt: skip
     else:
         _tell(settings, report, view, bar)
-    if settings.on_match and not kept:
+    if settings.on_match and not kept and (report.new_matched or not settings.new_only):
         hide = [settings.passphrase_env] if settings.passphrase_env else []
         run_on_match(settings.on_match, target, report, hide=hide)
     if report.exit_code != ExitCode.CLEAN:
@@ -505,7 +525,23 @@ def scan(
 
 def _state(settings: ScanSettings, config: HashConfig) -> AbstractContextManager[StateSession | None]:
     """The state store for this run (``--state``), locked; ``None`` without one."""
-    return state_session(settings.state, config, settings.targets, mark_gone=settings.files_from is None)
+    return state_session(
+        settings.state, config, settings.targets, mark_gone=settings.files_from is None, resume=settings.resume
+    )
+
+
+def _resumed_targets(settings: ScanSettings) -> ScanSettings:
+    """``--resume`` and ``--new-only`` need the state; ``--resume`` without targets takes the interrupted run's."""
+    for name, on in (("--resume", settings.resume), ("--new-only", settings.new_only)):
+        if on and settings.state is None:
+            raise ConfigError(f"{name} needs --state (the earlier runs are recorded there)")
+    if not settings.resume or settings.targets or settings.files_from or not os.path.exists(str(settings.state)):
+        return settings
+    with StateStore.open(str(settings.state), write=False, create=False) as store:
+        last = interrupted_run(store)
+    if last is None:
+        raise ConfigError("--resume without targets: the last scan of this state was not interrupted; name TARGETs")
+    return dataclasses.replace(settings, targets=tuple(last[1]))
 
 
 def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar: ScanBar) -> None:

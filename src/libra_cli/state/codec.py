@@ -86,9 +86,22 @@ def encode(result: HashResult) -> bytes:
     return wire.encode_result(0, result)
 
 
-def decode(blob: bytes, ref: MediaRef) -> HashResult:
-    """The stored result for ``ref``; ``wire.WireError`` if the blob is not one libra wrote."""
+def decode(blob: bytes, ref: MediaRef, config: HashConfig | None = None) -> HashResult:
+    """The stored result for ``ref``; ``wire.WireError`` if the blob is not one libra wrote.
+
+    ``config``: ``any_config()`` computed once by a caller decoding many rows (rematch)."""
     kind, _, body = wire.decode_message(bytes(blob))
     if kind != wire.RESULT:
         raise wire.WireError("a stored result has an unknown form")
-    return wire.decode_result(body, ref, _any_config(signals.names()))
+    return wire.decode_result(body, ref, config or _any_config(signals.names()))
+
+
+def any_config() -> HashConfig:
+    """The config ``decode`` checks stored rows against (every registered type)."""
+    return _any_config(signals.names())
+
+
+@functools.lru_cache(maxsize=256)
+def covers_cached(stored: str, config: HashConfig, media_type: str | None) -> bool:
+    """``covers`` for the few distinct (hash set, media type) pairs of a state (rematch: once per pair)."""
+    return covers(stored, config, media_type)

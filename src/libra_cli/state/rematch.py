@@ -122,13 +122,14 @@ def _match_rows(
 ) -> list[tuple[object, ...]]:
     results: list[HashResult] = []
     seen: list[float] = []
+    every = codec.any_config()
     for location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, blob, last in rows:
         ref = MediaRef(uri(location), size, mtime_ns, inode, ctime_ns, etag, version_id)  # type: ignore[arg-type]
-        if not codec.covers(str(computed), config, media_type):  # type: ignore[arg-type]
+        if not codec.covers_cached(str(computed), config, media_type):
             report.fatal_errors += 1
             report.errors += 1
         try:
-            result = codec.decode(blob, ref)  # type: ignore[arg-type]
+            result = codec.decode(blob, ref, every)  # type: ignore[arg-type]
         except WireError as err:
             log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
             report.fatal_errors += 1

@@ -111,6 +111,9 @@ class StateSink(Sink):
             self._upserts.append(result)
         self._maybe_flush()
 
+    def allowed(self, result: HashResult, matches: Sequence[Match], reason: str) -> None:
+        self._findings.extend(finding_rows(self.run_id, result.ref.uri, matches, allowed=reason))
+
     def skip(self, skip: Skip) -> None:
         self._touches.append(skip.location)  # still there, only not looked at (excluded, --since, too large)
         self._maybe_flush()
@@ -120,7 +123,7 @@ class StateSink(Sink):
 
     def end(self, report: Report, finished: str) -> None:
         self.flush()
-        if self.mark_gone and self.walk_errors == 0:
+        if self.mark_gone and self.walk_errors == 0 and not report.interrupted:  # a stopped walk saw only part
             self._mark_gone()
 
     def _maybe_flush(self) -> None:

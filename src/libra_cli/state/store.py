@@ -33,7 +33,7 @@ from ..textsafe import printable
 #: ``PRAGMA application_id``: "LBRA". A SQLite file without it is some other program's database.
 APPLICATION_ID = 0x4C425241
 APPLICATION = "libra-state"
-SCHEMA = 2
+SCHEMA = 3
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _V1 = """
@@ -102,8 +102,13 @@ CREATE TABLE allow (
 );
 """
 
+#: A location allow record holds the reviewed version's identity (JSON): a changed file is matched again.
+_V3 = """
+ALTER TABLE allow ADD COLUMN identity TEXT
+"""
+
 #: The statements that bring a schema ``n - 1`` file to ``n``.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def default_state_path() -> str:
