@@ -58,8 +58,10 @@ class FindingsSink(Sink):
 
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         if matches:
-            ref, member = result.ref, result.member
-            finding = Finding(ref, result.media_type, result.digests, tuple(matches), warning=result.error, member=member)
+            finding = Finding(
+                result.ref, result.media_type, result.digests, tuple(matches), warning=result.error,
+                member=result.member,
+            )  # fmt: skip
             if self.annotate is None:
                 self.writer.finding(finding)
             else:
