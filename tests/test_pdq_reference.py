@@ -12,8 +12,8 @@ one file (docs/hashes.md, "Agreement with the reference"):
 * the C++ and Java READMEs (2017) list hashes that none of Meta's tools reproduces today.
 
 With ThreatExchange's ``pdq/data/reg-test-input/dih`` and ``pdq/data/bridge-mods`` (bundled in
-``tests/data/pdq-ref``; ``LIBRA_PDQ_REFDATA`` may point at another copy), the tests check libra against each tool given that
-tool's preprocessing. The always-on tests compare libra's decode + PDQ with ``pdqhash`` fed what the
+``tests/data/pdq-ref``; ``LIBRA_PDQ_REFDATA`` may point at another copy), the tests check libra against each
+tool given that tool's preprocessing. The always-on tests compare libra's decode + PDQ with ``pdqhash`` fed what the
 Java tool feeds its hasher, on the sample photos and on larger images generated from them.
 """
 
