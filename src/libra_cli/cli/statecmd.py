@@ -79,17 +79,22 @@ def history(
         f"{'run':>5}  {'started':20}  {'command':8} {'seconds':>8} {'files':>8} {'matched':>7} {'errors':>6}  "
         "exit  targets"
     )
+    marked = False
     for r in recorded:
         d = r.as_dict()
         c = r.counts
-        exit_code = "-" if r.exit_code is None else str(r.exit_code) + ("" if r.complete else "*")
+        mark = "" if hist.partial(r) is None else "*"
+        marked = marked or bool(mark)
+        exit_code = ("-" if r.exit_code is None else str(r.exit_code)) + mark
         seconds = "-" if d["duration"] is None else f"{d['duration']:.1f}"
         print(
             f"{r.id:>5}  {d['started']:20}  {r.command:8} {seconds:>8} {c.get('files', '-')!s:>8} "
             f"{c.get('matched', '-')!s:>7} {c.get('errors', '-')!s:>6}  {exit_code:4}  "
             f"{printable(' '.join(r.targets))}"
         )
-    print("(* incomplete: interrupted, or some files could not be read)")
+    if marked:
+        print("(* incomplete: interrupted, killed, some files not covered, or only new list entries matched; "
+              "'libra history diff' skips such runs by default)")  # fmt: skip
 
 
 @history_app.command("diff")
@@ -113,9 +118,14 @@ def history_diff(
         a, b = hist.resolve_run(store, run_a), hist.resolve_run(store, run_b)
         moved = hist.diff(store, a, b)
     if fmt == "json":
-        _json({"from": min(a, b), "to": max(a, b), **moved})
+        _json({"from": a, "to": b, **moved})
         return
-    for kind in ("appeared", "reappeared", "disappeared"):
+    print(f"from run {a} to run {b}")
+    for note in moved["notes"]:
+        print(f"note: {note}")
+    for kind in ("appeared", "reappeared", "disappeared", "unchecked"):
+        if kind == "unchecked" and not moved[kind]:
+            continue
         rows = moved[kind]
         print(f"{kind}: {len(rows)}")
         for r in rows:
@@ -135,7 +145,7 @@ def state_info(
 ) -> None:
     """What the state holds: files, runs, findings, size on disk and per file."""
     fmt = _format(fmt)
-    with StateStore.open(state_path(state, config_file), create=False) as store:
+    with StateStore.open(state_path(state, config_file), write=False, create=False) as store:  # no lock: a reader
         doc = info(store)
     if fmt == "json":
         _json(doc)
@@ -249,7 +259,8 @@ def rematch(
             loaded, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
         )
         with open_output(settings.output) as stream:
-            report = run_rematch(store, matcher, make_writer(settings.format, stream), loaded)
+            partial = "matched only the entries new since an older list version" if only_new_entries else None
+            report = run_rematch(store, matcher, make_writer(settings.format, stream), loaded, partial=partial)
     if not settings.quiet:
         where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
         missing = f", {report.fatal_errors} not covered by the stored hashes" if report.fatal_errors else ""

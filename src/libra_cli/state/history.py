@@ -4,6 +4,14 @@ A finding is keyed by (location, list, entry id). Between run A and a later run 
 *appeared* (in B, not in A, never before), *disappeared* (in A, not in B: taken down when the file is
 gone, else it no longer matches) or *reappeared* (in B, not in A, but in a run before A: a known item
 uploaded again after removal). Each comes with when it was first and last seen.
+
+A finding's absence means something only in a *full observation*: a run that finished, was not
+interrupted, covered every file it was asked to (no unreadable file, no stored hash set lacking a type)
+and matched every entry of its lists (not ``rematch --only-new-entries``). A run that is not one (see
+``partial``) says only what it found: a finding it did not report is *unchecked*, never disappeared, and
+a finding absent from it is not called reappeared; and a list a run did not use says nothing about that
+list's findings. ``previous`` and ``last`` name the last two full observations, so an interrupted run
+can never read as a takedown.
 """
 
 from __future__ import annotations
@@ -72,28 +80,61 @@ def runs(store: StateStore, limit: int | None = None) -> list[Run]:
     ]
 
 
-def resolve_run(store: StateStore, text: str) -> int:
-    """A run named by its number, or ``last`` / ``previous`` (the last two runs)."""
+def partial(run: Run) -> str | None:
+    """Why ``run`` is not a full observation of its targets against its lists (``None``: it is one)."""
+    if run.finished is None:
+        return "never finished (killed, or still running)"
+    if run.counts.get("interrupted"):
+        return "was interrupted"
+    if run.counts.get("partial"):
+        return str(run.counts["partial"])
+    if run.counts.get("not_covered"):
+        return f"did not cover {run.counts['not_covered']} files"
+    if run.complete is False:
+        return "is incomplete"
+    return None
+
+
+def _run(store: StateStore, run_id: int) -> Run:
     with store.guard("read the history"):
-        ids = [r[0] for r in store.db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 2")]
-        if text in ("last", "previous"):
-            index = 0 if text == "last" else 1
-            if len(ids) <= index:
-                raise StateError(f"state {store.path} has no {text} run")
-            return int(ids[index])
-        if not text.isdigit():
-            raise StateError(f"{text!r} is not a run number (see 'libra history'), nor last or previous")
+        count = store.db.execute("SELECT count(*) FROM runs WHERE id >= ?", (run_id,)).fetchone()[0]
+    return next(r for r in runs(store, int(count)) if r.id == run_id)
+
+
+def resolve_run(store: StateStore, text: str) -> int:
+    """A run named by its number, or ``last`` / ``previous``: the last two full observations (``partial``)."""
+    if text in ("last", "previous"):
+        full = [r.id for r in runs(store) if partial(r) is None]
+        index = 1 if text == "last" else 2
+        if len(full) < index:
+            raise StateError(
+                f"state {store.path} has no {text} complete run (an interrupted or partial run is not compared "
+                "by default); name the runs to compare, see 'libra history'"
+            )
+        return full[-index]
+    if not text.isdigit():
+        raise StateError(f"{text!r} is not a run number (see 'libra history'), nor last or previous")
+    with store.guard("read the history"):
         if store.db.execute("SELECT 1 FROM runs WHERE id = ?", (int(text),)).fetchone() is None:
             raise StateError(f"state {store.path} has no run {text} (see 'libra history')")
     return int(text)
 
 
-def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, list[dict[str, Any]]]:
-    """Findings that appeared, disappeared and reappeared from ``run_a`` to ``run_b``."""
+def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, Any]:
+    """Findings that appeared, disappeared, reappeared and went unchecked from ``run_a`` to ``run_b``.
+
+    ``notes``: a sentence for each of the two runs that is not a full observation (see the module docstring)."""
     if run_a == run_b:
         raise StateError("name two different runs to compare")
     if run_a > run_b:
-        run_a, run_b = run_b, run_a
+        raise StateError(f"run {run_a} is later than run {run_b}: name the earlier run first ({run_b} {run_a})")
+    first, second = _run(store, run_a), _run(store, run_b)
+    notes = [
+        f"run {r.id} {why}: it is not a full observation, so a finding it did not report is not called "
+        + ("disappeared" if r is second else "appeared or reappeared")
+        for r, why in ((first, partial(first)), (second, partial(second)))
+        if why is not None
+    ]
     with store.guard("read the history"):
         db = store.db
         a = _keys(store, run_a)
@@ -108,14 +149,28 @@ def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, list[dict[str, 
             bytes(r[0])
             for r in db.execute("SELECT location FROM departures WHERE run > ? AND run <= ?", (run_a, run_b))
         }
-        out: dict[str, list[dict[str, Any]]] = {"appeared": [], "disappeared": [], "reappeared": []}
+        out: dict[str, Any] = {"appeared": [], "disappeared": [], "reappeared": [], "unchecked": []}
         for k in sorted(b - a):
-            out["reappeared" if k in earlier else "appeared"].append(_describe(store, k, run_b))
+            if k not in earlier:
+                out["appeared"].append(_describe(store, k, run_b))
+            elif _observed(first, k):  # else unknown: run A could not tell it was absent
+                out["reappeared"].append(_describe(store, k, run_b))
         for k in sorted(a - b):
             record = _describe(store, k, run_b)
-            record["state"] = "taken down" if k[0] in departed else "no longer matches"
-            out["disappeared"].append(record)
+            if _observed(second, k):
+                record["state"] = "taken down" if k[0] in departed else "no longer matches"
+                out["disappeared"].append(record)
+            else:
+                record["state"] = f"not checked by run {run_b}"
+                out["unchecked"].append(record)
+    out["notes"] = notes
     return out
+
+
+def _observed(run: Run, k: tuple[Any, ...]) -> bool:
+    """Whether a finding's absence from ``run`` means it was not there: a full observation that used its list."""
+    names = {str(x.get("name")) for x in run.lists}
+    return partial(run) is None and (not names or k[1] in names)
 
 
 def _keys(store: StateStore, run: int) -> set[tuple[Any, ...]]:

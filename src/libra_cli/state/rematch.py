@@ -67,8 +67,14 @@ def rematch(
     *,
     command: str = "rematch",
     listener: Callable[[Report], None] | None = None,
+    partial: str | None = None,
 ) -> Report:
-    """Match every stored file (not gone) against ``matcher``; findings to ``writer`` and to the history."""
+    """Match every stored file (not gone) against ``matcher``; findings to ``writer`` and to the history.
+
+    ``partial``: why this run does not match every entry of its lists (``--only-new-entries``), recorded
+    with the run so ``libra history diff`` does not read what it did not report as gone (``history.partial``).
+    """
+    extra = {"partial": partial} if partial else {}
     config = HashConfig(
         digests=tuple(sorted(matcher.needed_digests())), perceptual=tuple(sorted(matcher.needed_perceptual()))
     )
@@ -97,10 +103,10 @@ def rematch(
     except BaseException:
         report.interrupted = True
         cursor.close()
-        _end(store, run_id, report, found)
+        _end(store, run_id, report, found, extra)
         raise
     writer.end(report.summary(), report.complete, now_iso())
-    _end(store, run_id, report, found)
+    _end(store, run_id, report, found, extra)
     if report.fatal_errors:
         log.warning("not covered by the stored hashes files=%d (a scan hashes them)", report.fatal_errors)
     return report
@@ -174,14 +180,16 @@ def _begin(store: StateStore, started: float, command: str, header: ScanHeader) 
     return run_id
 
 
-def _end(store: StateStore, run_id: int, report: Report, found: list[tuple[object, ...]]) -> None:
+def _end(
+    store: StateStore, run_id: int, report: Report, found: list[tuple[object, ...]], extra: dict[str, str]
+) -> None:
     import json
 
     def work(db: sqlite3.Connection) -> None:
         db.executemany(_FINDING, found)
         db.execute(
             "UPDATE runs SET finished = ?, complete = ?, exit_code = ?, counts = ? WHERE id = ?",
-            (time.time(), int(report.complete), int(report.exit_code), json.dumps(report.summary()), run_id),
+            (time.time(), int(report.complete), int(report.exit_code), json.dumps(report.summary() | extra), run_id),
         )
 
     store.transaction(work)

@@ -203,7 +203,7 @@ class StateStore:
                 if not write:
                     raise StateError(
                         f"state {printable(self.path)} has an older schema ({version}); "
-                        "run a scan or 'libra state info' with it once to upgrade it"
+                        "run a scan or 'libra state vacuum' with it once to upgrade it"
                     )
                 self._migrate(version)
 
