@@ -53,3 +53,46 @@ def test_digest_choice_and_errors(tmp_path: Path, photos: Path) -> None:
     assert code == 2 and "'crc32' is not an exact digest" in err and "Traceback" not in err
     code, _, err = cli("hash", str(tmp_path / "missing.jpg"), "-w", "1")
     assert code == 2 and "missing.jpg" in err
+
+
+def _faded(seconds_faint: float, seconds_clear: float) -> bytes:
+    """A clip of a benign photo: first almost flat (faded to grey: PDQ quality far below 50), then clear."""
+    import numpy as np
+
+    import videogen as vg
+
+    clear = vg.still("coffee", (160, 120))
+
+    def paint(t: float) -> np.ndarray:
+        frame = clear(t)
+        if t >= seconds_faint:
+            return frame
+        return np.clip(128 + (frame.astype(np.float32) - 128) * 0.03, 0, 255).astype(np.uint8)
+
+    return vg.encode(paint, vg.Spec(size=(160, 120)), seconds=seconds_faint + seconds_clear)
+
+
+def test_csv_leaves_out_video_frames_below_the_quality_floor(tmp_path: Path) -> None:
+    (tmp_path / "v.mp4").write_bytes(_faded(2, 2))
+    code, out, err = cli("hash", str(tmp_path / "v.mp4"), "-f", "csv", "-w", "1")
+    assert code == 0, err
+    frames = [r for r in csv.DictReader(io.StringIO(out)) if r["hash_type"] == "vpdq"]
+    originals = {float(r["time"]): int(r["quality"]) for r in frames if r["variant"] == "original"}
+    assert originals and min(originals) >= 2 and min(originals.values()) >= 50  # the faded frames are gone ...
+    assert {float(r["time"]) for r in frames} == set(originals)  # ... with their masked variants
+    assert "exact digest" not in err
+    # JSON keeps every frame, each named as a video frame with its time (as the CSV names them)
+    code, out, _ = cli("hash", str(tmp_path / "v.mp4"), "-w", "1")
+    perceptual = json.loads(out)[0]["perceptual"]
+    assert {p["hash_type"] for p in perceptual} == {"vpdq"} and all("frame_time" in p for p in perceptual)
+    assert min(p["quality"] for p in perceptual) < 50 and min(p["frame_time"] for p in perceptual) < 2
+
+
+def test_csv_warns_when_a_video_has_no_usable_frame(tmp_path: Path) -> None:
+    (tmp_path / "flat.mp4").write_bytes(_faded(2, 0))
+    code, out, err = cli("hash", str(tmp_path), "-f", "csv", "-w", "1")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["hash_type"] for r in rows} == {"md5", "sha1", "sha256", "blake3"}
+    [line] = [x for x in err.splitlines() if "flat.mp4" in x]
+    assert line.startswith("libra: ") and "only by its exact digests" in line

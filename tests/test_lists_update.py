@@ -188,7 +188,8 @@ def test_expiry_travels_in_the_signed_header_and_is_flagged(
     finally:
         logger.removeHandler(handler)
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].startswith("list expired name=stale ")
+    expired = [w for w in warnings if w.startswith("list expired ")]
+    assert len(expired) == 1 and expired[0].startswith("list expired name=stale ")
 
 
 def test_expiry_cannot_be_moved_without_breaking_the_signature(tmp_path: Path, keys: Keys) -> None:
@@ -496,3 +497,50 @@ def test_unreachable_and_plain_http_urls(tmp_path: Path, keys: Keys) -> None:
     with pytest.raises(HashListError, match=r"only https:// URLs are fetched"):
         update_list(str(target), "http://127.0.0.1:9/x.libra", publisher_keys=keys.pins)
     assert leftovers(target.parent) == []
+
+
+# --- a scan honours the key pinned beside a list ---------------------------------------------------------
+
+
+def _scan_lists(tmp_path: Path, keys: Keys, photos: Path, lists: Path, *extra: str) -> tuple[int, str, str]:
+    from scanhelp import cli
+
+    identity = tmp_path / "host.key"
+    identity.write_text(f"{keys.identity}\n")
+    identity.chmod(0o600)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir(exist_ok=True)
+    (uploads / "a.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    return cli("scan", str(uploads), "-l", str(lists), "--identity", str(identity), "-w", "1", *extra)
+
+
+def test_scan_refuses_a_list_not_signed_by_its_pinned_key(tmp_path: Path, keys: Keys, photos: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    keys.make(lists / "hot.libra", "2025-01-01T00:00:00+00:00", sign=keys.other)  # signed by someone else
+    (lists / "hot.pub").write_bytes(keys.pub.read_bytes())  # ... than the publisher pinned for it
+    code, out, err = _scan_lists(tmp_path, keys, photos, lists)
+    assert code == 2 and out == ""
+    assert err.startswith("libra: hashlist hot.libra: signature does not match publisher key ")
+    assert err.rstrip().endswith(f"its publisher key is pinned in {lists / 'hot.pub'}") and err.count("\n") == 1
+    # the right signer passes, with no key on the command line and no warning about verification
+    keys.make(lists / "hot.libra", "2025-01-01T00:00:00+00:00")
+    code, out, err = _scan_lists(tmp_path, keys, photos, lists, "-o", str(tmp_path / "f.json"))
+    assert code == 0, err
+    assert "not verified" not in err
+
+
+def test_scan_warns_once_per_list_checked_against_no_key(tmp_path: Path, keys: Keys, photos: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    entries = [Entry("md5", md5("u"), id="u")]
+    write_hashlist(
+        HashList.from_entries(ListInfo(name="plain"), entries), str(lists / "plain.libra"), recipients=[keys.recipient]
+    )
+    keys.make(lists / "signed.libra", "2025-01-01T00:00:00+00:00")  # signed, but no key to check it against
+    code, _, err = _scan_lists(tmp_path, keys, photos, lists, "-o", str(tmp_path / "f.json"))
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "list not verified against a publisher key" in line]
+    assert len(warned) == 2 and all(" WARNING " in line for line in warned), err
+    assert "name=plain " in warned[0] and "signature=unsigned" in warned[0]
+    assert "name=signed " in warned[1] and "signature=unverified" in warned[1]

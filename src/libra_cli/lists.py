@@ -3,23 +3,34 @@
 A ``--list`` value may be a folder: every ``*.libra`` file in it is loaded (sorted by name), the way
 clamscan's ``--database=DIR`` reads a signature folder. A list past its expiry date still loads (a stale
 list finds less, never more) and is warned about.
+
+A list with its publisher's key pinned beside it (``NAME.pub`` next to ``NAME.libra``, as ``hashlist update``
+reads it) must be signed by that key, whatever other keys are given: a list swapped for one signed by
+someone else is refused before anything is scanned. Other lists are checked against ``--publisher-key``
+(config ``publisher_keys``) when given; a list checked against no key at all loads with one warning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .errors import SignatureError
 from .hashlist import load_hashlist
 from .hashlist.expiry import expired_lists, is_expired
 from .hashlist.keys import load_publisher_keys, passphrase_from_env, resolve_identities
 from .hashlist.locate import expand_list_paths, looks_like_list
 from .hashlist.table import HashList
+from .hashlist.update import pinned_key_path
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from .context.keywords import KeywordList
+    from .hashlist.keys import Identity
 from .textsafe import log_value
 
 log = logging.getLogger("libra")
@@ -67,7 +78,7 @@ def load_lists(
     publishers = load_publisher_keys(publisher_keys) if publisher_keys else []
     loaded = []
     for path in files:
-        hashlist = load_hashlist(path, identities=keys, passphrase=passphrase, publisher_keys=publishers)
+        hashlist = _load_pinned(path, keys, passphrase, publishers)
         log.info(
             "list loaded name=%s entries=%d signature=%s signer=%s expires=%s",
             log_value(hashlist.info.name),
@@ -76,6 +87,14 @@ def load_lists(
             log_value(hashlist.info.signer or "-"),
             log_value(hashlist.info.expires or "-"),
         )
+        if hashlist.info.signature_status != "verified":
+            log.warning(
+                "list not verified against a publisher key name=%s path=%s signature=%s hint=%s",
+                log_value(hashlist.info.name),
+                log_value(path),
+                hashlist.info.signature_status,
+                log_value(f"pin its publisher's key at {pinned_key_path(path)} or give --publisher-key"),
+            )
         if is_expired(hashlist.info, now):
             log.warning(
                 "list expired name=%s path=%s expires=%s hint=%s",
@@ -86,3 +105,17 @@ def load_lists(
             )
         loaded.append(hashlist)
     return loaded
+
+
+def _load_pinned(
+    path: str, identities: Sequence[Identity], passphrase: str | None, publishers: Sequence[Ed25519PublicKey]
+) -> HashList:
+    """Load ``path``, verified against its pinned ``NAME.pub`` when there is one, else against ``publishers``."""
+    pin = pinned_key_path(path)
+    if not os.path.isfile(pin):
+        return load_hashlist(path, identities=identities, passphrase=passphrase, publisher_keys=publishers)
+    pinned = load_publisher_keys([pin])
+    try:
+        return load_hashlist(path, identities=identities, passphrase=passphrase, publisher_keys=pinned)
+    except SignatureError as err:
+        raise SignatureError(f"{err}; its publisher key is pinned in {pin}") from None

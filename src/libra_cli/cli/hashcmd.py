@@ -41,13 +41,20 @@ def entry_id(uri: str, roots: Sequence[str]) -> str:
     return os.path.basename(uri)
 
 
+def _is_frames(values: HashValues) -> bool:
+    """Hashes of sampled video (or animation) frames: rows with times, of the PDQ family (``vpdq``)."""
+    return values.times is not None and signals.get(values.hash_type).index_family == "pdq"
+
+
 def result_to_dict(result: HashResult) -> dict[str, Any]:
+    """One file as ``--format json`` prints it; video frames are ``vpdq`` with their ``frame_time`` (as in CSV)."""
     perceptual = []
     for values in result.perceptual:
+        frames = _is_frames(values)
         for row in range(len(values)):
             perceptual.append(
                 {
-                    "hash_type": values.hash_type,
+                    "hash_type": "vpdq" if frames else values.hash_type,
                     "value": values.values[row].tobytes().hex(),
                     "quality": None if values.quality is None else int(values.quality[row]),
                     "variant": values.transforms[row],
@@ -70,15 +77,17 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
     """List-source rows for one file: each digest, then each distinct perceptual hash of usable quality,
     with the variant it is (``original``, ``real-mirror``, ``region:tl75``, ...).
 
-    A video's (or animated image's) sampled frames become one ``vpdq`` entry: every frame and region
-    variant with its time and quality, all under the file's id, so a scan can compare timelines
-    (match/video.py) instead of single frames. The video rule applies the quality floors itself.
+    A video's (or animated image's) sampled frames become one ``vpdq`` entry: every usable frame and its
+    region variants with their time and quality, all under the file's id, so a scan can compare timelines
+    (match/video.py) instead of single frames. A frame is usable when its whole picture (``original``) reaches
+    the quality floor: a scan ignores a flatter frame, so a list must not carry it, nor its masked variants
+    (a mask only makes a picture flatter; their own quality the video rule weighs).
     """
     for hash_type, value in result.digests.items():
         yield (hash_type, value.hex(), ident, label, category, "0", "", "", "")
     seen: set[tuple[str, bytes]] = set()
     for values in result.perceptual:
-        if values.times is not None and signals.get(values.hash_type).index_family == "pdq":
+        if _is_frames(values):
             yield from _frame_rows(values, ident, label, category)
             continue
         floor = signals.get(values.hash_type).quality_floor
@@ -94,14 +103,38 @@ def csv_rows(result: HashResult, ident: str, label: str, category: str) -> Itera
 def _frame_rows(values: HashValues, ident: str, label: str, category: str) -> Iterator[tuple[str, ...]]:
     """The rows of one video entry (see ``csv_rows``); a repeated (hash, time, variant) is written once."""
     assert values.times is not None
+    kept = usable_frames(values)
     seen: set[tuple[bytes, float, str]] = set()
     for row in range(len(values)):
         raw, time, variant = values.values[row].tobytes(), round(float(values.times[row]), 3), values.transforms[row]
-        if (raw, time, variant) in seen:
+        if time not in kept or (raw, time, variant) in seen:
             continue
         seen.add((raw, time, variant))
         quality = "" if values.quality is None else str(int(values.quality[row]))
         yield ("vpdq", raw.hex(), ident, label, category, "0", variant, f"{time:.3f}", quality)
+
+
+def usable_frames(values: HashValues) -> set[float]:
+    """Times (rounded to ms) of the frames whose whole-picture hash reaches the ``vpdq`` quality floor (every
+    frame when no quality is known; a frame without an ``original`` row is judged by its best row)."""
+    assert values.times is not None
+    floor = signals.get("vpdq").quality_floor
+    best: dict[float, int] = {}
+    whole: dict[float, int] = {}
+    for row in range(len(values)):
+        time = round(float(values.times[row]), 3)
+        quality = 100 if values.quality is None else int(values.quality[row])
+        best[time] = max(best.get(time, 0), quality)
+        if values.transforms[row] == "original":
+            whole[time] = max(whole.get(time, 0), quality)
+    return {t for t, q in best.items() if floor is None or whole.get(t, q) >= floor}
+
+
+def no_usable_frame(result: HashResult) -> bool:
+    """A video (or animation) none of whose sampled frames a list can use: it can only match by digest."""
+    frames = [v for v in result.perceptual if _is_frames(v)]
+    video = (result.media_type or "").startswith("video/")
+    return (video or bool(frames)) and not any(usable_frames(v) for v in frames)
 
 
 class HashOutput(Sink):
@@ -118,6 +151,8 @@ class HashOutput(Sink):
         self.written = self.left_out = 0
         self.uncovered: list[str] = []
         self.skipped: list[Skip] = []
+        #: Videos with no frame of usable quality (CSV): a list can match them only by their exact digests.
+        self.digest_only: list[str] = []
         if fmt == "csv":
             self.out.write(",".join(CSV_HEADER) + "\r\n")
         elif fmt == "json":
@@ -140,6 +175,8 @@ class HashOutput(Sink):
         if self.fmt == "csv":
             ident = unicode_safe(entry_id(result.ref.uri, self.roots))
             self._rows(csv_rows(result, ident, self.label, self.category))
+            if no_usable_frame(result):
+                self.digest_only.append(result.ref.uri)
         elif self.fmt == "json":
             self.out.write(("," if self.written else "") + "\n  " + json.dumps(result_to_dict(result)))
         elif self.fmt in ("md5sum", "sha256sum"):
@@ -268,6 +305,10 @@ def hash_files(
     if output.left_out:
         say(f"libra: left out {count(output.left_out, 'file')} that {'is' if output.left_out == 1 else 'are'} "
             "not an image or video (see --all-files)")  # fmt: skip
+    floor = signals.get("vpdq").quality_floor
+    for uri in output.digest_only:
+        say(f"libra: {unicode_safe(uri)}: no video frame reaches PDQ quality {floor}, so a list made from it "
+            "matches this video only by its exact digests")  # fmt: skip
     for skip in output.skipped:
         say(f"libra: skipped {unicode_safe(skip.location)}: {skip.reason}")
     for problem in output.uncovered:
