@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 [ -f hashlists/demo-publisher.key ] || libra hashlist keygen -o hashlists/demo-publisher.key
 libra hash tests/data/photos/chelsea.jpg tests/data/photos/coffee.jpg tests/data/photos/rocket.jpg \
     --robust --format csv --workers 1 --label "benign demo photo" --category demo > hashlists/demo-source.csv
-libra hashlist build hashlists/demo-source.csv -o hashlists/demo.libra \
+libra hashlist build hashlists/demo-source.csv -o hashlists/demo.libra --force \
     --recipients-file hashlists/demo-recipient.txt --sign-key hashlists/demo-publisher.key \
     --name "libra demo list" --publisher "libra project (demo only)" \
     --description "Hashes of three benign stock photos from tests/data/photos; for trying libra, nothing else"

@@ -30,5 +30,17 @@ def test_readme_demo_finds_the_listed_photos(tmp_path: Path) -> None:
         "launch_small.jpg": {"perceptual"},  # resized and re-encoded
         "cat_flipped.png": {"perceptual"},  # mirrored, as PNG
     }
+    # the list names each row's variant, so the findings say truly how each file relates to the listed photo
+    transforms = {
+        os.path.basename(f["location"]): {m["transform"] for m in f["matches"] if m["method"] == "perceptual"}
+        for f in records(doc)
+    }
+    assert transforms == {
+        "IMG_2041.jpg": {"original"},
+        "notes.txt": {"original"},
+        "launch_small.jpg": {"original"},
+        "cat_flipped.png": {"mirror"},
+    }
+    assert all(m["list_variant"] for f in records(doc) for m in f["matches"] if m["method"] == "perceptual")
     assert [os.path.basename(e["location"]) for e in records(doc, "error", "warning")] == ["broken.jpg"]
     assert doc["summary"]["files"] == 10 and doc["lists"][0]["name"] == "libra demo list"

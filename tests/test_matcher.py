@@ -338,3 +338,28 @@ def test_list_variants_compose_with_query_variants() -> None:
     assert (found.entry.id, found.transform, found.query_variant) == ("q", "original", "rot90")
     [found] = m.match(result(None, pdq(rand_hex(32)), pdq(flip(turned, 2), variant="rot270")))
     assert (found.entry.id, found.transform) == ("q", "rot180")
+
+
+def test_an_unnamed_turned_copy_in_the_list_leaves_the_transform_unknown() -> None:
+    """A list that records no variants but holds turned copies of a picture under one id (the demo list once
+    did) cannot tell which of its rows is the picture as it is: no mirror or turn is claimed then."""
+    as_is, turned = rand_hex(32), rand_hex(32)
+    m = Matcher.build([hl("l", Entry("pdq", as_is, id="r"), Entry("pdq", turned, id="r"))])
+    resized = m.match(result(None, pdq(flip(as_is, 8)), pdq(flip(turned, 2), variant="rot90")))
+    assert sorted((x.distance, x.transform) for x in resized) == [(2, "unknown"), (8, "unknown")]
+    rotated = m.match(result(None, pdq(flip(turned, 3)), pdq(flip(as_is, 5), variant="rot270")))
+    assert {x.transform for x in rotated} == {"unknown"}
+    # one unnamed row per item (an imported list): the relation stands
+    [alone] = Matcher.build([hl("l", Entry("pdq", as_is, id="r"))]).match(
+        result(None, pdq(rand_hex(32)), pdq(flip(as_is, 5), variant="rot270"))
+    )
+    assert alone.transform == "rot90"
+
+
+def test_collapse_reports_the_file_as_it_is_when_it_matches() -> None:
+    from libra_cli.pipeline import collapse
+
+    as_is, turned = rand_hex(32), rand_hex(32)
+    m = Matcher.build([hl("l", Entry("pdq", as_is, id="r"), Entry("pdq", turned, id="r"))])
+    [kept] = collapse(m.match(result(None, pdq(flip(as_is, 8)), pdq(flip(turned, 2), variant="rot90"))))
+    assert (kept.distance, kept.query_variant) == (8, "original")

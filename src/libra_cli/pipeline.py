@@ -33,6 +33,7 @@ from .lazyengine import LazyEngine
 from .match.candidates import Candidate
 from .match.matcher import Matcher
 from .match.nearband import Band, NearBand
+from .match.relation import dihedral_part
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
 from .sinks import Sink
@@ -101,10 +102,16 @@ def collapse(matches: Sequence[Match]) -> list[Match]:
         entry = match.entry
         item = (entry.id, entry.label, entry.category) if entry.id else (entry.value,)
         key = (match.list, match.method, match.hash_type, *item)
-        if key not in best or match.distance < best[key].distance:
+        if key not in best or _preference(match) < _preference(best[key]):
             best[key] = match
     order = {name: i for i, name in enumerate(signals.names())}  # md5 before blake3, pdq before phash
     return sorted(best.values(), key=lambda m: (m.method != "exact", m.distance, order.get(m.hash_type, 99), m.list))
+
+
+def _preference(match: Match) -> tuple[bool, int]:
+    """The file hashed as it is before its mirrors and turns, then the closest: a closer turned hash of
+    the file only means the list also holds a turned copy of the picture (as ``Matcher`` ranks one row)."""
+    return (dihedral_part(match.query_variant) != "original", match.distance)
 
 
 class MatchStage:

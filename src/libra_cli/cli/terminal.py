@@ -51,7 +51,7 @@ def how(match: Match) -> str:
     text = f"exact {match.hash_type}" if match.method == "exact" else f"{match.hash_type} distance {match.distance}"
     if match.frame_time is not None:
         text += f" at {match.frame_time:.1f} s"
-    if match.transform not in ("original", ""):
+    if match.transform not in ("original", "unknown", ""):  # unknown: nothing is claimed
         text += ", " + _TRANSFORMS.get(match.transform, printable(match.transform))
     return text
 

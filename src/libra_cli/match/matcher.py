@@ -36,6 +36,7 @@ from .video_entries import entry_rows, is_frame, listed_frames, partial_video, v
 __all__ = [
     "REGION_AGREEMENT",
     "REGION_THRESHOLD",
+    "UNKNOWN",
     "Backend",
     "Matcher",
     "admissible",
@@ -50,6 +51,9 @@ I64 = npt.NDArray[np.int64]
 #: rule (match/video.py), not single entries. Regions of stills (``region:``, ``inset``) are matched here,
 #: under the region rule below.
 PARTIAL = ("mask-",)
+#: ``Match.transform`` when the list's copies of a picture carry no variant names and more than one relation
+#: could explain the match (``Matcher._ambiguous``).
+UNKNOWN = "unknown"
 #: A match through a region (a corner window or an inset, on either side) needs this many different
 #: regions of the file agreeing on the same listed picture, each within the type's threshold ...
 REGION_AGREEMENT = 2
@@ -401,6 +405,7 @@ class Matcher:
                 best[key] = min(best.get(key, rank), rank)
             found = self._region_rule(best, queries, index)
             ordered = sorted(found, key=lambda kv: (kv[0][0], kv[1][2], kv[0][1]))
+            unknown = self._ambiguous(ordered, queries, index)
             for (ri, gid), (_, _, dist, qi) in ordered:
                 seg_arr, row_arr = index.segments.locate(np.array([gid], dtype=np.int64))
                 seg, row = int(seg_arr[0]), int(row_arr[0])
@@ -417,7 +422,7 @@ class Matcher:
                         list=self._lists[int(index.segments.lists[seg])].info.name,
                         entry=entry,
                         frame_time=_time(query),
-                        transform=relation(query_variant, entry.variant),
+                        transform=UNKNOWN if (ri, gid) in unknown else relation(query_variant, entry.variant),
                         quality=None if values.quality is None else int(values.quality[query.row]),
                         query_variant=query_variant,
                         list_variant=entry.variant,
@@ -451,6 +456,34 @@ class Matcher:
                 candidate = partial_video(compared, column.entry(low), list_name)
                 if candidate is not None:
                     near[ri].append(candidate)
+
+    def _ambiguous(
+        self,
+        found: Sequence[tuple[tuple[int, int], tuple[bool, bool, int, int]]],
+        queries: Sequence[_Query],
+        index: PerceptualIndex,
+    ) -> set[tuple[int, int]]:
+        """The (result, entry) pairs whose relation to the listed picture cannot be told.
+
+        A list that records no variants may still hold turned or mirrored copies of a picture under one id
+        (``libra hash --robust`` output of older versions did): a row is then the picture as it is or one of
+        its turns, and nothing says which. When rows of one listed item (same list, id and frame) met the
+        file through different relations, a turned copy could explain the match, so none is claimed.
+        """
+        relations: dict[tuple[object, ...], set[str]] = {}
+        items: dict[tuple[int, int], tuple[object, ...]] = {}
+        for (ri, gid), (_, _, _, qi) in found:
+            seg_arr, row_arr = index.segments.locate(np.array([gid], dtype=np.int64))
+            seg, row = int(seg_arr[0]), int(row_arr[0])
+            column = index.segments.columns[seg]
+            ident = column.ids[row]
+            if column.variant(row) is not None or ident is None:
+                continue
+            query = queries[qi]
+            item = (ri, _time(query), int(index.segments.lists[seg]), column.hash_type, ident)
+            items[(ri, gid)] = item
+            relations.setdefault(item, set()).add(relation(query.values.transforms[query.row]))
+        return {key for key, item in items.items() if len(relations[item]) > 1}
 
     @staticmethod
     def _region_rule(
