@@ -516,9 +516,15 @@ def update(
         None, "--config", metavar="FILE", help="Config file whose lists, publisher_keys and identity to use."
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing unless something is wrong (for cron)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Install a new version even if it has expired or (with --identity) names another list than the "
+        "installed one. Never skips the signature or downgrade checks.",
+    ),
 ) -> None:
-    """Install a new version of a list: only if it is signed by the publisher key pinned for that list and is
-    not older than the installed version.
+    """Install a new version of a list: only if it is signed by the publisher key pinned for that list, is
+    not older than the installed version, has not expired and (with --identity) is the same list by name.
 
     The new version is written beside the list, checked, and renamed into place (atomic: a scan starting at any
     moment reads one whole version; scans already running keep the version they loaded). The replaced version
@@ -548,6 +554,7 @@ def update(
         timeout=timeout,
         max_bytes=parse_size(max_size),
         cafile=ca_file,
+        force=force,
     )
     where = shown_url(source) if is_url(source) else source
     signed = f"signed by publisher key {result.signer} ({', '.join(key_files)})"
@@ -563,7 +570,8 @@ def update(
     if not quiet:
         typer.echo(message)
         if not result.decrypt_checked and result.status != "unchanged":
-            _say("libra: the new version was not test-decrypted (give --identity to check this host can read it)")
+            _say("libra: the new version was not test-decrypted (give --identity to check this host can read it "
+                 "and that it is the same list)")
     info = ListInfo(container.list_name(path), path=path, expires=result.expires or "")
     for warning in expired_lists([HashList(info, {})]):
         _say(f"libra: warning: {warning}")
