@@ -11,9 +11,9 @@ one file (docs/hashes.md, "Agreement with the reference"):
   (``pdq/wasm/test/TestData/PDQMD5TestData.csv``);
 * the C++ and Java READMEs (2017) list hashes that none of Meta's tools reproduces today.
 
-With ``LIBRA_PDQ_REFDATA`` pointing at a folder holding ThreatExchange's ``pdq/data/reg-test-input/dih``
-and ``pdq/data/bridge-mods`` (same names below it), the tests check libra against each tool given that
-tool's preprocessing. The always-on tests compare libra's decode + PDQ with ``pdqhash`` fed what the
+With ThreatExchange's ``pdq/data/reg-test-input/dih`` and ``pdq/data/bridge-mods`` (bundled in
+``tests/data/pdq-ref``; ``LIBRA_PDQ_REFDATA`` may point at another copy), the tests check libra against each
+tool given that tool's preprocessing. The always-on tests compare libra's decode + PDQ with ``pdqhash`` fed what the
 Java tool feeds its hasher, on the sample photos and on larger images generated from them.
 """
 
@@ -220,14 +220,12 @@ IDS = [Path(r.path).stem for r in REFERENCES]
 PYTHON_TOOL = [r for r in REFERENCES if r.path.startswith("bridge-mods/")]
 
 
+#: Meta's reference images, bundled (BSD licence, see its README); ``LIBRA_PDQ_REFDATA`` may name another copy.
+BUNDLED = Path(__file__).parent / "data" / "pdq-ref"
+
+
 def _refdata() -> Path:
-    root = os.environ.get("LIBRA_PDQ_REFDATA")
-    if not root:
-        pytest.skip(
-            "LIBRA_PDQ_REFDATA is not set: point it at a copy of ThreatExchange's pdq/data folder "
-            "(reg-test-input/dih and bridge-mods) to check libra against Meta's published PDQ hashes"
-        )
-    return Path(root)
+    return Path(os.environ.get("LIBRA_PDQ_REFDATA") or BUNDLED)
 
 
 def _read(ref: Reference) -> bytes:
