@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from libra_cli.cli.app import app
 
 SOURCES = Path(__file__).parent / "data" / "sources"
+ROOT = Path(__file__).parent.parent
 runner = CliRunner()
 
 
@@ -237,7 +238,13 @@ def test_info_says_exactly_what_was_checked_and_skips_empty_fields(s: Setup, tmp
 
 def test_build_expires_is_shown_by_info_with_and_without_a_key(s: Setup, tmp_path: Path) -> None:
     out, md5s = str(tmp_path / "dated.libra"), str(SOURCES / "sample.md5")
-    result = run("hashlist", "build", md5s, "-o", out, "-r", s.recipient, "--expires", "2001-02-03")
+    refused = run("hashlist", "build", md5s, "-o", out, "-r", s.recipient, "--expires", "2001-02-03", code=2)
+    assert refused.stderr == (
+        "libra: --expires 2001-02-03T00:00:00+00:00 is already past, so hosts would be warned at once that this "
+        "list is stale; give a future date (or --force to build it anyway)\n"
+    )
+    assert not Path(out).exists()
+    result = run("hashlist", "build", md5s, "-o", out, "-r", s.recipient, "--expires", "2001-02-03", "--force")
     assert "--expires 2001-02-03T00:00:00+00:00 is already past" in result.stderr
     for args in (["-i", s.host], []):
         info = run("hashlist", "info", out, *args, env={"LIBRA_IDENTITY": ""}).stdout
@@ -245,6 +252,17 @@ def test_build_expires_is_shown_by_info_with_and_without_a_key(s: Setup, tmp_pat
     other = str(tmp_path / "other.libra")
     bad = run("hashlist", "build", md5s, "-o", other, "-r", s.recipient, "--expires", "x", code=2)
     assert bad.stderr == "libra: --expires 'x' is not a date (use YYYY-MM-DD or an ISO 8601 time)\n"
+
+
+def test_every_expiry_date_in_the_help_and_docs_is_in_the_future() -> None:
+    """Examples are pasted: a past date in one builds a list that is stale at once."""
+    import re
+    from datetime import date
+
+    texts = [run("hashlist", "build", "--help").stdout, run("hashlist", "merge", "--help").stdout]
+    texts += [(ROOT / p).read_text() for p in ("docs/commands/hashlist.md", "docs/hashlists.md", "README.md")]
+    dates = [m for t in texts for m in re.findall(r"--expires\s+(\d{4}-\d{2}-\d{2})", t)]
+    assert dates and all(date.fromisoformat(d) > date.today() for d in dates), dates
 
 
 def test_update_and_rollback_commands(s: Setup, tmp_path: Path) -> None:

@@ -68,10 +68,11 @@ class Keys:
         values: tuple[str, ...] = ("a",),
         expires: str = "",
         sign: Ed25519PrivateKey | None = None,
+        name: str | None = None,
     ) -> Path:
-        """Write a signed list of made-up md5 values, created at ``created``."""
+        """Write a signed list of made-up md5 values, created at ``created``, named ``name`` (default: the stem)."""
         entries = [Entry("md5", md5(v), id=v) for v in values]
-        info = ListInfo(name=path.stem, created=created, expires=expires)
+        info = ListInfo(name=name or path.stem, created=created, expires=expires)
         write_hashlist(
             HashList.from_entries(info, entries),
             str(path),
@@ -226,7 +227,7 @@ def _demo_identity() -> str:
 def test_update_installs_a_newer_version_and_keeps_the_previous(tmp_path: Path, keys: Keys) -> None:
     target = installed(tmp_path, keys)
     old_bytes = target.read_bytes()
-    new = keys.make(tmp_path / "new.libra", "2025-02-01T00:00:00+00:00", values=("new",))
+    new = keys.make(tmp_path / "new.libra", "2025-02-01T00:00:00+00:00", values=("new",), name="ncmec")
     result = update_list(str(target), str(new), publisher_keys=keys.pins, identities=[keys.identity])
     assert (result.status, result.created, result.replaced_created) == (
         "updated",
@@ -266,6 +267,33 @@ def test_update_refuses_a_downgrade(tmp_path: Path, keys: Keys) -> None:
     with pytest.raises(DowngradeError, match="has the installed version's creation time"):
         update_list(str(target), str(same_time), publisher_keys=keys.pins)
     assert target.read_bytes() == before and leftovers(target.parent) == []
+
+
+def test_update_refuses_another_list_and_an_expired_version_unless_forced(tmp_path: Path, keys: Keys) -> None:
+    target = installed(tmp_path, keys)
+    before = target.read_bytes()
+    other = keys.make(tmp_path / "iwf.libra", "2025-04-01T00:00:00+00:00", values=("iwf",))  # another list
+    with pytest.raises(HashListError) as err:
+        update_list(str(target), str(other), publisher_keys=keys.pins, identities=[keys.identity])
+    assert str(err.value) == (
+        "hashlist ncmec.libra (new version): is the list 'iwf', but ncmec.libra holds the list 'ncmec'; refusing "
+        "to replace one list with another (give --force if that is meant)"
+    )
+    assert target.read_bytes() == before and leftovers(target.parent) == []
+    stale = keys.make(
+        tmp_path / "stale.libra", "2025-02-01T00:00:00+00:00", name="ncmec", expires=parse_expiry("2025-03-01")
+    )
+    with pytest.raises(HashListError) as err:
+        update_list(str(target), str(stale), publisher_keys=keys.pins, now=NOW)
+    assert str(err.value) == (
+        "hashlist ncmec.libra (new version): expired on 2025-03-01T00:00:00+00:00, so it would be stale once "
+        "installed; refusing it (ask the publisher for a current version, or give --force to install it anyway)"
+    )
+    assert target.read_bytes() == before and leftovers(target.parent) == []
+    # current on the day (``now``) it is installed: fine
+    assert update_list(str(target), str(stale), publisher_keys=keys.pins, now=NOW - dt.timedelta(days=100)).status
+    forced = update_list(str(target), str(other), publisher_keys=keys.pins, identities=[keys.identity], force=True)
+    assert forced.status == "updated" and target.read_bytes() == other.read_bytes()
 
 
 def test_update_refuses_a_version_this_host_cannot_decrypt(tmp_path: Path, keys: Keys) -> None:

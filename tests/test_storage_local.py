@@ -59,8 +59,29 @@ def test_symlinks_skipped_unless_followed_and_loops_end(tree: Path) -> None:
     os.symlink(tree / "three.tmp", tree / "link.tmp")
     plain = walk(tree)
     assert sum(isinstance(i, Skip) for i in plain) == 2
-    followed = [i for i in walk(tree, follow_symlinks=True) if isinstance(i, MediaRef)]
-    assert len(followed) == 4  # the loop is entered once, never forever
+    followed = walk(tree, follow_symlinks=True)
+    refs = [os.path.relpath(i.uri, tree) for i in followed if isinstance(i, MediaRef)]
+    assert refs == ["a/b/two.bin", "a/one.jpg", "link.tmp"]  # the loop is entered once, never forever
+    # three.tmp is what link.tmp (walked first, by name) led to: a listed skip, not hashed twice
+    [again] = [i for i in followed if isinstance(i, Skip)]
+    assert (os.path.relpath(again.location, tree), again.rule, again.listed) == ("three.tmp", "duplicate", True)
+
+
+def test_a_file_reached_by_two_links_is_scanned_once(tmp_path: Path) -> None:
+    real = tmp_path / "store"
+    real.mkdir()
+    for n in range(5):
+        (real / f"{n}.jpg").write_bytes(bytes([n]) * 10)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    os.symlink(real, uploads / "all")  # every file, through a folder link
+    os.symlink(real / "2.jpg", uploads / "again.jpg")  # and one of them through a file link too
+    items = walk(uploads, follow_symlinks=True)
+    refs = [i for i in items if isinstance(i, MediaRef)]
+    skips = [i for i in items if isinstance(i, Skip)]
+    assert len(refs) == 5 and len({r.inode for r in refs}) == 5
+    assert [(Path(s.location).name, s.rule) for s in skips] == [("2.jpg", "duplicate")]  # 'again.jpg' came first
+    assert len(refs) + len(skips) == 6  # every path walked is accounted for
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -163,3 +184,24 @@ def test_libra_own_files_are_skipped_by_identity(tmp_path: Path) -> None:
     st = (tmp_path / "findings.json").stat()
     items = walk(tmp_path, own_files=frozenset({(st.st_dev, st.st_ino)}))
     assert [(Path(i.location).name, i.rule) for i in items if isinstance(i, Skip)] == [("findings.json", "own_output")]  # type: ignore[union-attr]
+
+
+def test_a_scan_following_links_counts_each_real_file_once(tmp_path: Path, photos: Path) -> None:
+    import json
+
+    from scanhelp import cli, make_identity, make_list, records
+
+    identity = tmp_path / "id.txt"
+    hashlist = make_list(tmp_path, [photos / "coffee.jpg"], make_identity(identity))
+    uploads = tmp_path / "uploads"
+    (uploads / "real").mkdir(parents=True)
+    (uploads / "real" / "c.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    os.symlink(uploads / "real" / "c.jpg", uploads / "link.jpg")
+    code, out, err = cli("scan", str(uploads), "-l", str(hashlist), "-i", str(identity), "-w", "1", "-q",
+                         "--follow-symlinks")  # fmt: skip
+    assert code == 1, err
+    doc = json.loads(out)
+    assert [Path(r["location"]).name for r in records(doc)] == ["link.jpg"]
+    [again] = records(doc, "skipped")
+    assert (Path(again["location"]).name, again["rule"]) == ("c.jpg", "duplicate")
+    assert doc["summary"]["matched"] == 1

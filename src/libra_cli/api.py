@@ -26,7 +26,7 @@ from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
 from .hashing import check_config
 from .hashlist.table import HashList
-from .lists import load_keyword_lists, load_lists, looks_like_list
+from .lists import load_keyword_lists, load_lists, looks_like_list, warn_unverified
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
 from .pace import Rate, paced
@@ -126,6 +126,7 @@ def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> 
     idle = sorted(matcher.corroborating_types() - set(config.perceptual))
     if idle:  # pHash/dHash entries only confirm PDQ matches, so they are not worth a hash of every file
         log.info("not computed types=%s reason=corroborate-only (name them in --hash-set to compute)", ",".join(idle))
+    warn_unverified(lists)  # after every check above: a bad option stays one sentence alone
     return Prepared(settings, tuple(lists), matcher, config, keywords)
 
 

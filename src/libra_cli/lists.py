@@ -35,7 +35,7 @@ from .textsafe import log_value
 
 log = logging.getLogger("libra")
 
-__all__ = ["expand_list_paths", "expired_lists", "load_lists", "looks_like_list"]
+__all__ = ["expand_list_paths", "expired_lists", "load_lists", "looks_like_list", "warn_unverified"]
 
 
 def load_keyword_lists(
@@ -87,14 +87,6 @@ def load_lists(
             log_value(hashlist.info.signer or "-"),
             log_value(hashlist.info.expires or "-"),
         )
-        if hashlist.info.signature_status != "verified":
-            log.warning(
-                "list not verified against a publisher key name=%s path=%s signature=%s hint=%s",
-                log_value(hashlist.info.name),
-                log_value(path),
-                hashlist.info.signature_status,
-                log_value(f"pin its publisher's key at {pinned_key_path(path)} or give --publisher-key"),
-            )
         if is_expired(hashlist.info, now):
             log.warning(
                 "list expired name=%s path=%s expires=%s hint=%s",
@@ -105,6 +97,21 @@ def load_lists(
             )
         loaded.append(hashlist)
     return loaded
+
+
+def warn_unverified(lists: Sequence[HashList]) -> None:
+    """One warning per list no publisher key vouched for (unsigned, or signed with no pin or key to check the
+    signer against). Called once a scan is otherwise ready, so a mistyped option is still one sentence alone."""
+    for hashlist in lists:
+        info = hashlist.info
+        if info.signature_status != "verified":
+            log.warning(
+                "list not verified against a publisher key name=%s path=%s signature=%s hint=%s",
+                log_value(info.name),
+                log_value(info.path),
+                info.signature_status,
+                log_value(f"pin its publisher's key at {pinned_key_path(info.path)} or give --publisher-key"),
+            )
 
 
 def _load_pinned(

@@ -126,10 +126,13 @@ def _output_keys(
     return _OutputKeys(recipients, passphrase, load_signing_key(sign_key) if sign_key else None)
 
 
-_FORCE_HELP = "Replace OUTPUT if it exists (to install a new version of a list a host uses, see 'hashlist update')."
+_FORCE_HELP = (
+    "Replace OUTPUT if it exists (to install a new version of a list a host uses, see 'hashlist update'); "
+    "also accept an --expires date already past."
+)
 _EXPIRES_HELP = (
     "Date (YYYY-MM-DD, midnight UTC) or ISO 8601 time from which hosts are warned that the list is stale. "
-    "Stored in the signed header."
+    "Stored in the signed header. A date already past is refused unless --force."
 )
 
 
@@ -139,12 +142,18 @@ def _check_output(output: str, force: bool) -> None:
         raise ConfigError(f"{output} already exists; give --force to replace it")
 
 
-def _expiry(expires: str | None) -> str:
-    """``--expires`` checked before any source is read; a date already past is allowed but said."""
+def _expiry(expires: str | None, force: bool) -> str:
+    """``--expires`` checked before any source is read. A date already past (an example pasted as it is, a
+    typo in the year) would make a list stale on arrival: refused, or with ``--force`` built with a note."""
     if not expires:
         return ""
     value = parse_expiry(expires)
     if expired_lists([HashList(ListInfo("", expires=value), {})]):
+        if not force:
+            raise ConfigError(
+                f"--expires {value} is already past, so hosts would be warned at once that this list is stale; "
+                "give a future date (or --force to build it anyway)"
+            )
         _say(f"libra: note: --expires {value} is already past; hosts will be warned that this list is stale")
     return value
 
@@ -236,7 +245,7 @@ def build(
     Examples:
 
         libra hashlist build ncmec.csv -o ncmec.libra -R hosts.txt \\
-            --sign-key hotline.key --expires 2025-07-01
+            --sign-key hotline.key --expires 2030-07-01
 
         LIST_PASS=… libra hashlist build vics.json -o vics.libra \\
             --passphrase-env LIST_PASS
@@ -246,7 +255,7 @@ def build(
     if keywords:  # a keyword list (hashlist/keywords.py): same container and keys, its own payload kind
         _write_keywords(sources, output, name or _stem(output), description, keys)
         return
-    valid_until = _expiry(expires)
+    valid_until = _expiry(expires, force)
     hashlist, report = build_hashlist(
         sources,
         name=name or _stem(output),
@@ -434,7 +443,7 @@ def merge(
     _check_output(output, force)
     out_passphrase = None if (recipient or recipients_file) else passphrase_env
     keys = _output_keys(recipient, recipients_file, out_passphrase, sign_key)
-    valid_until = _expiry(expires)
+    valid_until = _expiry(expires, force)
     loaded = [_load(path, identity, passphrase_env, publisher_key) for path in lists]
     merged, report = merge_hashlists(
         loaded, name=name or _stem(output), publisher=publisher, description=description, expires=valid_until
@@ -516,9 +525,15 @@ def update(
         None, "--config", metavar="FILE", help="Config file whose lists, publisher_keys and identity to use."
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing unless something is wrong (for cron)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Install a new version even if it has expired or (with --identity) names another list than the "
+        "installed one. Never skips the signature or downgrade checks.",
+    ),
 ) -> None:
-    """Install a new version of a list: only if it is signed by the publisher key pinned for that list and is
-    not older than the installed version.
+    """Install a new version of a list: only if it is signed by the publisher key pinned for that list, is
+    not older than the installed version, has not expired and (with --identity) is the same list by name.
 
     The new version is written beside the list, checked, and renamed into place (atomic: a scan starting at any
     moment reads one whole version; scans already running keep the version they loaded). The replaced version
@@ -548,6 +563,7 @@ def update(
         timeout=timeout,
         max_bytes=parse_size(max_size),
         cafile=ca_file,
+        force=force,
     )
     where = shown_url(source) if is_url(source) else source
     signed = f"signed by publisher key {result.signer} ({', '.join(key_files)})"
@@ -563,7 +579,8 @@ def update(
     if not quiet:
         typer.echo(message)
         if not result.decrypt_checked and result.status != "unchanged":
-            _say("libra: the new version was not test-decrypted (give --identity to check this host can read it)")
+            _say("libra: the new version was not test-decrypted (give --identity to check this host can read it "
+                 "and that it is the same list)")
     info = ListInfo(container.list_name(path), path=path, expires=result.expires or "")
     for warning in expired_lists([HashList(info, {})]):
         _say(f"libra: warning: {warning}")

@@ -25,10 +25,12 @@ import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..errors import HashListError, SignatureError
+from ..errors import HashListError, LibraError, SignatureError
+from ..textsafe import printable
 from . import container
 from .fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_to, is_url, shown_url
 from .keys import Identity
@@ -203,6 +205,30 @@ def _check_not_older(new: container.Container, old: container.Container, base: s
         )
 
 
+def _check_not_expired(new: container.Container, display: str, now: datetime | None) -> None:
+    moment = container.parse_time(new.expires) if new.expires else None
+    if moment is not None and moment <= (now or datetime.now(timezone.utc)):
+        raise HashListError(
+            f"hashlist {display}: expired on {new.expires}, so it would be stale once installed; refusing it "
+            "(ask the publisher for a current version, or give --force to install it anyway)"
+        )
+
+
+def _check_same_name(
+    name: str, target: str, identities: Sequence[Identity], passphrase: str | None, display: str
+) -> None:
+    """Refuse a new version whose list name is not the installed version's (when the installed one can be read)."""
+    try:
+        installed = load_hashlist(target, identities=identities, passphrase=passphrase).info.name
+    except LibraError:
+        return  # an installed list this host cannot read (or a damaged one) has no name to compare
+    if installed != name:
+        raise HashListError(
+            f"hashlist {display}: is the list {printable(name)!r}, but {container.list_name(target)} holds the list "
+            f"{printable(installed)!r}; refusing to replace one list with another (give --force if that is meant)"
+        )
+
+
 def update_list(
     target: str,
     source: str,
@@ -213,13 +239,19 @@ def update_list(
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
     cafile: str | None = None,
+    force: bool = False,
+    now: datetime | None = None,
 ) -> UpdateResult:
     """Install the list at ``source`` (a file or an ``https://`` URL) as ``target`` if it verifies against
     ``publisher_keys`` and is not older than the installed version; keep the installed one for rollback.
 
+    A new version past its expiry date (at ``now``) is refused: it would be stale the moment it is installed.
     With ``identities`` or ``passphrase`` the new version is also decrypted (in memory) before it is
-    installed, so a list this host cannot read never replaces one it can. On any failure ``target`` and its
-    ``.previous`` are untouched and the temporary file is gone.
+    installed, so a list this host cannot read never replaces one it can, and a list with another name than
+    the installed one's (another publisher's list, fetched from the wrong address) never replaces it. The
+    name is inside the encrypted contents, so without a key it cannot be compared. ``force`` installs an
+    expired or differently named list anyway (never one with a bad signature, nor a downgrade). On any
+    failure ``target`` and its ``.previous`` are untouched and the temporary file is gone.
     """
     if not publisher_keys:
         raise SignatureError(f"no publisher key is pinned for {container.list_name(target)}; refusing to update it")
@@ -244,11 +276,15 @@ def update_list(
                 )
             if old is not None:
                 _check_not_older(new, old, base)
+            if not force:
+                _check_not_expired(new, display, now)
             checked = bool(identities or passphrase)
             if checked:
                 loaded = load_hashlist(
                     temp, identities=identities, passphrase=passphrase, publisher_keys=publisher_keys, display=display
                 )
+                if old is not None and not force:
+                    _check_same_name(loaded.info.name, target, identities, passphrase, display)
                 del loaded
             existed = os.path.exists(target)
             if existed:

@@ -37,6 +37,10 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+#: Why a second name of a file already walked is not hashed again (``--follow-symlinks``).
+_DUPLICATE = "the same file as a path already scanned in this folder (reached again through a link)"
+
+
 class LocalStorage(Storage):
     """Plain paths. Symlinks are not followed unless asked; each real folder is entered once."""
 
@@ -50,7 +54,7 @@ class LocalStorage(Storage):
             yield WalkError(root, err.strerror or str(err))
             return
         if stat.S_ISDIR(st.st_mode):
-            yield from self._walk_dir(root, st.st_dev, options, {(st.st_dev, st.st_ino)})
+            yield from self._walk_dir(root, st.st_dev, options, {(st.st_dev, st.st_ino)}, set())
         else:
             yield self._item(root, st, options)
 
@@ -68,8 +72,16 @@ class LocalStorage(Storage):
             return Skip(path, "not modified since --since", "since", listed=False)
         return MediaRef(path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
-    def _walk_dir(self, root: str, device: int, options: WalkOptions, seen: set[tuple[int, int]]) -> Iterator[WalkItem]:
-        """Depth-first, names sorted, with an explicit stack of open listings."""
+    def _walk_dir(
+        self, root: str, device: int, options: WalkOptions, seen: set[tuple[int, int]], files: set[int]
+    ) -> Iterator[WalkItem]:
+        """Depth-first, names sorted, with an explicit stack of open listings.
+
+        Following links, one real file can be reached under several names (a link to a file, a link to a
+        folder, a hard link): ``files`` holds each file's (device, inode) as one integer, and every later
+        name of it is a listed ``duplicate`` skip, so it is hashed and counted once and every name walked is
+        still accounted for. Without ``--follow-symlinks`` nothing is kept (each name is its own file).
+        """
         first = self._entries(root)
         if isinstance(first, WalkError):
             yield first
@@ -90,7 +102,13 @@ class LocalStorage(Storage):
                 yield WalkError(path, err.strerror or str(err))
                 continue
             if not stat.S_ISDIR(st.st_mode):
-                yield self._item(path, st, options)
+                item = self._item(path, st, options)
+                if options.follow_symlinks and isinstance(item, MediaRef):
+                    real = (st.st_dev << 64) | st.st_ino
+                    if real in files:
+                        item = Skip(path, _DUPLICATE, "duplicate")
+                    files.add(real)
+                yield item
                 continue
             if options.one_file_system and st.st_dev != device:
                 yield Skip(path, "on another filesystem (--one-file-system)", "other_filesystem", listed=False)
