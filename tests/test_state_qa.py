@@ -177,3 +177,14 @@ def test_rematch_names_uncovered_files_and_applies_allow_records(
     code, _, err = cli("allow", "add", str(tree / "moon.jpg"), "--reason", "ticket 8", "--state", str(state))
     code, _, err = cli("rematch", "--state", str(state), "-l", str(v2), "-i", str(identity), "-o", str(out))
     assert code == 0 and "0 matched, 2 allowed" in err, err  # everything reviewed: nothing found
+
+
+def test_the_hook_is_told_exit_code_2_after_an_interrupted_run_that_found_something() -> None:
+    """As hook.py and docs/commands/scan.md now say (the hook's behaviour is unchanged)."""
+    from libra_cli.hook import hook_env
+    from libra_cli.report import Report
+
+    env = hook_env("/var/lib/libra/findings.json", Report(files=2, matched=1, interrupted=True), base={})
+    assert (env["LIBRA_EXIT_CODE"], env["LIBRA_COMPLETE"], env["LIBRA_MATCHED"]) == ("2", "0", "1")
+    env = hook_env("/var/lib/libra/findings.json", Report(files=2, matched=1), base={})
+    assert (env["LIBRA_EXIT_CODE"], env["LIBRA_COMPLETE"]) == ("1", "1")
