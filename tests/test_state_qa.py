@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from libra_cli.state import StateStore
-from scanhelp import cli, make_identity, make_list
+from scanhelp import cli, make_identity, make_list, records
 
 PHOTOS = Path(__file__).parent / "data" / "photos"
 
@@ -27,7 +27,13 @@ def lists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     v1 = make_list(tmp, [PHOTOS / "coffee.jpg"], recipient, name="hotline")
     (tmp / "v2").mkdir()
     v2 = make_list(tmp / "v2", [PHOTOS / "coffee.jpg", PHOTOS / "moon.jpg"], recipient, name="hotline")
+    make_list(tmp, [PHOTOS / "coins.jpg"], recipient, name="md5 only", extra=("--digests", "md5", "--perceptual", ""))
     return identity, v1, v2
+
+
+def md5_list(lists: tuple[Path, Path, Path]) -> Path:
+    """A list of MD5 only (a state filled for it holds no PDQ)."""
+    return lists[1].parent / "md5_only.libra"
 
 
 def uploads(tmp_path: Path) -> Path:
@@ -133,3 +139,52 @@ def test_state_info_reads_while_a_run_holds_the_state_and_reversed_runs_are_refu
         assert code == 2 and "in use by another libra run" in err
     code, out, err = cli("history", "diff", "2", "1", "--state", str(state))
     assert code == 2 and out == "" and "name the earlier run first (1 2)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rematch_names_uncovered_files_and_applies_allow_records(
+    tmp_path: Path, lists: tuple[Path, Path, Path]
+) -> None:
+    identity, _, v2 = lists
+    tree = uploads(tmp_path)
+    digests_only, state = tmp_path / "digests.db", tmp_path / "state.db"
+    scan(tree, digests_only, identity, md5_list(lists))
+    out = tmp_path / "rematch.json"
+    code, _, err = cli("rematch", "--state", str(digests_only), "-l", str(v2), "-i", str(identity), "-o", str(out))
+    assert code == 1 and "2 matched, 3 not covered by the stored hashes" in err, err  # MD5 still matches
+    doc = json.loads(out.read_text())
+    errors = records(doc, "error")
+    assert doc["summary"]["not_covered"] == 3 and doc["complete"] is False
+    assert sorted(Path(r["location"]).name for r in errors) == ["coffee.jpg", "coins.jpg", "moon.jpg"]
+    lack = "stored hashes lack blake3, sha1, sha256, pdq, which the lists use; rescan it"
+    assert [r["reason"] for r in errors] == [lack] * 3, errors
+
+    assert scan(tree, state, identity, v2) == 1  # coffee and moon
+    code, _, err = cli("allow", "add", str(tree / "coffee.jpg"), "--reason", "ticket 7: reviewed",
+                       "--state", str(state))  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli("rematch", "--state", str(state), "-l", str(v2), "-i", str(identity), "-o", str(out))
+    assert code == 1 and "1 matched, 1 allowed" in err, err
+    doc = json.loads(out.read_text())
+    assert [Path(r["location"]).name for r in records(doc)] == ["moon.jpg"]
+    (allowed,) = records(doc, "allowed")
+    assert Path(allowed["location"]).name == "coffee.jpg" and allowed["allowed"] == "ticket 7: reviewed"
+    assert doc["summary"]["matched"] == 1 and doc["summary"]["allowed"] == 1
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT location, allowed FROM findings WHERE run = 2 ORDER BY location").fetchall()
+    assert [(Path(bytes(x).decode()).name, why) for x, why in rows] == [
+        ("coffee.jpg", "ticket 7: reviewed"), ("moon.jpg", None)
+    ]
+    code, _, err = cli("allow", "add", str(tree / "moon.jpg"), "--reason", "ticket 8", "--state", str(state))
+    code, _, err = cli("rematch", "--state", str(state), "-l", str(v2), "-i", str(identity), "-o", str(out))
+    assert code == 0 and "0 matched, 2 allowed" in err, err  # everything reviewed: nothing found
+
+
+def test_the_hook_is_told_exit_code_2_after_an_interrupted_run_that_found_something() -> None:
+    """As hook.py and docs/commands/scan.md now say (the hook's behaviour is unchanged)."""
+    from libra_cli.hook import hook_env
+    from libra_cli.report import Report
+
+    env = hook_env("/var/lib/libra/findings.json", Report(files=2, matched=1, interrupted=True), base={})
+    assert (env["LIBRA_EXIT_CODE"], env["LIBRA_COMPLETE"], env["LIBRA_MATCHED"]) == ("2", "0", "1")
+    env = hook_env("/var/lib/libra/findings.json", Report(files=2, matched=1), base={})
+    assert (env["LIBRA_EXIT_CODE"], env["LIBRA_COMPLETE"]) == ("1", "1")

@@ -11,7 +11,10 @@ file's content — as its last argument and in ``LIBRA_FINDINGS``, with the coun
 | ``LIBRA_FILES`` | files hashed |
 | ``LIBRA_ERRORS`` | files or places with an error |
 | ``LIBRA_COMPLETE`` | ``1`` when every file was covered, else ``0`` |
-| ``LIBRA_EXIT_CODE`` | the exit code the scan will end with (``1``) |
+| ``LIBRA_EXIT_CODE`` | the exit code the scan will end with: ``1``, or ``2`` (interrupted or stopped, below) |
+
+A run stopped by SIGINT/SIGTERM (or whose cluster was lost) after it found something still runs the hook,
+with the findings so far: ``LIBRA_EXIT_CODE`` is then ``2`` and ``LIBRA_COMPLETE`` ``0``.
 
 ``CMD`` is split into words as a shell would (quotes group words) but is not run by a shell, so a
 scanned file name can never become part of a command. Its output goes to libra's stderr, its input is

@@ -264,6 +264,7 @@ def rematch(
     if not settings.quiet:
         where = f" -> {settings.output}" if settings.output not in (None, "-") else ""
         missing = f", {report.fatal_errors} not covered by the stored hashes" if report.fatal_errors else ""
-        say(f"libra: rematched {report.files} stored files: {report.matched} matched{missing}{where}")
+        allowed = f", {report.allowed} allowed" if report.allowed else ""
+        say(f"libra: rematched {report.files} stored files: {report.matched} matched{allowed}{missing}{where}")
     if int(report.exit_code):
         raise typer.Exit(int(report.exit_code))

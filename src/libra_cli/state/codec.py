@@ -105,3 +105,11 @@ def any_config() -> HashConfig:
 def covers_cached(stored: str, config: HashConfig, media_type: str | None) -> bool:
     """``covers`` for the few distinct (hash set, media type) pairs of a state (rematch: once per pair)."""
     return covers(stored, config, media_type)
+
+
+@functools.lru_cache(maxsize=256)
+def missing(stored: str, config: HashConfig, media_type: str | None) -> tuple[str, ...]:
+    """The hash types this run needs for a file of ``media_type`` that a row holding ``stored`` lacks."""
+    held = set(stored.split(",")) if stored else set()
+    digests, perceptual = needed(config, media_type)
+    return tuple(n for n in (*digests, *perceptual) if token(n) not in held)

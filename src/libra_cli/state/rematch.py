@@ -6,7 +6,9 @@ out through the same findings writers, each finding with ``last_seen``: the loca
 scan last saw it. ``only_new_entries`` narrows a list to the entries an older version of it lacks.
 
 A file whose stored hash set lacks a type the lists use (a list of SHA-1 against a state of MD5) is
-not covered by a rematch: it is counted in ``not_covered`` and a scan hashes it.
+not covered by a rematch: it is counted in ``not_covered``, named by an ``error`` record that says which
+type is missing (a scan hashes it), and matched with the types it holds. Allow records apply as in a scan:
+a covered match is written as ``allowed`` and not counted in ``matched``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from ..findings import FindingsWriter, ScanHeader
 from ..findings.schema import finding_record
 from ..hashlist.table import HashColumn, HashList
 from ..match.matcher import Matcher
-from ..models import Finding, HashConfig, HashResult, MediaRef
+from ..models import Finding, HashConfig, HashResult, MediaRef, ScanError
 from ..pipeline import MatchStage, now_iso
 from ..report import Report
 from ..textsafe import log_value
 from . import codec
+from .allow import StateReview
 from .history import iso
 from .sink import finding_rows
 from .store import StateStore, uri
@@ -90,13 +93,14 @@ def rematch(
     )
     run_id = _begin(store, started, command, header)
     writer.begin(header)
+    review = StateReview(store, run_id)
     cursor = store.db.cursor()
     found: list[tuple[object, ...]] = []  # findings are few: written to the history at the end
     try:
         with store.guard("read"):
             cursor.execute(_ROWS)
             while rows := cursor.fetchmany(BATCH):
-                found += _match_rows(rows, config, stage, report, writer, run_id)
+                found += _match_rows(rows, config, stage, report, writer, run_id, review)
                 if listener is not None:
                     listener(report)
         cursor.close()
@@ -125,21 +129,23 @@ def _match_rows(
     report: Report,
     writer: FindingsWriter,
     run_id: int,
+    review: StateReview,
 ) -> list[tuple[object, ...]]:
     results: list[HashResult] = []
     seen: list[float] = []
     every = codec.any_config()
     for location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, blob, last in rows:
         ref = MediaRef(uri(location), size, mtime_ns, inode, ctime_ns, etag, version_id)  # type: ignore[arg-type]
-        if not codec.covers_cached(str(computed), config, media_type):
-            report.fatal_errors += 1
-            report.errors += 1
+        lacking = codec.missing(str(computed), config, media_type)
+        if lacking:
+            why = f"stored hashes lack {', '.join(lacking)}, which the lists use; rescan it"
+            _uncovered(report, writer, ref.uri, why)
         try:
             result = codec.decode(blob, ref, every)  # type: ignore[arg-type]
         except WireError as err:
             log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
-            report.fatal_errors += 1
-            report.errors += 1
+            if not lacking:
+                _uncovered(report, writer, ref.uri, "stored hashes are unreadable; rescan it")
             continue
         results.append(result)
         seen.append(float(last))  # type: ignore[arg-type]
@@ -150,11 +156,24 @@ def _match_rows(
         report.media += int(bool(result.media_type))
         if not matches:
             continue
-        report.matched += 1
         finding = Finding(result.ref, result.media_type, result.digests, tuple(matches))
-        writer.record({**finding_record(finding), "last_seen": iso(last_seen)})
-        found.extend(finding_rows(run_id, result.ref.uri, matches))
+        record = {**finding_record(finding), "last_seen": iso(last_seen)}
+        reason = review.allowed(result, matches)
+        if reason is None:
+            report.matched += 1
+            writer.record(record)
+        else:
+            report.allowed += 1
+            writer.record({**record, "status": "allowed", "allowed": reason})
+        found.extend(finding_rows(run_id, result.ref.uri, matches, allowed=reason))
     return found
+
+
+def _uncovered(report: Report, writer: FindingsWriter, location: str, reason: str) -> None:
+    """A file the stored hashes cannot fully match: counted in ``not_covered`` and named in the findings."""
+    report.fatal_errors += 1
+    report.errors += 1
+    writer.error(ScanError(location, reason))
 
 
 def _begin(store: StateStore, started: float, command: str, header: ScanHeader) -> int:
