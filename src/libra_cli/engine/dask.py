@@ -240,6 +240,60 @@ def memory_settings() -> tuple[object, object]:
     return dask.config.get("distributed.worker.memory.target"), dask.config.get("distributed.worker.memory.spill")
 
 
+# -- checks before a run ------------------------------------------------------------------------------
+
+
+def check_tls(options: EngineOptions) -> tuple[str, str, str] | None:
+    """The TLS files (CA, certificate, key) of ``options``, each checked to be a file; ``None`` without TLS."""
+    extra = dict(options.extra)
+    ca, cert, key = extra.get("tls_ca_file"), extra.get("tls_cert"), extra.get("tls_key")
+    if not (ca or cert or key):
+        return None
+    if not (ca and cert):
+        raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
+    key = key or cert  # a key may be in the certificate's file
+    for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            raise ConfigError(f"{flag} {path!r} is not a file")
+    return ca, cert, key
+
+
+def check_options(options: EngineOptions) -> None:
+    """What can be checked before a run starts (lists decrypted, findings opened): Dask is installed, the
+    TLS files exist, the scheduler (``--scheduler``) accepts connections. Raises ``ConfigError``."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError(_INSTALL)
+    check_tls(options)
+    if options.scheduler:
+        probe_scheduler(options.scheduler)
+
+
+def probe_scheduler(address: str) -> None:
+    """Open (and close) a TCP connection to the scheduler at ``address`` (``tcp://`` or ``tls://``):
+    a refused connection or an unknown host fails at once, where Dask's client would retry for
+    ``CONNECT_TIMEOUT`` seconds. Other protocols are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme.lower() not in ("", "tcp", "tls"):
+        return
+    try:
+        parts = urlsplit(f"tcp://{rest}")
+        host, port = parts.hostname, parts.port or 8786
+    except ValueError:
+        raise ConfigError(f"--scheduler {address!r} is not an address such as tcp://host:8786") from None
+    if not host:
+        raise ConfigError(f"--scheduler {address!r} is not an address such as tcp://host:8786")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as err:
+        reason = "connection refused" if isinstance(err, ConnectionRefusedError) else err.strerror or one_line(err)
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
 # -- the client side ------------------------------------------------------------------------------------
 
 
@@ -282,6 +336,8 @@ class DaskEngine(Engine):
         security = self._security(distributed)
         address = self.options.scheduler
         before = {id(c) for c in _clusters()}
+        if address:
+            probe_scheduler(address)
         try:
             with _ctrl_c_blocked():
                 self._connect(distributed, dask.config, address, security)
@@ -323,16 +379,10 @@ class DaskEngine(Engine):
 
     def _security(self, distributed: Any) -> Any:
         """``Security`` from the TLS options (``tls_ca_file``, ``tls_cert``, ``tls_key``), or ``None``."""
-        extra = dict(self.options.extra)
-        ca, cert, key = extra.get("tls_ca_file"), extra.get("tls_cert"), extra.get("tls_key")
-        if not (ca or cert or key):
+        tls = check_tls(self.options)
+        if tls is None:
             return None
-        if not (ca and cert):
-            raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
-        key = key or cert  # a key may be in the certificate's file
-        for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
-            if not os.path.isfile(path):
-                raise ConfigError(f"{flag} {path!r} is not a file")
+        ca, cert, key = tls
         return distributed.Security(
             require_encryption=True,
             tls_ca_file=ca,
