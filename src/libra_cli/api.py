@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
 from .hashing import check_config
 from .hashlist.table import HashList
+from .hook import check_hook
 from .lists import load_keyword_lists, load_lists, looks_like_list
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
@@ -101,8 +102,11 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
 
 
 def check_settings(settings: ScanSettings) -> None:
-    """What can fail before anything is decrypted or written: the engine's name, and the dask engine's
-    own settings (Dask installed, TLS files, a scheduler that accepts connections). ``ConfigError``."""
+    """What can fail before anything is decrypted or written: the engine's name, the dask engine's own
+    settings (Dask installed, TLS files, a scheduler that accepts connections), the ``--on-match`` program
+    (found and executable now, not after the scan). ``ConfigError``."""
+    if settings.on_match:
+        check_hook(settings.on_match)
     if settings.engine not in engines():
         raise ConfigError(f"{settings.engine!r} is not an engine (choose from {', '.join(engines())})")
     if settings.engine == "dask":

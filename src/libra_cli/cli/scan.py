@@ -164,7 +164,11 @@ def scan(
         None, metavar="TARGET...", help="Folders, files or s3://bucket/prefix to scan (or use --files-from)."
     ),
     lists: list[str] = typer.Option(
-        [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
+        [],
+        "--list",
+        "-l",
+        metavar="LIST",
+        help="A hash list (*.libra, or an age-encrypted source), or a folder of them. Repeatable.",
     ),
     identity: list[str] = typer.Option(
         [],
@@ -229,7 +233,7 @@ def scan(
         None,
         "--file-timeout",
         metavar="SECONDS",
-        help="Stop a worker whose file makes no progress for this long (default 120).",
+        help="Stop a worker whose file makes no progress for this long (default 120, at most 604800).",
     ),
     one_file_system: bool = typer.Option(False, "--one-file-system", help="Do not cross filesystem boundaries."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
@@ -290,7 +294,7 @@ def scan(
         None,
         "--on-match",
         metavar="CMD",
-        help="Run CMD after a run that matched, with the findings file path (never media); see docs.",
+        help="Run CMD after a run that matched, with the findings file path (never media); checked at start; see docs.",
     ),
     suspected: bool = typer.Option(
         False,
@@ -345,7 +349,8 @@ def scan(
         None,
         "--near-band",
         metavar="LOW..HIGH",
-        help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
+        help="With --suspected (refused without it): PDQ distances past the match threshold that make a candidate "
+        "(default 32..48; off).",
     ),
     keywords: list[str] = typer.Option(
         [],
@@ -394,7 +399,8 @@ def scan(
         None,
         "--scheduler",
         metavar="ADDRESS",
-        help="With --engine dask: the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).",
+        help="With --engine dask (refused without it): the Dask scheduler, e.g. tcp://host:8786 "
+        "(default: a local cluster).",
     ),
     tls_ca_file: str | None = typer.Option(
         None, "--tls-ca-file", metavar="FILE", help="With --engine dask: TLS to the cluster, this CA's certificate."
@@ -427,7 +433,8 @@ def scan(
         libra scan /srv/uploads -l /etc/libra/lists -i /etc/libra/host.key \\
             -o /var/lib/libra/findings-{date}.json -q
 
-        libra scan /srv -l hotline.libra -f ndjson -q | jq .location
+        libra scan /srv -l hotline.libra -f ndjson -q \\
+            | jq -r 'select(.type=="finding") | .location'
 
     Exit codes: 0 nothing found, 1 something matched (even if some files could not be read), 2 the
     scan could not cover what it was asked to (unreadable files, bad list or key).
