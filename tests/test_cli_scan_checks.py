@@ -92,3 +92,21 @@ def test_a_refused_scheduler_fails_fast(keyed: tuple[Path, Path]) -> None:
     err = refused(*scan(keyed, "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"))
     assert time.monotonic() - started < 10
     assert err == f"libra: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}: connection refused"
+
+
+def test_the_help_jq_example_selects_records_that_have_a_location(keyed: tuple[Path, Path]) -> None:
+    """``scan --help`` pipes NDJSON to jq: the type it selects is the one whose lines carry a location."""
+    import json
+    import re
+
+    code, out, _ = cli("scan", "--help")
+    assert code == 0
+    selected = re.search(r"select\(\.type==\"(\w+)\"\) \| \.location", out)
+    assert selected, "the jq example is gone from scan --help"
+    identity, listed = keyed
+    code, out, err = cli("scan", str(PHOTOS), "-l", str(listed), "-i", str(identity), "-f", "ndjson", "-q")
+    assert code == 1, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    chosen = [line for line in lines if line["type"] == selected.group(1)]
+    assert chosen and all(isinstance(line["location"], str) for line in chosen)
+    assert {"scan", "summary"} <= {line["type"] for line in lines if "location" not in line}
