@@ -69,8 +69,8 @@ def test_a_key_pasted_as_a_path_is_never_echoed(tmp_path: Path, keyed: tuple[Pat
 def test_run_time_problems_are_one_sentence(tmp_path: Path, keyed: tuple[Path, Path]) -> None:
     for extra, message in (
         (["--log-file", str(tmp_path / "no" / "x.log")], "cannot open log file"),
-        (["--file-timeout", "inf"], "--file-timeout must be between"),
-        (["--file-timeout", "0"], "--file-timeout must be between"),
+        (["--file-timeout", "inf"], "--file-timeout must be greater than 0 and at most"),
+        (["--file-timeout", "0"], "--file-timeout must be greater than 0 and at most"),
     ):
         code, out, err = scan(keyed, str(tmp_path), *extra)
         assert code == 2 and out == "" and message in err and "Traceback" not in err

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -244,6 +245,7 @@ def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
             time.sleep(0.7)  # the client gathers and writes the photo's finding; the first slow file runs
             scheduler.kill()
 
+        wait_for_port(port)  # libra refuses a scheduler that refuses connections, at once
         killer = threading.Thread(target=kill_once_the_photo_is_back)
         killer.start()
         identity, hashlist = keyed_list
@@ -268,6 +270,18 @@ def test_a_lost_scheduler_ends_the_scan_with_the_findings_so_far(
     doc = json.loads(output.read_text())
     assert doc["complete"] is False
     assert [r["location"] for r in records(doc)] == ["test://files/photo-coffee.jpg"]
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    """Until something listens on 127.0.0.1:``port`` (a scheduler process starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.1)
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:

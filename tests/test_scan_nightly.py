@@ -5,6 +5,7 @@ total, and help texts that show meanings (``FILE``, ``N``), never python types, 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -25,10 +26,12 @@ from libra_cli.cli.app import app
 from libra_cli.cli.progress import ScanBar
 from libra_cli.config import load_config
 from libra_cli.errors import ConfigError
+from libra_cli.hook import run_on_match
 from libra_cli.models import HashResult, MediaRef, ScanError
 from libra_cli.pace import Rate
 from libra_cli.pipeline import Filter, Progress
 from libra_cli.precount import PreCount
+from libra_cli.report import Report
 from libra_cli.settings import ScanSettings
 from libra_cli.sinks import Sink
 from libra_cli.sinks.reach import TargetWatch
@@ -182,8 +185,21 @@ def test_a_failing_hook_is_logged_and_the_exit_code_stays(
     )
     assert code == 1 and record.exists()
     assert "on-match hook failed" in err and "exit=3" in err
-    code, _, err = scan(keyed, str(tree), "-q", "-o", str(tmp_path / "f.json"), "--on-match", "/nonexistent/alert")
-    assert code == 1 and "on-match hook could not start" in err
+    # a hook that cannot start is refused before the scan (tests/test_cli_scan_checks.py); one that vanished
+    # by the end of the scan is logged, and the exit code stays
+    gone = tmp_path / "gone-alert"
+    gone.write_text("#!/bin/sh\n")
+    gone.chmod(0o755)
+    gone.unlink()
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("libra.hook").addHandler(handler)
+    try:
+        assert run_on_match(str(gone), None, Report(matched=1)) is None
+    finally:
+        logging.getLogger("libra.hook").removeHandler(handler)
+    assert any("on-match hook could not start" in line for line in said)
 
 
 def test_nice_lowers_the_priority_of_the_scan_and_what_it_starts(

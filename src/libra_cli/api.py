@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from . import __version__, signals
 from .context import ContextOptions, ContextStage
 from .context.keywords import KeywordList
-from .engine import EngineOptions, make_engine
+from .engine import EngineOptions, engines, make_engine
 from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
 from .hashing import check_config
 from .hashlist.table import HashList
+from .hook import check_hook
 from .lists import load_keyword_lists, load_lists, looks_like_list, warn_unverified
 from .match.matcher import Matcher
 from .models import HashConfig, Skip
@@ -40,7 +41,17 @@ from .storage.s3 import parse_s3_uri
 from .storage.sources import Named, read_files_from
 from .textsafe import unicode_safe
 
-__all__ = ["Prepared", "engine_for", "hash_config", "hash_paths", "load_lists", "prepare", "run", "scan"]
+__all__ = [
+    "Prepared",
+    "check_settings",
+    "engine_for",
+    "hash_config",
+    "hash_paths",
+    "load_lists",
+    "prepare",
+    "run",
+    "scan",
+]
 
 log = logging.getLogger("libra.scan")
 
@@ -90,8 +101,32 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
     return config
 
 
+def check_settings(settings: ScanSettings) -> None:
+    """What can fail before anything is decrypted or written: the engine's name, the dask engine's own
+    settings (Dask installed, TLS files, a scheduler that accepts connections), the ``--on-match`` program
+    (found and executable now, not after the scan). ``ConfigError``."""
+    if settings.on_match:
+        check_hook(settings.on_match)
+    if settings.engine not in engines():
+        raise ConfigError(f"{settings.engine!r} is not an engine (choose from {', '.join(engines())})")
+    if settings.engine == "dask":
+        from .engine.dask import check_options
+
+        check_options(engine_options(settings))
+
+
+def engine_options(settings: ScanSettings) -> EngineOptions:
+    """The engine's options from the settings (``extra``: the dask engine's TLS files)."""
+    s = settings
+    tls = (("tls_ca_file", s.tls_ca_file), ("tls_cert", s.tls_cert), ("tls_key", s.tls_key))
+    extra = tuple((k, v) for k, v in tls if v)  # the dask engine's TLS settings (engine/dask.py)
+    return EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler, extra=extra)
+
+
 def prepare(settings: ScanSettings, lists: Sequence[HashList] | None = None) -> Prepared:
-    """Load the lists (unless given) and build the matcher and hash set; the first problem raises."""
+    """Load the lists (unless given) and build the matcher and hash set; the first problem raises
+    (settings first: ``check_settings``)."""
+    check_settings(settings)
     for target in settings.targets:
         if looks_like_list(target):  # `-l a.libra b.libra /srv`: the shell glob put a list among the targets
             raise ConfigError(f"{target!r} is a libra hash list, not something to scan; did you mean --list {target}?")
@@ -184,9 +219,7 @@ def run(
         since=s.since,
     )
     source = Source(s.targets, walk, s.storage, named=_named(s))
-    tls = (("tls_ca_file", s.tls_ca_file), ("tls_cert", s.tls_cert), ("tls_key", s.tls_key))
-    extra = tuple((k, v) for k, v in tls if v)  # the dask engine's TLS settings (engine/dask.py)
-    options = EngineOptions(workers=s.workers, timeout=s.file_timeout, scheduler=s.scheduler, extra=extra)
+    options = engine_options(s)
     engine_name = engine_for(s, prepared.config)
     header = ScanHeader(
         __version__,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 
@@ -56,6 +57,17 @@ def hook_argv(command: str) -> list[str]:
         raise ConfigError(f"--on-match {command!r} cannot be split into words ({err})") from None
     if not argv:
         raise ConfigError("--on-match needs a command")
+    return argv
+
+
+def check_hook(command: str) -> list[str]:
+    """``hook_argv(command)``, its program found now (a path that is an executable file, or a name on
+    ``PATH``): a hook that cannot start is refused before the scan, not noticed after hours of it."""
+    argv = hook_argv(command)
+    program = argv[0]
+    if shutil.which(program) is None:
+        why = "is not an executable file" if os.sep in program else "is not a command on PATH (give its full path)"
+        raise ConfigError(f"--on-match: {program!r} {why}")
     return argv
 
 

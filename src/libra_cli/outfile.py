@@ -88,3 +88,16 @@ def atomic_output(target: str) -> Iterator[AtomicOutput]:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         raise
+
+
+def open_private_log(path: str) -> TextIO:
+    """``path`` opened for appending, created ``0600`` (a log names where matches were found), never through
+    a symbolic link (``OSError`` ``ELOOP``: a link planted where the log goes cannot redirect it). An
+    existing file keeps its mode: an operator may have made it readable to a log group on purpose."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, PRIVATE_MODE)
+    try:
+        return open(fd, "a", encoding="utf-8", errors="backslashreplace", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise

@@ -116,7 +116,7 @@ def _timeout(value: Any) -> float:
     except (TypeError, ValueError):
         raise ConfigError(f"--file-timeout must be a number of seconds, not {value!r}") from None
     if not 0 < seconds <= MAX_TIMEOUT:
-        raise ConfigError(f"--file-timeout must be between 0 and {MAX_TIMEOUT:g} seconds, not {value!r}")
+        raise ConfigError(f"--file-timeout must be greater than 0 and at most {MAX_TIMEOUT:g} seconds, not {value!r}")
     return seconds
 
 
@@ -251,6 +251,31 @@ def _near_band(value: Any) -> Any:
     from .match.nearband import Band
 
     return Band.parse(value)
+
+
+def _check_together(values: dict[str, Any], named: set[str]) -> None:
+    """Settings that only mean something with another: refused rather than silently ignored."""
+    if values["engine"] != "dask":
+        for key in ("scheduler", "tls_ca_file", "tls_cert", "tls_key"):
+            if key in named and values[key]:
+                flag = "--" + key.replace("_", "-")
+                raise ConfigError(f"{flag} is for the Dask cluster: it needs --engine dask")
+    band = values["near_band"]
+    if "near_band" not in named or band is None:
+        return
+    if not values["suspected"]:
+        raise ConfigError("--near-band needs --suspected: a near-band hit is only ever a suspected reason")
+    threshold = values["pdq_threshold"]
+    threshold = dict(values["thresholds"]).get("pdq", threshold)
+    if threshold is None:
+        from . import signals
+
+        threshold = signals.get("pdq").default_threshold
+    if band.low <= threshold:
+        raise ConfigError(
+            f"--near-band {band.low}..{band.high} starts at or below the PDQ match threshold ({threshold}), "
+            f"where pictures match: start it above, e.g. {threshold + 1}..{max(band.high, threshold + 1)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -392,11 +417,15 @@ class ScanSettings:
         if unknown:
             raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
         values: dict[str, Any] = {}
+        named: set[str] = set()  #: settings given by a flag or the config file (not defaults)
         for key, option in OPTIONS.items():
             given = flags.get(key)
             if given is None or (isinstance(given, list | tuple) and not given):
                 given = config.get(key)
+            if given is not None:
+                named.add(key)
             values[key] = option.parse(option.default if given is None else given)
+        _check_together(values, named)
         return cls._build(values)
 
     @classmethod

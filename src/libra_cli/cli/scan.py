@@ -11,9 +11,11 @@ a run that reached none of its targets leaves the previous findings file in plac
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -24,8 +26,11 @@ from ..config import load_config
 from ..engine import engines
 from ..errors import ConfigError, ExitCode
 from ..findings import formats, make_writer, open_output, output_identity
+from ..hashlist.table import HashList
 from ..hook import run_on_match
+from ..lists import expired_lists
 from ..models import HashConfig
+from ..outfile import open_private_log
 from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
 from ..sinks import FindingsSink, Sink
@@ -51,6 +56,17 @@ class _ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
+class _LogFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines appended to the ``--log-file`` stream, which is closed with the handler."""
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.stream.close()
+        finally:
+            super().close()
+
+
 class _ShownOnScreen(logging.Filter):
     """Drops the per-file events the terminal summary already shows as lines (matches, errors, skips)."""
 
@@ -60,22 +76,36 @@ class _ShownOnScreen(logging.Filter):
         return not (record.name == "libra.scan" and record.getMessage().startswith(self.EVENTS))
 
 
+def effective_log_level(settings: ScanSettings) -> str:
+    """``--log-level``, else ``warning``; ``-q`` lowers only what goes to stderr to errors. A log file
+    (``--log-file``) keeps warnings with ``-q``: matches and expired lists are WARNING lines there, and
+    docs/operations.md has sysadmins grep for them."""
+    if settings.log_level:
+        return settings.log_level
+    return "error" if settings.quiet and not settings.log_file else "warning"
+
+
 def setup_logging(level: str, log_file: str | None, terminal: bool = False) -> None:
     """Greppable ``key=value`` log lines on stderr (or a file) for sysadmins.
 
     With the terminal summary on screen (``terminal``), log lines on stderr leave out what it shows.
+    A log file is created ``0600`` and never through a symbolic link (``outfile.open_private_log``).
     """
     numeric = getattr(logging, level.upper(), None) if level.lower() in ("debug", "info", "warning", "error") else None
     if not isinstance(numeric, int):
         raise ConfigError(f"{level!r} is not a log level (debug, info, warning, error)")
     try:
-        handler: logging.Handler = logging.FileHandler(log_file) if log_file else _ConsoleHandler()
+        handler: logging.Handler = _LogFileHandler(open_private_log(log_file)) if log_file else _ConsoleHandler()
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ConfigError(f"log file {log_file!r} is a symbolic link; name the file itself") from None
         raise ConfigError(f"cannot open log file {log_file!r}: {err.strerror or err}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s libra %(levelname)s %(name)s %(message)s"))
     if terminal and not log_file:
         handler.addFilter(_ShownOnScreen())
     root = logging.getLogger("libra")
+    for previous in root.handlers:
+        previous.close()  # an earlier run's log file, in this process (library callers, tests)
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     root.propagate = False
@@ -134,7 +164,11 @@ def scan(
         None, metavar="TARGET...", help="Folders, files or s3://bucket/prefix to scan (or use --files-from)."
     ),
     lists: list[str] = typer.Option(
-        [], "--list", "-l", metavar="LIST", help="A hash list (*.libra, or an age-encrypted source). Repeatable."
+        [],
+        "--list",
+        "-l",
+        metavar="LIST",
+        help="A hash list (*.libra, or an age-encrypted source), or a folder of them. Repeatable.",
     ),
     identity: list[str] = typer.Option(
         [],
@@ -199,7 +233,7 @@ def scan(
         None,
         "--file-timeout",
         metavar="SECONDS",
-        help="Stop a worker whose file makes no progress for this long (default 120).",
+        help="Stop a worker whose file makes no progress for this long (default 120, at most 604800).",
     ),
     one_file_system: bool = typer.Option(False, "--one-file-system", help="Do not cross filesystem boundaries."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Follow symbolic links."),
@@ -260,7 +294,7 @@ def scan(
         None,
         "--on-match",
         metavar="CMD",
-        help="Run CMD after a run that matched, with the findings file path (never media); see docs.",
+        help="Run CMD after a run that matched, with the findings file path (never media); checked at start; see docs.",
     ),
     suspected: bool = typer.Option(
         False,
@@ -315,7 +349,8 @@ def scan(
         None,
         "--near-band",
         metavar="LOW..HIGH",
-        help="With --suspected: PDQ distances past the threshold that make a candidate (default 32..48; off).",
+        help="With --suspected (refused without it): PDQ distances past the match threshold that make a candidate "
+        "(default 32..48; off).",
     ),
     keywords: list[str] = typer.Option(
         [],
@@ -364,7 +399,8 @@ def scan(
         None,
         "--scheduler",
         metavar="ADDRESS",
-        help="With --engine dask: the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).",
+        help="With --engine dask (refused without it): the Dask scheduler, e.g. tcp://host:8786 "
+        "(default: a local cluster).",
     ),
     tls_ca_file: str | None = typer.Option(
         None, "--tls-ca-file", metavar="FILE", help="With --engine dask: TLS to the cluster, this CA's certificate."
@@ -397,7 +433,8 @@ def scan(
         libra scan /srv/uploads -l /etc/libra/lists -i /etc/libra/host.key \\
             -o /var/lib/libra/findings-{date}.json -q
 
-        libra scan /srv -l hotline.libra -f ndjson -q | jq .location
+        libra scan /srv -l hotline.libra -f ndjson -q \\
+            | jq -r 'select(.type=="finding") | .location'
 
     Exit codes: 0 nothing found, 1 something matched (even if some files could not be read), 2 the
     scan could not cover what it was asked to (unreadable files, bad list or key).
@@ -466,13 +503,14 @@ def scan(
     }
     settings = ScanSettings.resolve(flags, config)
     terminal = _for_a_person(settings, format_given=fmt is not None or "format" in config)
-    setup_logging(settings.log_level or ("error" if settings.quiet else "warning"), settings.log_file, terminal)
+    setup_logging(effective_log_level(settings), settings.log_file, terminal)
     settings = _resumed_targets(settings)
     if not settings.targets and not settings.files_from:
         raise ConfigError("nothing to scan: name a TARGET (a folder, file or s3://bucket/prefix) or --files-from")
     if not settings.lists:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     prepared = prepare(settings)
+    _note_expired(settings, prepared.lists)
     unsupported = prepared.matcher.unsupported()
     if unsupported and not settings.quiet:
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(unsupported.items()))
@@ -521,6 +559,16 @@ def scan(
         run_on_match(settings.on_match, target, report, hide=hide)
     if report.exit_code != ExitCode.CLEAN:
         raise typer.Exit(int(report.exit_code))
+
+
+def _note_expired(settings: ScanSettings, lists: Sequence[HashList]) -> None:
+    """An expired list is still used (a stale list finds less, never more), which must not go unnoticed: when
+    its ``list expired`` log line does not reach stderr (``-q``, ``--log-file``), one sentence per list is said
+    there, also with ``-q`` (cron mails it)."""
+    if not settings.log_file and logging.getLogger("libra").isEnabledFor(logging.WARNING):
+        return  # the log line is on stderr already
+    for sentence in expired_lists(lists):
+        say(f"libra: warning: {sentence}")
 
 
 def _state(settings: ScanSettings, config: HashConfig) -> AbstractContextManager[StateSession | None]:

@@ -23,6 +23,11 @@ Why it is built this way:
   runs again one file per task, so batch-mates are hashed normally). Any other worker-side failure is
   one file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
   written, marked incomplete.
+- **Ctrl-C.** A terminal sends SIGINT to the whole process group. The cluster libra starts is started
+  with SIGINT blocked in this thread, so Dask's event-loop thread and the worker processes it spawns
+  inherit the block: they never see Ctrl-C (libra stops them), and no worker prints a traceback. A
+  start that fails or is interrupted closes what it started at once, quietly, so Dask's exit hook has
+  nothing left to close (it would print an ``AssertionError`` after libra's sentence).
 - **No media on disk.** Worker memory spilling is off on the workers libra starts (``NO_SPILL``); task
   results are a few hundred bytes of hashes, never file contents. For an external cluster libra asks
   the workers for their settings and warns if spilling is on (``docs/cluster.md``).
@@ -34,12 +39,14 @@ the size and type checks of ``wire.py``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -120,6 +127,64 @@ def _restore_levels(levels: dict[str, int]) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+@contextlib.contextmanager
+def _ctrl_c_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while inside: threads started meanwhile (Dask's event loop) and the
+    processes they spawn (the local cluster's workers) keep the block, so a terminal's Ctrl-C, sent to the
+    whole process group, reaches libra only. libra itself still gets it: the kernel delivers it to another
+    of its threads, or here once the block is lifted, and Python runs the handler in the main thread."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not a POSIX system
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    # Started later, from Dask's event-loop thread, the tracker would unblock SIGINT in that thread.
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _worker_log_level() -> Iterator[None]:
+    """The local cluster's worker processes log only errors (warnings too when libra logs at info or debug):
+    stopped mid-task, as on Ctrl-C, a worker warns about its cancelled task, which is no news to the user.
+    Dask reads its logging settings from the environment when a worker process imports it."""
+    name = "DASK_LOGGING__DISTRIBUTED"
+    previous = os.environ.get(name)
+    os.environ[name] = "warning" if logging.getLogger("libra").getEffectiveLevel() <= logging.INFO else "error"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def _close_quietly(part: Any, timeout: float) -> None:
+    """Close a Dask client or cluster; one that cannot be closed (it never started, or is gone) is marked
+    closed, so Dask's own exit hook does not try again and print a traceback after libra's sentence."""
+    try:
+        part.close(timeout=timeout)
+    except BaseException as err:  # closing a cluster that is already gone, or a second Ctrl-C
+        log.debug("closing the Dask %s failed reason=%s", type(part).__name__, one_line(err))
+    from distributed.core import Status
+
+    if isinstance(getattr(part, "status", None), Status) and part.status != Status.closed:  # a cluster
+        with contextlib.suppress(Exception):
+            part.status = Status.closed
+
+
+def _clusters() -> list[Any]:
+    """The Dask clusters alive in this process (a cluster whose start failed is not returned to us)."""
+    from distributed.deploy.spec import SpecCluster
+
+    return list(SpecCluster._instances)
+
+
 # -- the worker side ------------------------------------------------------------------------------------
 
 
@@ -175,6 +240,60 @@ def memory_settings() -> tuple[object, object]:
     return dask.config.get("distributed.worker.memory.target"), dask.config.get("distributed.worker.memory.spill")
 
 
+# -- checks before a run ------------------------------------------------------------------------------
+
+
+def check_tls(options: EngineOptions) -> tuple[str, str, str] | None:
+    """The TLS files (CA, certificate, key) of ``options``, each checked to be a file; ``None`` without TLS."""
+    extra = dict(options.extra)
+    ca, cert, key = extra.get("tls_ca_file"), extra.get("tls_cert"), extra.get("tls_key")
+    if not (ca or cert or key):
+        return None
+    if not (ca and cert):
+        raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
+    key = key or cert  # a key may be in the certificate's file
+    for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            raise ConfigError(f"{flag} {path!r} is not a file")
+    return ca, cert, key
+
+
+def check_options(options: EngineOptions) -> None:
+    """What can be checked before a run starts (lists decrypted, findings opened): Dask is installed, the
+    TLS files exist, the scheduler (``--scheduler``) accepts connections. Raises ``ConfigError``."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError(_INSTALL)
+    check_tls(options)
+    if options.scheduler:
+        probe_scheduler(options.scheduler)
+
+
+def probe_scheduler(address: str) -> None:
+    """Open (and close) a TCP connection to the scheduler at ``address`` (``tcp://`` or ``tls://``):
+    a refused connection or an unknown host fails at once, where Dask's client would retry for
+    ``CONNECT_TIMEOUT`` seconds. Other protocols are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme.lower() not in ("", "tcp", "tls"):
+        return
+    try:
+        parts = urlsplit(f"tcp://{rest}")
+        host, port = parts.hostname, parts.port or 8786
+    except ValueError:
+        raise ConfigError(f"--scheduler {address!r} is not an address such as tcp://host:8786") from None
+    if not host:
+        raise ConfigError(f"--scheduler {address!r} is not an address such as tcp://host:8786")
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as err:
+        reason = "connection refused" if isinstance(err, ConnectionRefusedError) else err.strerror or one_line(err)
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
 # -- the client side ------------------------------------------------------------------------------------
 
 
@@ -216,48 +335,54 @@ class DaskEngine(Engine):
 
         security = self._security(distributed)
         address = self.options.scheduler
+        before = {id(c) for c in _clusters()}
+        if address:
+            probe_scheduler(address)
         try:
-            if address:
-                self._client = distributed.Client(
-                    address, security=security, timeout=CONNECT_TIMEOUT, set_as_default=False
-                )
-            else:
-                with dask.config.set(SCHEDULER):
-                    self._cluster = distributed.LocalCluster(
-                        n_workers=max(1, self.options.workers),
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        protocol="tls://" if security else "tcp://",
-                        security=security,
-                        dashboard_address=None,
-                        # no dashboard; its HTTP server (health checks) on a free port of 127.0.0.1
-                        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "dashboard_address": "127.0.0.1:0"},
-                        config=NO_SPILL,
-                    )
-                self._client = distributed.Client(self._cluster, security=security, set_as_default=False)
-        except (OSError, TimeoutError) as err:
+            with _ctrl_c_blocked():
+                self._connect(distributed, dask.config, address, security)
+        except BaseException as err:
+            for cluster in _clusters():  # a start cut short leaves a cluster we hold no reference to
+                if id(cluster) not in before:
+                    _close_quietly(cluster, 2)
             self.close(abort=True)
+            if not isinstance(err, Exception):
+                raise  # KeyboardInterrupt: the CLI says "interrupted"
             where = f"the Dask scheduler at {address}" if address else "a local Dask cluster"
-            raise ConfigError(f"cannot reach {where}: {one_line(err)}") from None
+            verb = "reach" if isinstance(err, OSError | TimeoutError) else "start"
+            raise ConfigError(f"cannot {verb} {where}: {one_line(err)}") from None
         self._wait_for_workers()
         if address:
             self._check_spilling()
         self._collector = threading.Thread(target=self._collect, name="libra-dask-collector", daemon=True)
         self._collector.start()
 
+    def _connect(self, distributed: Any, config: Any, address: str | None, security: Any) -> None:
+        """A client of the scheduler at ``address``, or of a local cluster started here."""
+        if address:
+            self._client = distributed.Client(address, security=security, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        else:
+            with config.set(SCHEDULER), _worker_log_level():
+                self._cluster = distributed.LocalCluster(
+                    n_workers=max(1, self.options.workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    protocol="tls://" if security else "tcp://",
+                    security=security,
+                    dashboard_address=None,
+                    # no dashboard; its HTTP server (health checks) on a free port of 127.0.0.1
+                    scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "dashboard_address": "127.0.0.1:0"},
+                    config=NO_SPILL,
+                )
+            self._client = distributed.Client(self._cluster, security=security, set_as_default=False)
+
     def _security(self, distributed: Any) -> Any:
         """``Security`` from the TLS options (``tls_ca_file``, ``tls_cert``, ``tls_key``), or ``None``."""
-        extra = dict(self.options.extra)
-        ca, cert, key = extra.get("tls_ca_file"), extra.get("tls_cert"), extra.get("tls_key")
-        if not (ca or cert or key):
+        tls = check_tls(self.options)
+        if tls is None:
             return None
-        if not (ca and cert):
-            raise ConfigError("TLS to the Dask cluster needs both --tls-ca-file and --tls-cert (and --tls-key)")
-        key = key or cert  # a key may be in the certificate's file
-        for flag, path in (("--tls-ca-file", ca), ("--tls-cert", cert), ("--tls-key", key)):
-            if not os.path.isfile(path):
-                raise ConfigError(f"{flag} {path!r} is not a file")
+        ca, cert, key = tls
         return distributed.Security(
             require_encryption=True,
             tls_ca_file=ca,
@@ -299,18 +424,18 @@ class DaskEngine(Engine):
         if self._closed:
             return
         self._closed = True
+        for task in self._tasks.values():  # released while the client is open (later, releasing logs an error)
+            with contextlib.suppress(Exception):
+                task.future.release()
         self._done.put(None)
-        self._tasks.clear()  # the client releases their futures as it closes
+        self._tasks.clear()
         # A client whose scheduler is gone logs its cancelled reconnection as a traceback: the run has
         # already said what happened in one sentence.
         silenced = _quiet_dask_logs(logging.CRITICAL + 1) if self._lost or abort else {}
         try:
             for part in (self._client, self._cluster):
                 if part is not None:
-                    try:
-                        part.close(timeout=2 if abort or self._lost else 10)
-                    except Exception as err:  # closing a cluster that is already gone
-                        log.debug("closing the Dask %s failed reason=%s", type(part).__name__, one_line(err))
+                    _close_quietly(part, 2 if abort or self._lost else 10)
         finally:
             _restore_levels(silenced)
         self._results.close()

@@ -2,14 +2,17 @@
 
 The process comes from a ``forkserver`` (never a fork of the parent, so the decrypted lists are never
 in its memory), dies with its parent (``PR_SET_PDEATHSIG``), keeps native libraries to one thread
-(one worker, one core), and imports the parent's plug-in modules. It handles one file at a time, in
-order, so when it dies or stalls the parent knows exactly which file did it: results are sent in
-small bursts, and never held back more than ``FLUSH_AFTER`` seconds (a flusher thread sends them even
-while the next file is being decoded), so the first file without a result is the one being worked on.
+(one worker, one core), ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides when
+its workers stop, and a worker's ``KeyboardInterrupt`` traceback must never reach the user), and imports
+the parent's plug-in modules. It handles one file at a time, in order, so when it dies or stalls the
+parent knows exactly which file did it: results are sent in small bursts, and never held back more than
+``FLUSH_AFTER`` seconds (a flusher thread sends them even while the next file is being decoded), so the
+first file without a result is the one being worked on.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -85,6 +88,7 @@ def _single_threaded() -> None:
 
 def serve(conn: Connection, config: HashConfig) -> None:
     """Hash every task the parent sends until it sends an empty frame or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the forkserver hands us Python's default Ctrl-C handler
     die_with_parent()
     _single_threaded()
     fd = conn.fileno()
