@@ -33,11 +33,24 @@ from .plan import ChunkPlan, ChunkTables, make_plan, plan_chunks
 
 __all__ = ["CORES_PER_THREAD", "NativeIndex", "default_threads"]
 
-_kernels: ModuleType | None
-try:
-    from . import _kernels
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install usable
-    _kernels = None
+def _load() -> ModuleType | None:
+    """The numba kernels, imported on first use: importing numba costs ~0.4-0.9 s, which a scan whose
+    lists hold only digests (or a ``--help``) should not pay."""
+    global _kernels, _loaded
+    if not _loaded:
+        kernels: ModuleType | None = None
+        try:
+            from . import _kernels as found
+
+            kernels = found
+        except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install usable
+            pass
+        _kernels, _loaded = kernels, True
+    return _kernels
+
+
+_kernels: ModuleType | None = None
+_loaded = False
 
 #: Cores per matching thread when the caller does not say: the scan's workers hash on the other cores.
 #: One thread matches about 1,000 images/s against 10M PDQ entries and a worker hashes ~150-200, so
@@ -77,7 +90,7 @@ class NativeIndex(HammingIndex):
 
     def __init__(self, codes: U8, radius: int, *, threads: int | None = None, plan: ChunkPlan | None = None) -> None:
         super().__init__(codes, radius)
-        if _kernels is None:
+        if _load() is None:
             raise RuntimeError("the native index needs numba, which is not installed")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"{threads!r} is not a valid number of threads (1 or more)")
@@ -119,7 +132,9 @@ class NativeIndex(HammingIndex):
 
     @classmethod
     def available(cls) -> bool:
-        return _kernels is not None
+        import importlib.util
+
+        return _kernels is not None or (not _loaded and importlib.util.find_spec("numba") is not None)
 
     @classmethod
     def preference(cls, n: int, bits: int, radius: int) -> float | None:
