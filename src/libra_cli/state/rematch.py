@@ -143,11 +143,14 @@ def _quick(
     """Count the rows that cannot match (as ``_match_rows`` would) and return the others, to decode in full."""
     batch = columnar.read([cast(bytes, row[9]) for row in rows], types)
     full = columnar.candidates(batch, matcher)
+    gaps: dict[tuple[object, object], tuple[str, ...]] = {}  # a state holds few (hash set, media type) pairs
     for row, meta, whole in zip(rows, batch.meta, full.tolist(), strict=True):
         if whole or meta is None:
             continue
         media_type, size = meta
-        lacking = codec.missing(str(row[8]), config, cast(str | None, row[7]))
+        lacking = gaps.get((row[8], row[7]))
+        if lacking is None:
+            lacking = gaps[(row[8], row[7])] = codec.missing(str(row[8]), config, cast(str | None, row[7]))
         if lacking:
             why = f"stored hashes lack {', '.join(lacking)}, which the lists use; rescan it"
             _uncovered(report, writer, uri(row[0]), why)  # type: ignore[arg-type]
