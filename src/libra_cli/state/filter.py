@@ -53,6 +53,9 @@ class StateFilter(Filter):
         self._low: bytes | None = None
         self._high: bytes | None = None
         self._size = WINDOW_MIN
+        #: (stored hash set, media type) -> (covers this run's needs, the perceptual types this run needs).
+        self._usable: dict[tuple[str, str | None], tuple[bool, tuple[str, ...]]] = {}
+        self._every = codec.any_config()
 
     def check(self, ref: MediaRef) -> HashResult | None:
         known = self._stored(ref)
@@ -70,13 +73,15 @@ class StateFilter(Filter):
         if row is None or tuple(row[:6]) != codec.identity(ref):
             return None
         media_type, width, height, computed, fingerprint, blob = row[6:]
-        if not codec.covers(computed, self.config, media_type):
-            return None
-        _, perceptual = codec.needed(self.config, media_type)
-        if perceptual and fingerprint != self.fingerprint:
+        usable = self._usable.get((computed, media_type))
+        if usable is None:  # a state holds few (hash set, media type) pairs: worked out once per run each
+            usable = (codec.covers(computed, self.config, media_type), codec.needed(self.config, media_type)[1])
+            self._usable[(computed, media_type)] = usable
+        covered, perceptual = usable
+        if not covered or (perceptual and fingerprint != self.fingerprint):
             return None
         try:
-            result = codec.decode(blob, ref)
+            result = codec.decode(blob, ref, self._every)
         except (WireError, sqlite3.Error) as err:
             log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
             return None
