@@ -25,22 +25,26 @@ import numpy as np
 from bench_tools import ENV, keys, libra, run
 from PIL import Image
 
+from libra_cli.findings import make_writer
+from libra_cli.hashlist.table import HashList
+from libra_cli.match.matcher import Matcher
 from libra_cli.models import HashResult, HashValues, MediaRef
 from libra_cli.state import StateStore, codec
+from libra_cli.state.rematch import only_new_entries, rematch
 from libra_cli.state.store import key
 
 PHOTOS = Path(__file__).parent.parent / "tests" / "data" / "photos"
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "mirror", "mirror-rot90", "mirror-rot180", "mirror-rot270")
 
 
-def make_tree(root: Path, count: int) -> list[Path]:
+def make_tree(root: Path, count: int, size: tuple[int, int] = (640, 480)) -> list[Path]:
     photos = [Image.open(p).convert("RGB") for p in sorted(PHOTOS.glob("*.jpg"))]
     paths = []
     for i in range(count):
         img = photos[i % len(photos)]
         w, h = img.size
         shift = (i // len(photos)) % 97
-        part = img.crop((shift * w // 300, shift * h // 400, w, h)).resize((640, 480))
+        part = img.crop((shift * w // 300, shift * h // 400, w, h)).resize(size)
         if (i // len(photos)) % 2:
             part = part.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         folder = root / f"d{i // 500:03d}"
@@ -53,11 +57,8 @@ def make_tree(root: Path, count: int) -> list[Path]:
     return paths
 
 
-def write_list(path: Path, columns: dict[str, np.ndarray], recipient: str, name: str) -> None:
-    from pyrage import x25519
-
-    from libra_cli.hashlist.build import write_hashlist
-    from libra_cli.hashlist.table import Codes, HashColumn, HashList, ListInfo, VarStrings
+def make_list(columns: dict[str, np.ndarray], name: str) -> HashList:
+    from libra_cli.hashlist.table import Codes, HashColumn, ListInfo, VarStrings
 
     built = {}
     for hash_type, values in columns.items():
@@ -66,13 +67,23 @@ def write_list(path: Path, columns: dict[str, np.ndarray], recipient: str, name:
         ids.offsets[0] = 0
         none = Codes(np.full(n, -1, dtype=np.int32), [])
         built[hash_type] = HashColumn(hash_type, values, np.zeros(n, dtype=np.bool_), ids, none, none, none)
-    write_hashlist(HashList(ListInfo(name), built), str(path), recipients=[x25519.Recipient.from_str(recipient)])
+    return HashList(ListInfo(name), built)
+
+
+def write_list(path: Path, columns: dict[str, np.ndarray], recipient: str, name: str) -> None:
+    from pyrage import x25519
+
+    from libra_cli.hashlist.build import write_hashlist
+
+    write_hashlist(make_list(columns, name), str(path), recipients=[x25519.Recipient.from_str(recipient)])
 
 
 def scans(tmp: Path, args: argparse.Namespace, identity: Path, recipient: str) -> None:
     tree = tmp / "tree"
     tree.mkdir()
-    paths = make_tree(tree, args.files)
+    height = 480 if args.megapixels is None else int((args.megapixels * 1e6 * 3 / 4) ** 0.5)
+    size = (height * 4 // 3, height)  # 4:3; 2 MP is 1632x1224
+    paths = make_tree(tree, args.files, size)
     rng = np.random.default_rng(1)
     hl = tmp / "scan-list.libra"
     write_list(hl, {"pdq": rng.integers(0, 256, (5000, 32), dtype=np.uint8),
@@ -90,7 +101,7 @@ def scans(tmp: Path, args: argparse.Namespace, identity: Path, recipient: str) -
     with sqlite3.connect(state) as db:
         pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
         blob = db.execute("SELECT avg(length(hashes)) FROM files").fetchone()[0]
-    print(f"\nscan with --state, {args.files} JPEGs 640x480, {args.workers} workers, 10,000-entry list:")
+    print(f"\nscan with --state, {args.files} JPEGs {size[0]}x{size[1]}, {args.workers} workers, 10,000-entry list:")
     print(f"  first scan          {first:7.2f} s")
     print(f"  unchanged rescan    {unchanged:7.2f} s   {first / unchanged:5.1f}x faster")
     print(f"  1% changed rescan   {changed:7.2f} s   {first / changed:5.1f}x faster")
@@ -149,6 +160,51 @@ def rematches(tmp: Path, args: argparse.Namespace, identity: Path, recipient: st
     print(f"  --only-new-entries ({args.new:,} new)   {narrowed:7.2f} s")
 
 
+def side_by_side(tmp: Path, args: argparse.Namespace) -> None:
+    """The per-row path (every row decoded, one matching thread: what rematch did before) and the columnar
+    path (``state/bulk.py``, every core), alternately in this process on the same state and lists."""
+    rng = np.random.default_rng(4)
+    state = tmp / "side-state.db"
+    md5, pdq = synthetic_state(state, args.rows, rng)
+    half = args.list_size // 2
+    planted = rng.choice(args.rows, 10, replace=False)
+    old = make_list({"pdq": np.concatenate([rng.integers(0, 256, (half, 32), dtype=np.uint8), pdq[planted[:5], 0]]),
+                     "md5": np.concatenate([rng.integers(0, 256, (half, 16), dtype=np.uint8), md5[planted[:5]]])},
+                    "hotline")  # fmt: skip
+    extra = args.new // 2
+    added = {"pdq": np.concatenate([rng.integers(0, 256, (extra, 32), dtype=np.uint8), pdq[planted[5:], 0]]),
+             "md5": np.concatenate([rng.integers(0, 256, (extra, 16), dtype=np.uint8), md5[planted[5:]]])}  # fmt: skip
+    new = make_list({t: np.concatenate([old.columns[t].values, added[t]]) for t in added}, "hotline")
+    narrowed = only_new_entries(new, old)
+    cores = len(os.sched_getaffinity(0))
+    matchers = {
+        ("full", "per row"): Matcher.build([new], threads=1),
+        ("full", "columnar"): Matcher.build([new], threads=cores),
+        ("new", "per row"): Matcher.build([narrowed], threads=1),
+        ("new", "columnar"): Matcher.build([narrowed], threads=cores),
+    }
+    for matcher in matchers.values():  # the one-off numba compile, outside the timings
+        matcher.match_many([])
+        matcher.may_match("pdq", pdq[:2, 0])
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in matchers}
+    found: dict[tuple[str, str], int] = {}
+    for _ in range(args.rounds):
+        for (which, path), matcher in matchers.items():
+            lists = [narrowed if which == "new" else new]
+            with StateStore.open(str(state)) as store:
+                start = time.perf_counter()
+                report = rematch(store, matcher, make_writer("ndjson", io.StringIO()), lists, bulk=path == "columnar")
+                times[(which, path)].append(time.perf_counter() - start)
+            found[(which, path)] = report.matched
+    print(f"\nrematch in one process, {args.rows:,} stored images, per-row vs columnar, alternately "
+          f"({args.rounds} rounds, best of each; list already loaded, index built):")  # fmt: skip
+    for which, label in (("full", f"{len(new):,} entries"), ("new", f"only the {len(narrowed):,} new entries")):
+        slow, fast = min(times[(which, "per row")]), min(times[(which, "columnar")])
+        assert found[(which, "per row")] == found[(which, "columnar")], found
+        print(f"  {label:32s} per row {slow:7.2f} s   columnar {fast:7.2f} s   {slow / fast:5.1f}x   "
+              f"({found[(which, 'columnar')]} matched; columnar {args.rows / fast:,.0f} files/s)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
@@ -157,6 +213,10 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-scans", action="store_true")
+    parser.add_argument("--megapixels", type=float, default=None, help="JPEG size (default 640x480)")
+    parser.add_argument("--skip-rematch", action="store_true", help="no whole-process rematch runs")
+    parser.add_argument("--side-by-side", action="store_true", help="per-row vs columnar rematch in one process")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     assert ENV["PYTHONPATH"]
     with tempfile.TemporaryDirectory(prefix="libra-bench-state-") as name:
@@ -164,7 +224,10 @@ def main() -> None:
         identity, recipient = keys(tmp)
         if not args.skip_scans:
             scans(tmp, args, identity, recipient)
-        rematches(tmp, args, identity, recipient)
+        if args.side_by_side:
+            side_by_side(tmp, args)
+        if not args.skip_rematch:
+            rematches(tmp, args, identity, recipient)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ change the state take the writer's lock like a scan.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -255,8 +256,10 @@ def rematch(
                 publisher_keys=settings.publisher_keys,
             )
             loaded = [narrow(hl, old) for hl in loaded]
+        # No workers compete with a rematch: the index searches on every core unless --match-threads says less.
+        threads = settings.match_threads or _cores()
         matcher = Matcher.build(
-            loaded, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=settings.match_threads
+            loaded, thresholds=settings.thresholds, min_quality=settings.min_quality, threads=threads
         )
         with open_output(settings.output) as stream:
             partial = "matched only the entries new since an older list version" if only_new_entries else None
@@ -268,3 +271,8 @@ def rematch(
         say(f"libra: rematched {report.files} stored files: {report.matched} matched{allowed}{missing}{where}")
     if int(report.exit_code):
         raise typer.Exit(int(report.exit_code))
+
+
+def _cores() -> int:
+    """Cores this process may use (its affinity mask where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

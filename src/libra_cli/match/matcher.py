@@ -266,15 +266,44 @@ class Matcher:
         """Entries per hash type the lists carry but libra cannot compute (they never match)."""
         return dict(self._unsupported)
 
+    # -- a cheap superset, for many stored values (rematch) ----------------------------------------
+
+    def searches(self, hash_type: str) -> bool:
+        """Whether values of ``hash_type`` are looked up at all (an exact table or a perceptual family)."""
+        signal = signals.find(hash_type)
+        if signal is None:
+            return False
+        if signal.kind == "digest":
+            return hash_type in self._exact
+        return signal.kind == "perceptual" and signal.index_family in self._perceptual
+
+    def may_match(self, hash_type: str, values: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+        """Per row of ``values`` (one hash type): whether it meets some listed value at all.
+
+        A superset of what ``match_many`` reports for files holding these values (no rule, allow entry or
+        quality floor is applied): a caller with many stored files (``state/bulk.py``) sends only the
+        files with a row marked here through ``match_many``, and gets the same findings.
+        """
+        out = np.zeros(len(values), dtype=np.bool_)
+        if not len(values) or not self.searches(hash_type):
+            return out
+        signal = signals.get(hash_type)
+        if signal.kind == "digest":
+            table = self._exact[hash_type]
+            keys = table._prefix(np.ascontiguousarray(values))
+            out |= np.searchsorted(table.keys, keys, side="left") < np.searchsorted(table.keys, keys, side="right")
+            return out
+        qi, _, _ = self._perceptual[signal.index_family].search(np.ascontiguousarray(values))
+        out[qi] = True
+        return out
+
     # -- matching --------------------------------------------------------------------------------
 
     def match(self, result: HashResult) -> list[Match]:
         """Matches of one file, exact first, then perceptual by distance; ``[]`` if allow-listed."""
         return self.match_many([result])[0]
 
-    def match_many(
-        self, results: Sequence[HashResult], near: list[list[Candidate]] | None = None
-    ) -> list[list[Match]]:
+    def match_many(self, results: Sequence[HashResult], near: list[list[Candidate]] | None = None) -> list[list[Match]]:
         """``match`` for many files, with one index search per hash family for all of them.
 
         ``near`` (one list per result), when given, also receives near-misses the video rule turned down

@@ -1,7 +1,9 @@
 """The state's filter: an unchanged file's stored hashes instead of reading it again.
 
-Per reference, one indexed look-up by location. The stored result is used when the identity is the same
-(size, times, inode; ETag and version id for objects), the stored hash set covers what this run needs
+Stored rows are read a window at a time in location order (a walk visits a folder's files in name order,
+so one query answers the next hundreds of look-ups; a jump elsewhere reads a small window from there).
+The stored result is used when the identity is the same (size, times, inode; ETag and version id for
+objects), the stored hash set covers what this run needs
 for that kind of media, and perceptual hashes were computed with this run's parameters. Anything else
 (new, changed, hashed with fewer types or other parameters, unreadable record) goes to the engine, so
 only that file is read again. The stored hashes then meet today's lists in the match stage, so a list
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import replace
+from typing import Any
 
 from ..engine.wire import WireError
 from ..models import HashConfig, HashResult, MediaRef
@@ -23,10 +26,15 @@ from .store import StateStore, key
 
 log = logging.getLogger("libra.state")
 
-_LOOKUP = (
-    "SELECT size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, width, height, computed, fingerprint, "
-    "hashes FROM files WHERE location = ?"
+#: The stored rows from a location on, in location order: a walk visits a folder's files in name order, so
+#: one query answers the next many look-ups (``StateFilter._row``).
+_WINDOW = (
+    "SELECT location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, width, height, computed, "
+    "fingerprint, hashes FROM files WHERE location >= ? ORDER BY location LIMIT ?"
 )
+#: Rows read at once, at most; a window that served its look-ups doubles up to this, a jump resets it.
+WINDOW_MAX = 1024
+WINDOW_MIN = 8
 
 
 class StateFilter(Filter):
@@ -39,6 +47,15 @@ class StateFilter(Filter):
         self.served: set[str] = set()
         self.hits = 0
         self.misses = 0
+        self.queries = 0
+        #: The rows of locations in ``[_low, _high)`` (``_high`` ``None``: to the end), read by one query.
+        self._rows: dict[bytes, tuple[Any, ...]] = {}
+        self._low: bytes | None = None
+        self._high: bytes | None = None
+        self._size = WINDOW_MIN
+        #: (stored hash set, media type) -> (covers this run's needs, the perceptual types this run needs).
+        self._usable: dict[tuple[str, str | None], tuple[bool, tuple[str, ...]]] = {}
+        self._every = codec.any_config()
 
     def check(self, ref: MediaRef) -> HashResult | None:
         known = self._stored(ref)
@@ -52,18 +69,19 @@ class StateFilter(Filter):
     def _stored(self, ref: MediaRef) -> HashResult | None:
         if self.config.robust:  # list-side variants are never stored
             return None
-        with self.store.guard("read"):
-            row = self.store.db.execute(_LOOKUP, (key(ref.uri),)).fetchone()
+        row = self._row(key(ref.uri))
         if row is None or tuple(row[:6]) != codec.identity(ref):
             return None
         media_type, width, height, computed, fingerprint, blob = row[6:]
-        if not codec.covers(computed, self.config, media_type):
-            return None
-        _, perceptual = codec.needed(self.config, media_type)
-        if perceptual and fingerprint != self.fingerprint:
+        usable = self._usable.get((computed, media_type))
+        if usable is None:  # a state holds few (hash set, media type) pairs: worked out once per run each
+            usable = (codec.covers(computed, self.config, media_type), codec.needed(self.config, media_type)[1])
+            self._usable[(computed, media_type)] = usable
+        covered, perceptual = usable
+        if not covered or (perceptual and fingerprint != self.fingerprint):
             return None
         try:
-            result = codec.decode(blob, ref)
+            result = codec.decode(blob, ref, self._every)
         except (WireError, sqlite3.Error) as err:
             log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
             return None
@@ -75,3 +93,25 @@ class StateFilter(Filter):
             width=width,
             height=height,
         )
+
+    def _row(self, location: bytes) -> tuple[Any, ...] | None:
+        """The stored row of ``location``, from the current window of rows or a new one read from it on.
+
+        A window holds every stored row in its range (``location >= low ORDER BY location LIMIT n``: the rows
+        from ``low`` up to the last one read), so a location inside it that is not in it is not stored.
+        """
+        if self._low is not None and self._low <= location and (self._high is None or location < self._high):
+            return self._rows.get(location)
+        if self._high is not None and location >= self._high:
+            self._size = min(WINDOW_MAX, self._size * 2)  # walking on in order: read further ahead
+        else:
+            self._size = WINDOW_MIN  # the first look-up, or a jump back: not (yet) in location order
+        with self.store.guard("read"):
+            rows = self.store.db.execute(_WINDOW, (location, self._size)).fetchall()
+        self.queries += 1
+        self._rows = {bytes(r[0]): tuple(r[1:]) for r in rows}
+        self._low = location
+        # Every stored location from ``location`` to the last row read is in the window; nothing lies between
+        # that row and the same bytes followed by NUL, its immediate successor.
+        self._high = bytes(rows[-1][0]) + b"\x00" if len(rows) == self._size else None
+        return self._rows.get(location)
