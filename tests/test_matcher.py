@@ -313,6 +313,13 @@ def test_a_region_match_needs_two_regions_or_a_close_one() -> None:
     assert sorted(x.distance for x in two) == [29, 30]
     # the whole picture matching a listed region is a region match too (the file is a corner of the picture)
     assert m.match(result(None, pdq(flip(tl, 28)))) == []
+    # ... and it stands alone: the file as it is and its mirror meeting two listed windows are not two regions
+    assert m.match(result(None, pdq(flip(tl, 28)), pdq(flip(tr, 29), variant="mirror"))) == []
+    # an inset (a picture found inside the file) stands alone too, beside a whole-file-vs-window pair
+    whole = rand_hex(32)
+    w = Matcher.build([hl("l", Entry("pdq", whole, id="y", variant="original"),
+                          Entry("pdq", tl, id="y", variant="region:tl75"))])  # fmt: skip
+    assert w.match(result(None, pdq(flip(tl, 28)), pdq(flip(whole, 28), variant="inset"))) == []
     # whole-picture matches keep the plain rule
     plain = Matcher.build([hl("l", Entry("pdq", P1, id="p", variant="crop5-center"))])
     [whole] = plain.match(result(None, pdq(flip(P1, 31)), pdq(flip(P1, 3), variant="trim")))

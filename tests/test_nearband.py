@@ -216,3 +216,13 @@ def test_a_video_sharing_a_few_seconds_with_a_listed_video_is_a_partial_video_ca
     assert 0 <= candidate["first_time"] <= candidate["last_time"] <= 3.0
     assert any(r.startswith("partial video:") for r in suspected["reasons"])
     assert 0.48 <= suspected["score"] <= 0.8
+
+
+def test_a_candidate_never_names_its_listed_value() -> None:
+    from libra_cli.match.candidates import Candidate
+    from libra_cli.models import Entry
+
+    value = "ab" * 32
+    anonymous = Candidate("near-band", "l", Entry("pdq", value), 35)
+    assert value not in str(anonymous.record()) and anonymous.entry_id.startswith("#")
+    assert Candidate("near-band", "l", Entry("pdq", value, id="x"), 35).entry_id == "x"

@@ -7,6 +7,7 @@ flag the file ``suspected`` for an authorised reviewer (docs/suspected.md).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,7 +33,10 @@ class Candidate:
 
     @property
     def entry_id(self) -> str:
-        return self.entry.id or self.entry.label or self.entry.value
+        """The listed entry's id or label, else a one-way digest of it: findings never carry a listed value."""
+        if self.entry.id or self.entry.label:
+            return str(self.entry.id or self.entry.label)
+        return "#" + hashlib.sha256(f"{self.entry.hash_type}:{self.entry.value}".encode()).hexdigest()[:16]
 
     def record(self) -> dict[str, object]:
         return {"signal": self.signal, "list": self.list, "entry": self.entry_id, "distance": self.distance,

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..hashlist.table import HashColumn, HashList
 from ..models import HashResult, HashValues, Match
 from ..signals.base import Role
-from ..variants import INSET, is_region
+from ..variants import INSET, REGION_PREFIX, is_region
 from .candidates import Candidate
 from .exact import ExactTable
 from .nearband import Band, NearBand
@@ -538,11 +538,15 @@ class Matcher:
             query = queries[qi]
             item = (ri, _time(query), int(index.segments.lists[seg]), ident if ident is not None else ("gid", gid))
             items[(ri, gid)] = item
-            agreeing.setdefault(item, set()).add(query.values.transforms[query.row])
+            variant = query.values.transforms[query.row]
+            if variant.startswith(REGION_PREFIX) and variant == column.variant(row):
+                # Only a window meeting the same window of the listed picture is a region of the file that
+                # can agree with another; an inset, or the whole file against a listed window, stands alone.
+                agreeing.setdefault(item, set()).add(variant)
         kept = []
         for key, rank in best.items():
             regional, _, dist, _ = rank
-            if regional and dist > REGION_THRESHOLD and len(agreeing[items[key]]) < REGION_AGREEMENT:
+            if regional and dist > REGION_THRESHOLD and len(agreeing.get(items[key], ())) < REGION_AGREEMENT:
                 continue
             kept.append((key, rank))
         return kept
