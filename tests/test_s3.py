@@ -561,3 +561,14 @@ def test_options_from_the_scans_storage_options() -> None:
     assert str(caught.value) == "S3 option 's3.max_attempts' has the value 'many', not a whole number"
     with pytest.raises(ConfigError, match=r"^S3 option 's3.retries' is not one of s3.retry_mode, s3.max_attempts"):
         S3Options.from_storage_options(StorageOptions(extra=(("s3.retries", "3"),)))
+
+
+def test_direct_gets_step_aside_for_a_proxy_or_a_private_ca(
+    storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert direct_getter_for(storage.settings) is not None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert direct_getter_for(storage.settings) is None  # botocore's transport honours the proxy; ours would not
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+    assert direct_getter_for(storage.settings) is None

@@ -53,6 +53,15 @@ def test_rematch_matches_stored_hashes_without_reading_media_and_only_new_entrie
     assert [r["command"] for r in runs] == ["scan", "rematch", "rematch"]
     assert [r["findings"] for r in runs] == [1, 2, 1]
 
+    # --only-new-entries names one list: a folder of two is one sentence, not an internal error
+    both = tmp_path / "both"
+    both.mkdir()
+    shutil.copy(v1, both / "a.libra")
+    shutil.copy(v2, both / "b.libra")
+    code, _, err = cli("rematch", "--state", str(state), "-l", str(v2), "--only-new-entries", str(both),
+                       "-i", str(identity))  # fmt: skip
+    assert code == 2 and "--only-new-entries names one list file, not 2" in err and "internal error" not in err
+
 
 def test_rematch_without_a_state_says_so(tmp_path: Path) -> None:
     identity = tmp_path / "identity.txt"

@@ -31,7 +31,11 @@ class LazyEngine(Engine):
     def _real(self) -> Engine:
         if self._engine is None:
             engine = self._factory()
-            engine.start()
+            try:
+                engine.start()
+            except BaseException:  # a start cut short (Ctrl-C, a cluster that never came up): stop what it began
+                engine.close(abort=True)
+                raise
             self._engine = engine
         return self._engine
 

@@ -287,6 +287,8 @@ class Pipeline:
                         if known is not None:
                             oldest = oldest if batch else time.monotonic()
                             batch.append(known)
+                            if len(batch) >= MATCH_BATCH or stop.requested:
+                                break  # files answered from the state: matched in batches, a stop honoured
                     if queue.drained and queue.error is not None:
                         raise queue.error
                     if queue.drained and engine.pending() == 0:

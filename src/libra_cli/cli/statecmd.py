@@ -249,13 +249,15 @@ def rematch(
             publisher_keys=settings.publisher_keys,
         )
         if only_new_entries is not None:
-            (old,) = load_lists(
+            olds = load_lists(
                 [only_new_entries],
                 identities=settings.identity,
                 passphrase_env=settings.passphrase_env,
                 publisher_keys=settings.publisher_keys,
             )
-            loaded = [narrow(hl, old) for hl in loaded]
+            if len(olds) != 1:
+                raise ConfigError(f"--only-new-entries names one list file, not {len(olds)} ({only_new_entries})")
+            loaded = [narrow(hl, olds[0]) for hl in loaded]
         # No workers compete with a rematch: the index searches on every core unless --match-threads says less.
         threads = settings.match_threads or _cores()
         matcher = Matcher.build(

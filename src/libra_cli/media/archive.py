@@ -237,7 +237,10 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
     entries, cd_size = directory
     room = limits.max_members - budget.members
     if entries > room or cd_size > _CD_BYTES_PER_MEMBER * max(room, 1):
-        budget.stop(f"more than {count(limits.max_members, 'member')} (--archive-max-members): the rest not hashed")
+        budget.stop(
+            f"declares more than {count(limits.max_members, 'member')} (--archive-max-members): "
+            + ("no member hashed" if budget.members == 0 else "its members not hashed")
+        )
     stream.seek(0)
     try:
         archive = zipfile.ZipFile(stream)

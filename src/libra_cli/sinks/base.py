@@ -73,7 +73,9 @@ class FindingsSink(Sink):
         self.writer.finding(finding)
 
     def allowed(self, result: HashResult, matches: Sequence[Match], reason: str) -> None:
-        finding = Finding(result.ref, result.media_type, result.digests, tuple(matches))
+        finding = Finding(
+            result.ref, result.media_type, result.digests, tuple(matches), warning=result.error, member=result.member
+        )
         self.writer.record({**finding_record(finding), "status": "allowed", "allowed": reason})
 
     def skip(self, skip: Skip) -> None:

@@ -272,9 +272,16 @@ def _new_client(options: S3Options, *, sigv4: bool = False) -> tuple[Any, Any]:
     return session.client("s3", endpoint_url=options.endpoint_url, config=config), session
 
 
+def _needs_botocore_transport() -> bool:
+    """A proxy or a private CA bundle in the environment: botocore's transport honours them, ours would not."""
+    import urllib.request
+
+    return bool(urllib.request.getproxies()) or bool(os.environ.get("AWS_CA_BUNDLE"))
+
+
 def direct_getter_for(options: S3Options) -> DirectGetter | None:
     """The process's ``DirectGetter`` for ``options``; ``None`` when turned off or the client is anonymous."""
-    if not options.direct_get:
+    if not options.direct_get or _needs_botocore_transport():
         return None
     client_for(options)  # the session (credentials) comes with the scan's client
     key = options.client_key()

@@ -12,7 +12,9 @@ signing region; only the key is appended per object. It handles only the plain s
 whose ETag is the listed one. Anything else (a redirect, ``403``, ``404``, ``412``, a ``5xx``, a
 dropped connection, a key whose path urllib3 might normalise) returns ``None`` and the caller goes
 through boto3, which retries, follows region redirects and turns errors into sentences exactly as
-before. Anonymous clients (no credentials) and ``s3.direct_get: false`` always use boto3.
+before. Anonymous clients (no credentials), ``s3.direct_get: false``, and hosts that reach storage
+through a proxy or trust a private CA (``HTTPS_PROXY``/``HTTP_PROXY``, ``AWS_CA_BUNDLE``: settings
+botocore honours and urllib3 alone would not) always use boto3.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ class DirectGetter:
             response = self.pool.request(
                 "GET", url, headers=dict(request.headers.items()), preload_content=False, redirect=False
             )
-        except Exception:  # a dropped or refused connection: boto3 retries it with its own policy
+        except Exception:  # a dropped or refused connection: boto3 retries it, and takes this bucket from now on
+            self.give_up(bucket)
             return None
         if response.status in (301, 307, 400, 403):  # a region redirect, or the signature was refused
             self.give_up(bucket)
