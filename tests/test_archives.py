@@ -442,3 +442,27 @@ def test_archive_settings_resolve_from_flags_config_and_defaults_and_are_documen
     for key in ("archives", "archive_max_depth", "archive_max_members", "archive_max_size",
                 "archive_max_member_size", "archive_max_ratio"):  # fmt: skip
         assert f"`{key}`" in docs
+
+
+def test_a_finding_never_gets_the_digests_of_an_archive_rewritten_at_the_same_size(tmp_path: Path) -> None:
+    from libra_cli.hashing import member_digests
+    from libra_cli.storage import Changed
+
+    def packed(body: bytes) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("in/x.jpg", body)
+        return buffer.getvalue()
+
+    path = tmp_path / "a.zip"
+    path.write_bytes(packed(b"listed bytes"))
+    info = path.stat()
+    ref = MediaRef(str(path), info.st_size, mtime_ns=info.st_mtime_ns, inode=info.st_ino, ctime_ns=info.st_ctime_ns)
+    assert member_digests(ref, {("in/x.jpg",)}, ("md5",), CONFIG)[("in/x.jpg",)]["md5"] == hashlib.md5(
+        b"listed bytes"
+    ).digest()
+    time.sleep(0.01)
+    with open(path, "r+b") as handle:  # rewritten in place: same inode, same size, other bytes
+        handle.write(packed(b"other  bytes"))
+    with pytest.raises(Changed):
+        member_digests(ref, {("in/x.jpg",)}, ("md5",), CONFIG)

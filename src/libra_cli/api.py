@@ -200,9 +200,12 @@ def run(
     listener: Listener | None = None,
     filter: Filter | None = None,
     review: Review | None = None,
+    graceful: bool = False,
 ) -> Report:
     """Run the pipeline for ``prepared`` with ``sinks``; ``own_files`` are never scanned (libra's outputs).
     ``filter`` and ``review`` come from the state (unchanged files; allow records and earlier findings).
+    ``graceful``: a first SIGINT/SIGTERM ends the run with its outputs written (the CLI's choice; a
+    library caller keeps its own signal handlers unless it asks for this, from its main thread).
 
     ``settings.nice`` lowers this process's priority first (workers inherit it); ``settings.max_rate``
     paces what is handed to the engine.
@@ -237,7 +240,7 @@ def run(
         filter=filter,
         listener=listener,
         context=context_stage(s, prepared.matcher, prepared.keywords),
-        graceful=True,
+        graceful=graceful,
         review=review,
     )
     pipeline.report.fail_on_suspected = s.fail_on_suspected

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -352,7 +353,7 @@ def member_digests(
             found[path] = raw_digests(data, names)
 
     with storage_for(archive.uri, config.storage).open(archive) as stream:
-        if stream.seek(0, io.SEEK_END) != archive.size:
+        if stream.seek(0, io.SEEK_END) != archive.size or _touched(stream, archive):
             raise Changed("the archive changed since it was scanned")
         stream.seek(0)
         kind = kind_of(stream.read(HEAD_SIZE))
@@ -360,6 +361,18 @@ def member_digests(
         if kind is not None:
             scan(stream, kind, config.archives or ArchiveLimits(), visit, only=paths)
     return found
+
+
+def _touched(stream: Any, ref: MediaRef) -> bool:
+    """Whether a local file was written since it was scanned (same size, new mtime or ctime): the digests
+    of other bytes must never be attached to a finding. Objects are pinned by their ETag when opened."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False  # not a local file: its backend pinned the version it opened
+    return (ref.mtime_ns is not None and info.st_mtime_ns != ref.mtime_ns) or (
+        ref.ctime_ns is not None and info.st_ctime_ns != ref.ctime_ns
+    )
 
 
 def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None) -> HashResult:

@@ -537,7 +537,7 @@ def scan(
             report = run(
                 prepared, sinks, own_files=frozenset(own), listener=bar.update,
                 filter=kept_state.filter if kept_state else None,
-                review=kept_state.review if kept_state else None,
+                review=kept_state.review if kept_state else None, graceful=True,
             )  # fmt: skip
             if kept_state:
                 kept_state.finish(report)
