@@ -159,9 +159,13 @@ class StateStore:
         elif not create:
             raise StateError(f"state {shown} does not exist (a scan with --state {shown} creates it)")
         lock_fd = _lock(path) if write else None
+        created = False
         try:
+            if not exists and os.path.lexists(path):  # another run created it while this one waited for the lock
+                exists = True
             if not exists:
                 _create_file(path)
+                created = True
             else:
                 check_header(path)  # again, under the lock: another run may have been creating it
             db = _connect(path)
@@ -173,7 +177,7 @@ class StateStore:
                 raise
             return store
         except BaseException:
-            if not exists:  # a state this run began to create and could not finish: never left half-made
+            if created:  # a state this run began to create and could not finish: never left half-made
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     with contextlib.suppress(OSError):
                         os.unlink(path + suffix)
