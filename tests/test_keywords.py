@@ -131,3 +131,20 @@ def test_a_tampered_wrongly_keyed_or_misplaced_keyword_list_is_one_sentence_exit
     code, _, err = cli("scan", str(setup["tree"]), "-l", str(setup["keywords"]), "-i", str(setup["key"]), "-w", "1")
     assert code == 2 and "is a keyword list, not a hash list" in err
     assert "--keywords needs --suspected" in _refused(setup, "--keywords", str(setup["keywords"]))
+
+
+def test_a_keyword_list_with_its_publisher_key_pinned_beside_it_must_be_signed_by_that_key(
+    setup: dict[str, Path],
+) -> None:
+    tmp = setup["tmp"] / "pinned"
+    tmp.mkdir(exist_ok=True)
+    copy = tmp / "kw.libra"
+    copy.write_bytes(setup["keywords"].read_bytes())
+    code, _, err = cli("hashlist", "keygen", "-o", str(tmp / "other.key"))
+    assert code == 0, err
+    (tmp / "kw.pub").write_bytes((tmp / "other.key.pub").read_bytes())  # a pin naming another publisher
+    message = _refused(setup, "--suspected", "--keywords", str(copy))
+    assert "keyword list kw.libra" in message and "pinned in" in message
+    (tmp / "kw.pub").write_bytes(setup["pub"].read_bytes())  # the right pin: it loads
+    code, _, err = _scan(setup, "--suspected", "--keywords", str(copy), "--group-by", "folder")
+    assert code == 1, err

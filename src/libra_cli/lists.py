@@ -12,11 +12,12 @@ someone else is refused before anything is scanned. Other lists are checked agai
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import SignatureError
 from .hashlist import load_hashlist
@@ -46,17 +47,24 @@ def load_keyword_lists(
     publisher_keys: Sequence[str] = (),
 ) -> list[KeywordList]:
     """Decrypt (in memory) and verify every keyword list (``hashlist/keywords.py``) with the lists' keys."""
-    from .hashlist.keywords import load_keywords
 
     keys = resolve_identities(identities)
     passphrase = passphrase_from_env(passphrase_env)
     publishers = load_publisher_keys(publisher_keys) if publisher_keys else []
     loaded = []
     for path in paths:
-        found = load_keywords(path, identities=keys, passphrase=passphrase, publisher_keys=publishers)
+        found = _pinned(path, publishers, functools.partial(_keywords, path, keys, passphrase))
         log.info("keyword list loaded name=%s keywords=%d", log_value(found.name), len(found))
         loaded.append(found)
     return loaded
+
+
+def _keywords(
+    path: str, identities: Sequence[Identity], passphrase: str | None, trusted: Sequence[Ed25519PublicKey]
+) -> KeywordList:
+    from .hashlist.keywords import load_keywords
+
+    return load_keywords(path, identities=identities, passphrase=passphrase, publisher_keys=trusted)
 
 
 def load_lists(
@@ -118,11 +126,21 @@ def _load_pinned(
     path: str, identities: Sequence[Identity], passphrase: str | None, publishers: Sequence[Ed25519PublicKey]
 ) -> HashList:
     """Load ``path``, verified against its pinned ``NAME.pub`` when there is one, else against ``publishers``."""
+    return _pinned(path, publishers, lambda trusted: load_hashlist(
+        path, identities=identities, passphrase=passphrase, publisher_keys=trusted
+    ))  # fmt: skip
+
+
+T = TypeVar("T")
+
+
+def _pinned(path: str, publishers: Sequence[Ed25519PublicKey], load: Callable[[Sequence[Ed25519PublicKey]], T]) -> T:
+    """``load`` with the keys that must vouch for ``path``: its pinned ``NAME.pub`` when there is one (whatever
+    other keys were given), else ``publishers``. Hash lists and keyword lists alike."""
     pin = pinned_key_path(path)
     if not os.path.isfile(pin):
-        return load_hashlist(path, identities=identities, passphrase=passphrase, publisher_keys=publishers)
-    pinned = load_publisher_keys([pin])
+        return load(publishers)
     try:
-        return load_hashlist(path, identities=identities, passphrase=passphrase, publisher_keys=pinned)
+        return load(load_publisher_keys([pin]))
     except SignatureError as err:
         raise SignatureError(f"{err}; its publisher key is pinned in {pin}") from None
