@@ -350,7 +350,7 @@ def scan(
         "--near-band",
         metavar="LOW..HIGH",
         help="With --suspected (refused without it): PDQ distances past the match threshold that make a candidate "
-        "(default 32..48; off).",
+        "(default 32..48 with --suspected; 'off' disables).",
     ),
     keywords: list[str] = typer.Option(
         [],

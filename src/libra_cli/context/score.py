@@ -24,8 +24,9 @@ from .groups import Group
 if TYPE_CHECKING:
     from .stage import ContextOptions, _Confirmed
 
-#: PDQ distance at and beyond which a picture is treated as unrelated to a match (no similarity credit).
-FAR = 100
+#: PDQ distance at and beyond which a picture is treated as unrelated to a match (no similarity credit):
+#: past 64 bits unrelated pictures begin to meet (the closest unrelated pair measured here is 78 bits).
+FAR = 64
 #: Score of co-location alone, before the kinds of group a file shares with a match.
 BASE = 0.2
 #: What each kind of shared group adds. An upload batch or an archive is one act of storing files
@@ -102,8 +103,9 @@ def score(
     if best is None:
         reasons.append("no PDQ hash to compare with the matches (not an image, too flat, or PDQ not computed)")
     elif near > 0:
-        reasons.append(f"looks like a confirmed match (entry {printable(entry)}): PDQ distance {best}, match threshold "
-                       f"{options.pdq_threshold}")  # fmt: skip
+        reasons.append(f"near a confirmed match (entry {printable(entry)}): PDQ distance {best}, past the match "
+                       f"threshold {options.pdq_threshold} but short of {FAR}, where unrelated pictures begin to "
+                       "meet")  # fmt: skip
     else:
         reasons.append(f"looks unlike the confirmed matches: closest PDQ distance {best}")
     if closest_scene is not None:
