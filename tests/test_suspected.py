@@ -112,12 +112,17 @@ def test_suspected_files_change_the_exit_code_only_when_asked() -> None:
     assert Report(files=3, suspected=2).exit_code == ExitCode.CLEAN
     assert Report(files=3, suspected=2, fail_on_suspected=True).exit_code == ExitCode.FOUND
     assert Report(files=3, fail_on_suspected=True).exit_code == ExitCode.CLEAN
-    settings = ScanSettings.resolve({"fail_on_suspected": True, "group_by": "batch,folder"}, {"batch_window": 30})
+    flags = {"suspected": True, "fail_on_suspected": True, "group_by": "batch,folder"}
+    settings = ScanSettings.resolve(flags, {"batch_window": 30})
     assert settings.fail_on_suspected and settings.group_by == ("batch", "folder") and settings.batch_window == 30
     with pytest.raises(ConfigError, match="'prefix' is not a grouping"):
-        ScanSettings.resolve({"group_by": "prefix"})
+        ScanSettings.resolve({"suspected": True, "group_by": "prefix"})
     with pytest.raises(ConfigError, match="exactly once"):
-        ScanSettings.resolve({}, {"account_pattern": ["/srv/"]})
+        ScanSettings.resolve({"suspected": True}, {"account_pattern": ["/srv/"]})
+    # without --suspected they would shape nothing: refused rather than silently ignored
+    for key, value in (("group_by", "folder"), ("fail_on_suspected", True), ("batch_window", 30)):
+        with pytest.raises(ConfigError, match="needs --suspected"):
+            ScanSettings.resolve({key: value})
 
 
 @pytest.fixture(scope="module")

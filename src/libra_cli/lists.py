@@ -118,7 +118,11 @@ def warn_unverified(lists: Sequence[HashList]) -> None:
                 log_value(info.name),
                 log_value(info.path),
                 info.signature_status,
-                log_value(f"pin its publisher's key at {pinned_key_path(info.path)} or give --publisher-key"),
+                log_value(
+                    "ask the publisher for a signed list"
+                    if info.signature_status == "unsigned"
+                    else f"pin its publisher's key at {pinned_key_path(info.path)} or give --publisher-key"
+                ),
             )
 
 

@@ -260,6 +260,12 @@ def _check_together(values: dict[str, Any], named: set[str]) -> None:
             if key in named and values[key]:
                 flag = "--" + key.replace("_", "-")
                 raise ConfigError(f"{flag} is for the Dask cluster: it needs --engine dask")
+    if not values["suspected"]:
+        for key in ("group_by", "account_pattern", "batch_window", "fail_on_suspected", "suspected_min_score",
+                    "context_max_files"):  # fmt: skip
+            if key in named and values[key] not in (False, (), None):
+                flag = "--" + key.replace("_", "-")
+                raise ConfigError(f"{flag} needs --suspected: it only shapes suspected findings")
     band = values["near_band"]
     if "near_band" not in named or band is None:
         return
