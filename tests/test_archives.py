@@ -426,8 +426,16 @@ def test_with_a_state_file_archives_are_read_again_and_members_are_not_stored(
         code, out, err = _scan(tree, listed, "-f", "json", "-w", "1", "--state", str(state))
         assert code == 1 and len(records(json.loads(out))) == 3 and "unreadable" not in err + caplog.text
     with sqlite3.connect(state) as db:
-        stored = [row[0] for row in db.execute("SELECT location FROM files")]
-    assert stored == []  # archives are read again each run, and members are never rows of their own
+        rows = db.execute("SELECT location, fingerprint FROM files").fetchall()
+    stored = {Path(os.fsdecode(location)).name: fingerprint for location, fingerprint in rows}
+    # archives keep their own hashes, marked to be read again each run; members are never rows of their own
+    assert set(stored) >= {"a.zip", "b.tar.gz", "c.tar", "clean.zip"} and "!" not in "".join(stored)
+    assert all(stored[name] == "archive" for name in ("a.zip", "b.tar.gz", "c.tar", "clean.zip"))
+    # so a rematch, which has no members to match, names each archive as not covered instead of a clean run
+    code, out, err = cli("rematch", "--state", str(state), "-l", str(listed[0]), "-i", str(listed[1]), "-f", "json")
+    doc = json.loads(out)
+    uncovered = {Path(r["location"]).name for r in doc["findings"] if r["status"] == "error"}
+    assert code == 2 and doc["complete"] is False and {"a.zip", "b.tar.gz", "c.tar", "clean.zip"} <= uncovered, err
 
 
 def test_archive_settings_resolve_from_flags_config_and_defaults_and_are_documented() -> None:

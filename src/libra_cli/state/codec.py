@@ -32,6 +32,11 @@ def identity(ref: MediaRef) -> Identity:
     return (ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, ref.etag, ref.version_id)
 
 
+#: The ``fingerprint`` of an archive's row: its own hashes are kept (and ``rematch`` matches them), its
+#: members are not, so a scan always reads an archive again and ``rematch`` names it as not covered.
+ARCHIVE = "archive"
+
+
 def fingerprint(config: HashConfig) -> str:
     """The parameters perceptual hashes depend on (``deep``, ``robust``, dihedral variants, video sampling)."""
     params = {

@@ -73,6 +73,8 @@ class StateFilter(Filter):
         if row is None or tuple(row[:6]) != codec.identity(ref):
             return None
         media_type, width, height, computed, fingerprint, blob = row[6:]
+        if fingerprint == codec.ARCHIVE:  # its members are not stored: read it again
+            return None
         usable = self._usable.get((computed, media_type))
         if usable is None:  # a state holds few (hash set, media type) pairs: worked out once per run each
             usable = (codec.covers(computed, self.config, media_type), codec.needed(self.config, media_type)[1])

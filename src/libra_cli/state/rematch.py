@@ -43,6 +43,7 @@ log = logging.getLogger("libra.state")
 BATCH = 2048
 #: Stored rows read at once by the columnar path (``state/bulk.py``): one index search per type for all.
 BULK_BATCH = 16384
+_ARCHIVES = "SELECT location FROM files WHERE gone_at IS NULL AND fingerprint = ? ORDER BY id"
 _ROWS = (
     "SELECT location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, "
     "hashes, last_seen FROM files WHERE gone_at IS NULL ORDER BY id"
@@ -105,6 +106,9 @@ def rematch(
     found: list[tuple[object, ...]] = []  # findings are few: written to the history at the end
     try:
         with store.guard("read"):
+            for (location,) in store.db.execute(_ARCHIVES, (codec.ARCHIVE,)).fetchall():
+                why = "an archive: its members are not stored in the state; rescan it to match them against new lists"
+                _uncovered(report, writer, uri(location), why)
             cursor.execute(_ROWS)
             types = columnar.searched_types(matcher)
             while rows := cursor.fetchmany(BULK_BATCH if bulk else BATCH):

@@ -90,6 +90,7 @@ class StateSink(Sink):
         self._upserts: list[HashResult] = []
         self._touches: list[str] = []
         self._drops: list[str] = []
+        self._archives: set[str] = set()  #: archives among the pending upserts (``codec.ARCHIVE``)
         self._findings: list[tuple[Any, ...]] = []
         self._last_flush = time.monotonic()
 
@@ -105,8 +106,11 @@ class StateSink(Sink):
         elif location in self.filter.served:
             self.filter.served.discard(location)
             self._touches.append(location)
-        elif result.error or result.fatal or result.members:  # archives are read again: members meet the lists
+        elif result.error or result.fatal:
             self._drops.append(location)
+        elif result.members:  # an archive: its own hashes kept, marked so it is always read again (members)
+            self._archives.add(location)
+            self._upserts.append(replace(result, members=()))
         else:
             self._upserts.append(result)
         self._maybe_flush()
@@ -152,9 +156,13 @@ class StateSink(Sink):
     def _row(self, db: sqlite3.Connection, result: HashResult, now: float) -> tuple[Any, ...]:
         ref = result.ref
         fingerprint = self.filter.fingerprint
-        merged = self._merged(db, result)
-        if merged is not None:
-            result, fingerprint = merged
+        if ref.uri in self._archives:
+            self._archives.discard(ref.uri)
+            fingerprint = codec.ARCHIVE
+        else:
+            merged = self._merged(db, result)
+            if merged is not None:
+                result, fingerprint = merged
         return (
             key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, ref.etag, ref.version_id,
             result.media_type, result.width, result.height, codec.computed_text(result.computed), fingerprint,
