@@ -148,3 +148,21 @@ def test_a_keyword_list_with_its_publisher_key_pinned_beside_it_must_be_signed_b
     (tmp / "kw.pub").write_bytes(setup["pub"].read_bytes())  # the right pin: it loads
     code, _, err = _scan(setup, "--suspected", "--keywords", str(copy), "--group-by", "folder")
     assert code == 1, err
+
+
+def test_a_keyword_list_kept_in_the_list_folder_is_skipped_there_and_used_with_keywords(
+    setup: dict[str, Path],
+) -> None:
+    folder = setup["tmp"] / "etc-lists"
+    folder.mkdir(exist_ok=True)
+    (folder / "hashes.libra").write_bytes(setup["list"].read_bytes())
+    (folder / "words.libra").write_bytes(setup["keywords"].read_bytes())
+    args = ["scan", str(setup["tree"]), "-l", str(folder), "-i", str(setup["key"]), "-w", "1", "-f", "json"]
+    code, out, err = cli(*args, "--suspected", "--keywords", str(folder / "words.libra"), "--group-by", "folder")
+    assert code == 1, err
+    assert {r["location"].rsplit("/", 1)[1] for r in records(json.loads(out))} == {"match.png"}
+    only = setup["tmp"] / "only-words"
+    only.mkdir(exist_ok=True)
+    (only / "words.libra").write_bytes(setup["keywords"].read_bytes())
+    code, _, err = cli("scan", str(setup["tree"]), "-l", str(only), "-i", str(setup["key"]), "-w", "1")
+    assert code == 2 and "hold no hash list, only keyword lists" in err

@@ -31,6 +31,10 @@ class HashListError(LibraError):
     """A hash list or list source that cannot be read, parsed or trusted."""
 
 
+class NotAHashList(HashListError):
+    """A keyword list (``hashlist/keywords.py``) where a hash list was expected."""
+
+
 class SignatureError(HashListError):
     """A list whose publisher signature is missing, wrong or does not verify."""
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from .errors import SignatureError
+from .errors import ConfigError, NotAHashList, SignatureError
 from .hashlist import load_hashlist
 from .hashlist.expiry import expired_lists, is_expired
 from .hashlist.keys import load_publisher_keys, passphrase_from_env, resolve_identities
@@ -81,12 +81,21 @@ def load_lists(
     (``list expired name=… expires=…``); ``expired_lists(loaded)`` gives one sentence each for a summary.
     """
     files = expand_list_paths(paths)
+    named = {os.path.realpath(p) for p in paths if not os.path.isdir(p)}
     keys = resolve_identities(identities)
     passphrase = passphrase_from_env(passphrase_env)
     publishers = load_publisher_keys(publisher_keys) if publisher_keys else []
     loaded = []
     for path in files:
-        hashlist = _load_pinned(path, keys, passphrase, publishers)
+        try:
+            hashlist = _load_pinned(path, keys, passphrase, publishers)
+        except NotAHashList:
+            if os.path.realpath(path) in named:
+                raise
+            # A keyword list kept in the list folder (/etc/libra/lists): not a hash list, so not loaded as one.
+            log.info("keyword list in a list folder skipped path=%s hint=%s", log_value(path),
+                     log_value("give it with --keywords"))  # fmt: skip
+            continue
         log.info(
             "list loaded name=%s entries=%d signature=%s signer=%s expires=%s",
             log_value(hashlist.info.name),
@@ -104,6 +113,8 @@ def load_lists(
                 log_value("install a newer version: libra hashlist update"),
             )
         loaded.append(hashlist)
+    if files and not loaded:
+        raise ConfigError(f"the lists given hold no hash list, only keyword lists ({', '.join(paths)})")
     return loaded
 
 

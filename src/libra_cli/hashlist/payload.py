@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import signals
-from ..errors import HashListError
+from ..errors import HashListError, NotAHashList
 from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
 
 #: Version of the payload layout, independent of the container's format version.
@@ -249,7 +249,7 @@ def decode(data: bytes, origin: str) -> tuple[HashList, dict[str, Any]]:
         if not isinstance(meta, dict) or not isinstance(meta.get("columns"), dict):
             raise reader.fail("metadata has no columns")
         if meta.get("kind", "hashes") != "hashes":  # a keyword list (hashlist/keywords.py) is not a hash list
-            raise HashListError(f"hashlist {origin}: is a keyword list, not a hash list (give it with --keywords)")
+            raise NotAHashList(f"hashlist {origin}: is a keyword list, not a hash list (give it with --keywords)")
         version = meta.get("libra_payload")
         if version != PAYLOAD_VERSION:
             raise HashListError(
