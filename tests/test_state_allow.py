@@ -95,6 +95,10 @@ def test_an_allowed_location_is_reported_as_allowed_until_the_file_changes(
     code, out, _ = cli("history", "--state", str(state), "--format", "json")
     assert code == 0 and [r["findings"] for r in json.loads(out)] == [1, 0]
     assert json.loads(out)[1]["counts"]["allowed"] == 1
+    code, out, err = cli("history", "diff", "1", "2", "--state", str(state), "--format", "json")
+    moved = json.loads(out)
+    assert code == 0 and moved["disappeared"] == [], err  # allowed is not taken down
+    assert [r["location"] for r in moved["allowed"]] == [str(coffee)]
     code, out, _ = cli("allow", "list", "--state", str(state), "--format", "json")
     assert code == 0 and json.loads(out)[0]["suppressed"] == 1 and json.loads(out)[0]["value"] == str(coffee)
     os.utime(coffee, ns=(1, 1))  # a new version at the same place: reviewed nothing, so matched again

@@ -124,8 +124,8 @@ def history_diff(
     print(f"from run {a} to run {b}")
     for note in moved["notes"]:
         print(f"note: {note}")
-    for kind in ("appeared", "reappeared", "disappeared", "unchecked"):
-        if kind == "unchecked" and not moved[kind]:
+    for kind in ("appeared", "reappeared", "disappeared", "unchecked", "allowed"):
+        if kind in ("unchecked", "allowed") and not moved[kind]:
             continue
         rows = moved[kind]
         print(f"{kind}: {len(rows)}")

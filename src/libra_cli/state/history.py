@@ -149,7 +149,13 @@ def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, Any]:
             bytes(r[0])
             for r in db.execute("SELECT location FROM departures WHERE run > ? AND run <= ?", (run_a, run_b))
         }
-        out: dict[str, Any] = {"appeared": [], "disappeared": [], "reappeared": [], "unchecked": []}
+        allowed_b = {
+            (bytes(r[0]), r[1], r[2])
+            for r in db.execute(
+                "SELECT location, list, entry FROM findings WHERE run = ? AND allowed IS NOT NULL", (run_b,)
+            )
+        }
+        out: dict[str, Any] = {"appeared": [], "disappeared": [], "reappeared": [], "unchecked": [], "allowed": []}
         for k in sorted(b - a):
             if k not in earlier:
                 out["appeared"].append(_describe(store, k, run_b))
@@ -157,7 +163,10 @@ def diff(store: StateStore, run_a: int, run_b: int) -> dict[str, Any]:
                 out["reappeared"].append(_describe(store, k, run_b))
         for k in sorted(a - b):
             record = _describe(store, k, run_b)
-            if _observed(second, k):
+            if k in allowed_b:  # still there and still matching: a reviewer allowed it (a false positive)
+                record["state"] = "allowed: a reviewed allow record covers it"
+                out["allowed"].append(record)
+            elif _observed(second, k):
                 record["state"] = "taken down" if k[0] in departed else "no longer matches"
                 out["disappeared"].append(record)
             else:
