@@ -72,6 +72,13 @@ def test_new_only_alerts_only_on_matches_no_earlier_run_reported(tree: Path, key
     assert code == 1, err
     assert {os.path.basename(r["location"]): r["new"] for r in records(doc)} == {"coffee.jpg": False, "again.jpg": True}
     assert hook_ran.exists()
+    # taken down, then uploaded again at the same place: new again (a known item came back)
+    (tree / "again.jpg").unlink()
+    assert scan(tree, keyed)[0] == 1
+    shutil.copy(PHOTOS / "coffee.jpg", tree / "again.jpg")
+    code, doc, err = scan(tree, keyed, "--new-only")
+    assert code == 1, err
+    assert {os.path.basename(r["location"]): r["new"] for r in records(doc)} == {"coffee.jpg": False, "again.jpg": True}
 
 
 def test_an_allowed_location_is_reported_as_allowed_until_the_file_changes(

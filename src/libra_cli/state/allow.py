@@ -158,11 +158,17 @@ class StateReview(Review):
         return None
 
     def is_new(self, result: HashResult, matches: Sequence[Match]) -> bool:
+        where = key(result.ref.uri)
         with self.store.guard("read the history"):
+            # A finding that came back after its file was taken down is new again: count only what was seen
+            # since the last time a complete walk found the file gone.
+            (gone,) = self.store.db.execute(
+                "SELECT coalesce(max(run), 0) FROM departures WHERE location = ? AND run < ?", (where, self.run_id)
+            ).fetchone()
             seen = set(
                 self.store.db.execute(
-                    "SELECT list, entry FROM findings WHERE location = ? AND run < ? AND allowed IS NULL",
-                    (key(result.ref.uri), self.run_id),
+                    "SELECT list, entry FROM findings WHERE location = ? AND run < ? AND run > ? AND allowed IS NULL",
+                    (where, self.run_id, gone),
                 )
             )
         new = any((m.list, entry_key(m)) not in seen for m in matches)
