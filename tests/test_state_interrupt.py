@@ -148,5 +148,7 @@ def test_resume_continues_the_interrupted_run_and_reports_its_findings(
     assert f"reused={recorded} hashed={6 - recorded}" in text  # what the stopped run recorded was not read again
     db = sqlite3.connect(state)
     assert db.execute("SELECT id, resumed_from, complete FROM runs ORDER BY id").fetchall() == [(1, None, 0), (2, 1, 1)]
+    code, out, _ = cli("history", "--state", str(state), "-f", "json")
+    assert code == 0 and [r["resumed_from"] for r in json.loads(out)] == [None, 1]
     code, _, err = cli(*args, "--log-file", str(log))  # nothing left to resume: a normal scan, same targets named
     assert code == 2 and "not interrupted" in err

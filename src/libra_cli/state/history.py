@@ -38,6 +38,7 @@ class Run:
     hash_set: str
     counts: dict[str, Any]
     findings: int
+    resumed_from: int | None = None  #: the interrupted run this one continued (``--resume``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Run:
             "hash_set": self.hash_set.split(",") if self.hash_set else [],
             "counts": self.counts,
             "findings": self.findings,
+            "resumed_from": self.resumed_from,
         }
 
 
@@ -67,14 +69,14 @@ def runs(store: StateStore, limit: int | None = None) -> list[Run]:
     with store.guard("read the history"):
         rows = store.db.execute(
             "SELECT r.id, r.command, r.started, r.finished, r.complete, r.exit_code, r.targets, r.lists, r.hash_set, "
-            "r.counts, (SELECT count(*) FROM findings f WHERE f.run = r.id AND f.allowed IS NULL) "
+            "r.counts, (SELECT count(*) FROM findings f WHERE f.run = r.id AND f.allowed IS NULL), r.resumed_from "
             "FROM runs r ORDER BY r.id DESC LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
     return [
         Run(
             r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]), r[5],
-            json.loads(r[6]), json.loads(r[7]), r[8], json.loads(r[9]), r[10],
+            json.loads(r[6]), json.loads(r[7]), r[8], json.loads(r[9]), r[10], r[11],
         )
         for r in reversed(rows)
     ]
