@@ -292,3 +292,15 @@ def test_update_and_rollback_commands(s: Setup, tmp_path: Path) -> None:
     assert (lists / "ncmec.libra.previous").read_bytes() == Path(newer).read_bytes()
     none = run("hashlist", "update", str(tmp_path / "iwf.libra"), "--from", newer, code=2, env={"LIBRA_CONFIG": ""})
     assert "no publisher key is pinned for iwf.libra" in none.stderr
+
+
+def test_a_new_list_needs_a_long_passphrase(tmp_path: Path) -> None:
+    source = tmp_path / "s.md5"
+    source.write_text(hashlib.md5(b"libra sample one").hexdigest() + "  one.jpg\n")
+    out = str(tmp_path / "p.libra")
+    short = run("hashlist", "build", str(source), "-o", out, "--passphrase-env", "LIST_PASS", code=2,
+                env={"LIST_PASS": "…"})  # fmt: skip
+    assert "has 1 characters; a list's passphrase needs at least 16" in short.stderr and not Path(out).exists()
+    run("hashlist", "build", str(source), "-o", out, "--passphrase-env", "LIST_PASS",
+        env={"LIST_PASS": "correct horse battery staple"})  # fmt: skip
+    assert Path(out).exists()

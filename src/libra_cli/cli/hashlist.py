@@ -14,7 +14,7 @@ from pyrage.x25519 import Recipient
 
 from .. import signals
 from ..config import load_config
-from ..errors import ConfigError, SignatureError
+from ..errors import ConfigError, KeyFileError, SignatureError
 from ..hashlist import (
     BuildReport,
     HashList,
@@ -116,6 +116,11 @@ class _OutputKeys:
     sign_key: Ed25519PrivateKey | None
 
 
+#: The shortest passphrase a new list may be encrypted with: scrypt slows guessing, it cannot make a short
+#: passphrase strong (reading an existing list never checks this: its publisher chose).
+MIN_PASSPHRASE = 16
+
+
 def _output_keys(
     recipient: list[str], recipients_file: list[str], passphrase_env: str | None, sign_key: str | None
 ) -> _OutputKeys:
@@ -123,6 +128,11 @@ def _output_keys(
     recipients = load_recipients(recipient, recipients_file)
     passphrase = passphrase_from_env(passphrase_env)
     check_encryption(recipients, passphrase)
+    if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
+        raise KeyFileError(
+            f"the passphrase in {passphrase_env} has {len(passphrase)} characters; a list's passphrase needs at "
+            f"least {MIN_PASSPHRASE} (a long random phrase), or encrypt to --recipient keys instead"
+        )
     return _OutputKeys(recipients, passphrase, load_signing_key(sign_key) if sign_key else None)
 
 
