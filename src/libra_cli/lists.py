@@ -137,6 +137,13 @@ def warn_unverified(lists: Sequence[HashList]) -> None:
             )
 
 
+def load_verified(
+    path: str, identities: Sequence[Identity], passphrase: str | None, publishers: Sequence[Ed25519PublicKey]
+) -> HashList:
+    """One list, verified against its pinned ``NAME.pub`` when there is one, else against ``publishers``."""
+    return _load_pinned(path, identities, passphrase, publishers)
+
+
 def _load_pinned(
     path: str, identities: Sequence[Identity], passphrase: str | None, publishers: Sequence[Ed25519PublicKey]
 ) -> HashList:

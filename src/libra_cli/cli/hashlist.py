@@ -24,7 +24,6 @@ from ..hashlist import (
     fingerprint,
     generate_signing_key,
     inspect,
-    load_hashlist,
     load_publisher_keys,
     load_recipients,
     load_signing_key,
@@ -71,11 +70,12 @@ def _say(text: str) -> None:
 
 
 def _load(path: str, identity: list[str], passphrase_env: str | None, publisher_key: list[str]) -> HashList:
-    return load_hashlist(
-        path,
-        identities=resolve_identities(identity),
-        passphrase=passphrase_from_env(passphrase_env),
-        publisher_keys=load_publisher_keys(publisher_key),
+    """A list as ``info``, ``merge`` and ``diff`` read it: verified against its pinned ``NAME.pub`` when there is
+    one (as a scan does), else against ``--publisher-key``."""
+    from ..lists import load_verified
+
+    return load_verified(
+        path, resolve_identities(identity), passphrase_from_env(passphrase_env), load_publisher_keys(publisher_key)
     )
 
 
