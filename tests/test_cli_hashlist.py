@@ -304,3 +304,13 @@ def test_a_new_list_needs_a_long_passphrase(tmp_path: Path) -> None:
     run("hashlist", "build", str(source), "-o", out, "--passphrase-env", "LIST_PASS",
         env={"LIST_PASS": "correct horse battery staple"})  # fmt: skip
     assert Path(out).exists()
+
+
+def test_info_verifies_against_a_pinned_publisher_key(s: Setup, tmp_path: Path) -> None:
+    copy = tmp_path / "ncmec.libra"
+    copy.write_bytes(Path(s.list).read_bytes())
+    (tmp_path / "ncmec.pub").write_bytes(Path(s.other_sign + ".pub").read_bytes())  # pinned: someone else
+    refused = run("hashlist", "info", str(copy), "-i", s.host, code=2)
+    assert "pinned in" in refused.stderr and refused.stderr.count("\n") == 1
+    (tmp_path / "ncmec.pub").write_bytes(Path(s.sign + ".pub").read_bytes())
+    assert "signature:" in run("hashlist", "info", str(copy), "-i", s.host).stdout
