@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,12 @@ def test_a_keyword_list_kept_in_the_list_folder_is_skipped_there_and_used_with_k
     (only / "words.libra").write_bytes(setup["keywords"].read_bytes())
     code, _, err = cli("scan", str(setup["tree"]), "-l", str(only), "-i", str(setup["key"]), "-w", "1")
     assert code == 2 and "hold no hash list, only keyword lists" in err
+
+
+def test_a_keyword_list_refuses_an_expiry_it_could_not_carry(setup: dict[str, Path]) -> None:
+    out = setup["tmp"] / "dated.libra"
+    recipient = re.search(r"age1[0-9a-z]+", setup["key"].read_text())
+    assert recipient is not None
+    code, _, err = cli("hashlist", "build", "--keywords", str(setup["tmp"] / "kw.txt"), "-o", str(out),
+                       "-r", recipient.group(0), "--expires", "2030-07-01")  # fmt: skip
+    assert code == 2 and "a keyword list carries no expiry date" in err and not out.exists()

@@ -263,6 +263,8 @@ def build(
     _check_output(output, force)
     keys = _output_keys(recipient, recipients_file, passphrase_env, sign_key)
     if keywords:  # a keyword list (hashlist/keywords.py): same container and keys, its own payload kind
+        if expires:
+            raise ConfigError("--expires is for hash lists: a keyword list carries no expiry date")
         _write_keywords(sources, output, name or _stem(output), description, keys)
         return
     valid_until = _expiry(expires, force)
