@@ -135,6 +135,22 @@ def test_same_findings_as_the_local_pool(cluster: tuple[Any, Path], tree: Path, 
     assert dask["summary"] == local["summary"] and dask["complete"] is True
 
 
+def test_with_the_state_a_rerun_on_the_cluster_hashes_only_what_changed(
+    cluster: tuple[Any, Path], tree: Path, keyed_list: tuple[Path, Path]
+) -> None:
+    state = tree.parent / "state.db"
+    engine = ("--engine", "dask", "--scheduler", address(cluster), "--state", str(state))
+    code, first, err = scan(str(tree), keyed_list, *engine)
+    assert code == 1, err
+    with distributed.Client(address(cluster), set_as_default=False) as client:
+        before = sum(len(log) for log in client.run(lambda dask_worker: list(dask_worker.state.log)).values())
+    code, again, err = scan(str(tree), keyed_list, *engine)
+    assert code == 1 and set(found(again)) == set(found(first)), err  # (records differ only in "new")
+    with distributed.Client(address(cluster), set_as_default=False) as client:
+        after = sum(len(log) for log in client.run(lambda dask_worker: list(dask_worker.state.log)).values())
+    assert after == before  # nothing was sent to the cluster: every file came from the state
+
+
 def test_same_findings_on_the_s3_endpoint(
     cluster: tuple[Any, Path], s3_server: MotoServer, s3_env: Path, tree: Path, keyed_list: tuple[Path, Path]
 ) -> None:
