@@ -107,12 +107,6 @@ def any_config() -> HashConfig:
 
 
 @functools.lru_cache(maxsize=256)
-def covers_cached(stored: str, config: HashConfig, media_type: str | None) -> bool:
-    """``covers`` for the few distinct (hash set, media type) pairs of a state (rematch: once per pair)."""
-    return covers(stored, config, media_type)
-
-
-@functools.lru_cache(maxsize=256)
 def missing(stored: str, config: HashConfig, media_type: str | None) -> tuple[str, ...]:
     """The hash types this run needs for a file of ``media_type`` that a row holding ``stored`` lacks."""
     held = set(stored.split(",")) if stored else set()

@@ -35,7 +35,7 @@ from . import bulk as columnar
 from . import codec
 from .allow import StateReview
 from .history import iso
-from .sink import finding_rows
+from .sink import FINDING_SQL, finding_rows
 from .store import StateStore, uri
 
 log = logging.getLogger("libra.state")
@@ -128,12 +128,6 @@ def rematch(
     if report.fatal_errors:
         log.warning("not covered by the stored hashes files=%d (a scan hashes them)", report.fatal_errors)
     return report
-
-
-_FINDING = (
-    "INSERT OR IGNORE INTO findings (run, location, list, entry, hash_type, method, distance, allowed) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def _quick(
@@ -247,7 +241,7 @@ def _end(
     import json
 
     def work(db: sqlite3.Connection) -> None:
-        db.executemany(_FINDING, found)
+        db.executemany(FINDING_SQL, found)
         db.execute(
             "UPDATE runs SET finished = ?, complete = ?, exit_code = ?, counts = ? WHERE id = ?",
             (time.time(), int(report.complete), int(report.exit_code), json.dumps(report.summary() | extra), run_id),

@@ -47,7 +47,7 @@ ON CONFLICT (location) DO UPDATE SET
 """
 _TOUCH = "UPDATE files SET last_seen = ?, last_run = ?, gone_at = NULL WHERE location = ?"
 _DROP = "DELETE FROM files WHERE location = ?"
-_FINDING = (
+FINDING_SQL = (
     "INSERT OR IGNORE INTO findings (run, location, list, entry, hash_type, method, distance, allowed) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -148,7 +148,7 @@ class StateSink(Sink):
             db.executemany(_UPSERT, [self._row(db, r, now) for r in upserts])
             db.executemany(_TOUCH, [(now, self.run_id, key(u)) for u in touches])
             db.executemany(_DROP, [(key(u),) for u in drops])
-            db.executemany(_FINDING, findings)
+            db.executemany(FINDING_SQL, findings)
 
         self.store.transaction(work)
         self.stored += len(upserts)
