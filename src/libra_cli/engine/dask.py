@@ -320,7 +320,7 @@ class DaskEngine(Engine):
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._results: WakeQueue[tuple[str, str, Any]] = WakeQueue(maxsize=1 << 30)
         self._collector: threading.Thread | None = None
-        self._threads = 1
+        self._cluster_threads = 1
         self._sized = 0.0
         self._lost: str | None = None
         self._closed = False
@@ -444,7 +444,7 @@ class DaskEngine(Engine):
 
     def capacity(self) -> int:
         self._resize()
-        return max(0, PER_THREAD * BATCH_FILES * self._threads - self._files)
+        return max(0, PER_THREAD * BATCH_FILES * self._cluster_threads - self._files)
 
     def pending(self) -> int:
         return self._files
@@ -505,7 +505,7 @@ class DaskEngine(Engine):
             return
         self._sized = now
         try:
-            self._threads = max(1, sum(self._client.nthreads().values()))
+            self._cluster_threads = max(1, sum(self._client.nthreads().values()))
         except Exception as err:  # the scheduler is gone: ``poll`` finds out through the futures
             log.debug("could not size the Dask cluster reason=%s", one_line(err))
 
