@@ -10,6 +10,13 @@ from typer.testing import CliRunner
 
 from libra_cli.cli.app import app
 
+#: ``libra`` in a subprocess with the test plug-ins loaded (``test://`` storage), as a third party's wrapper
+#: would run it: ``[sys.executable, "-c", PLUGIN_BOOT, *args]``.
+PLUGIN_BOOT = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import testplugins; "
+    "from libra_cli.entry import main; sys.argv = ['libra', *sys.argv[1:]]; main()"
+)
+
 runner = CliRunner()
 
 

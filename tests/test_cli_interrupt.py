@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from scanhelp import make_identity, make_list
+from scanhelp import PLUGIN_BOOT, make_identity, make_list
 
 TESTS = Path(__file__).parent
 PHOTOS = TESTS / "data" / "photos"
 SRC = TESTS.parent / "src"
-BOOT = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import testplugins; "
-    "from libra_cli.cli.app import main; sys.argv = ['libra', *sys.argv[1:]]; main()"
-)
+BOOT = PLUGIN_BOOT  # libra with the test plug-ins (scanhelp)
 SLOW = "test://files/photo-coffee.jpg," + ",".join(f"slow{i}" for i in range(8))
 
 

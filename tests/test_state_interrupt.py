@@ -16,16 +16,12 @@ from pathlib import Path
 import pytest
 
 import testplugins  # noqa: F401  (test:// storage in this process too, for the in-process --resume run)
-from scanhelp import cli, make_identity, make_list
+from scanhelp import PLUGIN_BOOT, cli, make_identity, make_list
 
 TESTS = Path(__file__).parent
 PHOTOS = TESTS / "data" / "photos"
 SRC = TESTS.parent / "src"
-#: ``libra`` with the test plug-ins loaded (``test://`` storage), as a third party's wrapper would run it.
-BOOT = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import testplugins; "
-    "from libra_cli.cli.app import main; sys.argv = ['libra', *sys.argv[1:]]; main()"
-)
+BOOT = PLUGIN_BOOT  # libra with the test plug-ins (scanhelp)
 SLOW = "test://files/photo-coffee.jpg,photo-moon.jpg," + ",".join(f"slow{i}" for i in range(4))
 
 
