@@ -45,6 +45,9 @@ class StateFilter(Filter):
         self.config = config
         self.fingerprint = codec.fingerprint(config)
         self.served: set[str] = set()
+        #: Locations whose stored row is this very version but could not answer this run (a hash type or
+        #: parameter missing): the sink merges that row's hashes into the new result; no other row is read.
+        self.partial: set[str] = set()
         self.hits = 0
         self.misses = 0
         self.queries = 0
@@ -68,10 +71,12 @@ class StateFilter(Filter):
 
     def _stored(self, ref: MediaRef) -> HashResult | None:
         if self.config.robust:  # list-side variants are never stored
+            self.partial.add(ref.uri)  # (the sink checks the row itself)
             return None
         row = self._row(key(ref.uri))
         if row is None or tuple(row[:6]) != codec.identity(ref):
             return None
+        self.partial.add(ref.uri)  # until it answers below
         media_type, width, height, computed, fingerprint, blob = row[6:]
         if fingerprint == codec.ARCHIVE:  # its members are not stored: read it again
             return None
@@ -87,6 +92,7 @@ class StateFilter(Filter):
         except (WireError, sqlite3.Error) as err:
             log.warning("stored hashes unreadable location=%s reason=%s", log_value(ref.uri), log_value(err))
             return None
+        self.partial.discard(ref.uri)
         kept = tuple(v for v in result.perceptual if v.hash_type in perceptual)
         return replace(
             result,

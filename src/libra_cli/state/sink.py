@@ -108,6 +108,7 @@ class StateSink(Sink):
             self._touches.append(location)
         elif result.error or result.fatal:
             self._drops.append(location)
+            self.filter.partial.discard(location)
         elif result.members:  # an archive: its own hashes kept, marked so it is always read again (members)
             self._archives.add(location)
             self._upserts.append(replace(result, members=()))
@@ -158,8 +159,10 @@ class StateSink(Sink):
         fingerprint = self.filter.fingerprint
         if ref.uri in self._archives:
             self._archives.discard(ref.uri)
+            self.filter.partial.discard(ref.uri)
             fingerprint = codec.ARCHIVE
-        else:
+        elif ref.uri in self.filter.partial:  # only then is a stored row of this version there to merge
+            self.filter.partial.discard(ref.uri)
             merged = self._merged(db, result)
             if merged is not None:
                 result, fingerprint = merged
