@@ -61,3 +61,13 @@ def records(doc: dict[str, Any], *statuses: str) -> list[dict[str, Any]]:
     """The records of a JSON findings document with one of ``statuses`` (default: matches)."""
     wanted = statuses or ("match",)
     return [r for r in doc["findings"] if r["status"] in wanted]
+
+
+def coffee_and_moon_lists(tmp: Path) -> tuple[Path, Path, Path]:
+    """(identity, a list of coffee.jpg, a list of moon.jpg): two lists with the same hash set."""
+    photos = Path(__file__).parent / "data" / "photos"
+    identity = tmp / "identity.txt"
+    recipient = make_identity(identity)
+    coffee = make_list(tmp, [photos / "coffee.jpg"], recipient, name="coffee list")
+    moon = make_list(tmp, [photos / "moon.jpg"], recipient, name="moon list")
+    return identity, coffee, moon

@@ -16,7 +16,7 @@ import pytest
 from libra_cli.errors import StateError
 from libra_cli.state import StateStore
 from libra_cli.state.store import APPLICATION_ID, MIGRATIONS, SCHEMA
-from scanhelp import cli, make_identity, make_list, records
+from scanhelp import cli, coffee_and_moon_lists, records
 
 PHOTOS = Path(__file__).parent / "data" / "photos"
 
@@ -24,12 +24,7 @@ PHOTOS = Path(__file__).parent / "data" / "photos"
 @pytest.fixture(scope="module")
 def lists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """(identity, a list of coffee.jpg, a list of moon.jpg): two lists with the same hash set."""
-    tmp = tmp_path_factory.mktemp("lists")
-    identity = tmp / "identity.txt"
-    recipient = make_identity(identity)
-    coffee = make_list(tmp, [PHOTOS / "coffee.jpg"], recipient, name="coffee list")
-    moon = make_list(tmp, [PHOTOS / "moon.jpg"], recipient, name="moon list")
-    return identity, coffee, moon
+    return coffee_and_moon_lists(tmp_path_factory.mktemp("lists"))
 
 
 @pytest.fixture(scope="module")

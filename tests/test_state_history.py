@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 
 from libra_cli.state.store import SCHEMA
-from scanhelp import cli, make_identity, make_list
+from scanhelp import cli, coffee_and_moon_lists
 
 PHOTOS = Path(__file__).parent / "data" / "photos"
 
 
 @pytest.fixture(scope="module")
 def lists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    tmp = tmp_path_factory.mktemp("lists")
-    identity = tmp / "identity.txt"
-    recipient = make_identity(identity)
-    coffee = make_list(tmp, [PHOTOS / "coffee.jpg"], recipient, name="coffee list")
-    moon = make_list(tmp, [PHOTOS / "moon.jpg"], recipient, name="moon list")
-    return identity, coffee, moon
+    """(identity, a list of coffee.jpg, a list of moon.jpg): two lists with the same hash set."""
+    return coffee_and_moon_lists(tmp_path_factory.mktemp("lists"))
 
 
 def scan(tree: Path, state: Path, identity: Path, *lists: Path) -> int:
