@@ -95,3 +95,32 @@ def test_content_not_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_kind_helpers() -> None:
     assert is_image("image/png") and not is_image("video/mp4") and not is_image(None)
     assert is_video("video/webm") and not is_video("image/gif") and not is_video(None)
+
+
+def test_dispatch_by_first_byte_answers_as_every_test_in_order() -> None:
+    """``sniff`` only tries the prefixes and probes that the first byte allows; it must answer exactly as
+    trying all of them in order does, for every known header, for every first byte, and for headers cut
+    short (random tails after each prefix and probe-shaped start)."""
+    import random
+
+    from libra_cli.media.sniff import _PREFIXES, sniff_slow
+
+    rng = random.Random(7)
+    starts = [h for h, _ in HEADERS] + [p for p, _ in _PREFIXES]
+    starts += [b"RIFF", b"BM", b"\x1a\x45\xdf\xa3", b"\x00\x00\x01\x00", b"G", b"\x00\x00\x00\x00G"]
+    cases = [b""]
+    for start in starts:
+        for cut in range(len(start) + 1):
+            cases.append(start[:cut])
+            cases.append(start[:cut] + rng.randbytes(rng.randrange(0, 600)))
+    for first in range(256):
+        for _ in range(20):
+            cases.append(bytes([first]) + rng.randbytes(rng.randrange(0, 600)))
+    ts = bytearray(rng.randbytes(600))
+    ts[0] = ts[188] = ts[376] = 0x47
+    cases.append(bytes(ts))
+    recognised = 0
+    for case in cases:
+        assert sniff(case) == sniff_slow(case), case[:24]
+        recognised += sniff_slow(case) is not None
+    assert recognised > len(HEADERS)  # the comparison covered real answers, not only None

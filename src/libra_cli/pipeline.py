@@ -97,6 +97,8 @@ def collapse(matches: Sequence[Match]) -> list[Match]:
     A list built with ``libra hash --robust`` holds several hashes of one item (crops, scales) under
     one id; reporting each would bury the finding. Entries without an id are kept apart by value.
     """
+    if not matches:  # most files: nothing to order
+        return []
     best: dict[tuple[object, ...], Match] = {}
     for match in matches:
         entry = match.entry

@@ -82,6 +82,16 @@ class WakeQueue(Generic[T]):
             self._unsignal()
             return item
 
+    def take_all(self) -> list[T]:
+        """Every item waiting right now (one lock for all of them: a busy consumer drains in bursts)."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            if items:
+                self._cond.notify_all()
+            self._unsignal()
+            return items
+
     @property
     def drained(self) -> bool:
         """The producer finished and every item was taken."""

@@ -93,11 +93,9 @@ class ThreadsEngine(Engine):
         return self._pending
 
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
-        out: list[HashResult] = []
         if not len(self._done):
             wait([self._done, *wake], timeout=min(timeout, self._next_deadline()))  # type: ignore[list-item]
-        while (result := self._done.get_nowait()) is not None:
-            out.append(result)
+        out = self._done.take_all()
         self._check_deadlines(out)
         self._pending -= len(out)
         return out

@@ -83,6 +83,13 @@ def digest_all(data: bytes, names: Iterable[str]) -> dict[str, str]:
 
 def raw_digests(data: bytes | memoryview, names: Iterable[str]) -> dict[str, bytes]:
     """Every digest in ``names`` over ``data``, feeding each chunk to all of them before the next."""
+    if len(data) <= CHUNK_SIZE:  # most files: one update each, no chunking (a per-file cost on every scan)
+        out: dict[str, bytes] = {}
+        for name in names:
+            digest = exact(name).new()
+            digest.update(data)
+            out[name] = digest.digest()
+        return out
     view = memoryview(data)
     return raw_digests_of_chunks((view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE)), names)
 

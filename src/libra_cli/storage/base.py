@@ -89,10 +89,11 @@ class Storage(ABC):
                 data = read_at_most(handle, limit, ref.size)
             except OSError as err:
                 raise StorageError(f"the file cannot be read: {err.strerror or err}") from None
-        return data, ref if len(data) == ref.size else _resized(ref, len(data))
+        return data, ref if len(data) == ref.size else resized(ref, len(data))
 
 
-def _resized(ref: MediaRef, size: int) -> MediaRef:
+def resized(ref: MediaRef, size: int) -> MediaRef:
+    """``ref`` as read: the same object at another size (it changed in place since the walk)."""
     return MediaRef(ref.uri, size, ref.mtime_ns, ref.inode, ref.ctime_ns, ref.etag, ref.version_id)
 
 
