@@ -145,6 +145,23 @@ def test_the_threads_engine_reports_a_stuck_read_and_goes_on() -> None:
     assert all(results[n].error is None for n in ("f1", "f2", "f3"))
 
 
+def test_a_stuck_read_inside_a_threads_batch_keeps_the_files_before_it_and_requeues_the_rest() -> None:
+    """Threads take references in batches; a file that hangs mid-batch costs only itself: the files the
+    thread finished before it are delivered, and the ones after it are hashed by another thread."""
+    names = [f"f{i}" for i in range(100)]
+    names[10] = "hang-mid"
+    engine = make_engine("threads", CONFIG, EngineOptions(workers=2, timeout=2.0))
+    out: list[HashResult] = []
+    start = time.monotonic()
+    with engine:
+        engine.submit_many(refs(*names))  # one burst: the first thread's batch holds the hanging file
+        while engine.pending() and time.monotonic() - start < 30:
+            out.extend(engine.poll(0.5))
+    assert sorted(r.ref.uri for r in out) == sorted(f"test://files/{n}" for n in names)  # each once
+    failed = [r for r in out if r.error]
+    assert [r.ref.uri.rsplit("/", 1)[1] for r in failed] == ["hang-mid"] and failed[0].fatal
+
+
 def test_a_digest_only_hash_set_runs_in_threads() -> None:
     from libra_cli.api import engine_for
     from libra_cli.settings import ScanSettings

@@ -249,11 +249,21 @@ def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = No
     return _with_media(ref, config, digests, media_type, source)
 
 
-def archive_kind(head: bytes) -> str | None:
-    """The archive kind of a file's first bytes (``zip``, ``tar``, ``gzip``, ...), or ``None``."""
-    from .media.archive import kind_of
+_kind_of: Callable[[bytes], str | None] | None = None
 
-    return kind_of(head)
+
+def archive_kind(head: bytes) -> str | None:
+    """The archive kind of a file's first bytes (``zip``, ``tar``, ``gzip``, ...), or ``None``.
+
+    The archive module is imported on first use (a plain scan never loads it), then kept: an import
+    statement run per file costs more than the check itself.
+    """
+    global _kind_of
+    if _kind_of is None:
+        from .media.archive import kind_of
+
+        _kind_of = kind_of
+    return _kind_of(head)
 
 
 def _with_archive(

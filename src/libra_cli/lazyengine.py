@@ -48,6 +48,10 @@ class LazyEngine(Engine):
     def submit(self, ref: MediaRef) -> None:
         self._real().submit(ref)
 
+    def submit_many(self, refs: Sequence[MediaRef]) -> None:
+        if refs:
+            self._real().submit_many(refs)
+
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
         if self._engine is not None:
             return self._engine.poll(timeout, wake)

@@ -281,14 +281,14 @@ class Pipeline:
                 while True:
                     if stop.requested:
                         raise _Stopped
-                    while engine.capacity() > 0:
-                        item = queue.get_nowait()
-                        if item is None:
+                    while (room := engine.capacity()) > 0:
+                        items = queue.take(min(room, MATCH_BATCH))
+                        if not items:
                             break
-                        known = self._route(item, engine)
-                        if known is not None:
+                        known = self._route_all(items, engine)
+                        if known:
                             oldest = oldest if batch else time.monotonic()
-                            batch.append(known)
+                            batch.extend(known)
                             if len(batch) >= MATCH_BATCH or stop.requested:
                                 break  # files answered from the state: matched in batches, a stop honoured
                     if queue.drained and queue.error is not None:
@@ -324,6 +324,22 @@ class Pipeline:
             raise
         finally:
             self.source.stop()
+
+    def _route_all(self, items: Sequence[MediaRef | Skip | WalkError], engine: Engine) -> list[HashResult]:
+        """``_route`` for a run of walk items; the references to hash go to the engine together."""
+        known: list[HashResult] = []
+        todo: list[MediaRef] = []
+        for item in items:
+            if isinstance(item, MediaRef):
+                found = self.filter.check(item)
+                if found is None:
+                    todo.append(item)
+                else:
+                    known.append(found)
+            else:
+                self._route(item, engine)
+        engine.submit_many(todo)
+        return known
 
     def _route(self, item: MediaRef | Skip | WalkError, engine: Engine) -> HashResult | None:
         """A walk item to where it goes: references to the filter and engine, the rest to the sinks."""

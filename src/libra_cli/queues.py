@@ -64,6 +64,26 @@ class WakeQueue(Generic[T]):
             self._items.append(item)
             self._signal()
 
+    def put_many(self, items: list[T]) -> None:
+        """Add several items at once (one lock, one wake-up), waiting while the queue is full."""
+        with self._cond:
+            while len(self._items) >= self._maxsize and not self.aborted:
+                self._cond.wait()
+            if self.aborted:
+                raise Closed
+            self._items.extend(items)
+            self._signal()
+
+    def take(self, limit: int) -> list[T]:
+        """Up to ``limit`` items waiting right now, in order (one lock for all of them)."""
+        with self._cond:
+            count = min(limit, len(self._items))
+            items = [self._items.popleft() for _ in range(count)]
+            if items:
+                self._cond.notify_all()
+            self._unsignal()
+            return items
+
     def finish(self, error: BaseException | None = None) -> None:
         """The producer is done (``error`` if it failed): the descriptor stays readable from now on."""
         with self._cond:

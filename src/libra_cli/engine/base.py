@@ -61,6 +61,11 @@ class Engine(ABC):
     def submit(self, ref: MediaRef) -> None:
         """Queue one reference for hashing."""
 
+    def submit_many(self, refs: Sequence[MediaRef]) -> None:
+        """Queue several references (an engine that can take them at once overrides this)."""
+        for ref in refs:
+            self.submit(ref)
+
     @abstractmethod
     def pending(self) -> int:
         """References submitted whose results have not been returned yet."""

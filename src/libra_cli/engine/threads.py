@@ -14,30 +14,41 @@ thread is abandoned (it cannot be killed) and ends with the process.
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
 from ..hashing import hash_ref
 from ..models import HashConfig, HashResult, MediaRef
-from ..queues import WakeQueue
+from ..queues import Closed, WakeQueue
 from .base import Engine, EngineOptions, Waitable, register
 
 #: References waiting per thread: enough to keep every thread busy between polls.
-PER_THREAD = 64
+PER_THREAD = 256
+#: Most references a thread takes at once. A thread hands its results back per batch, so the main
+#: loop wakes once per batch instead of once per file (per-file hand-offs between threads cost more
+#: than hashing a small file). A smaller share is taken when little is queued, so no thread idles.
+BATCH = 32
 
 _HUNG = "hashing this file made no progress for {:g} s (a stuck read?); it was not covered"
 
 
 @dataclass
 class _Slot:
-    """What one thread is doing: the reference and since when (``None`` while idle)."""
+    """What one thread is doing: its batch, the index being hashed and since when, and what it finished.
 
-    ref: MediaRef | None = None
+    The thread writes ``current``/``since`` and appends to ``done`` without the lock (single attribute
+    writes and list appends are atomic); the deadline check reads them under the lock and, for a stuck
+    file, keeps ``done``, requeues the rest of the batch and abandons the thread.
+    """
+
+    batch: list[MediaRef] = field(default_factory=list)
+    current: int = 0
     since: float = 0.0
+    done: list[HashResult] = field(default_factory=list)
     abandoned: bool = False
 
 
@@ -46,7 +57,8 @@ class ThreadsEngine(Engine):
 
     def __init__(self, config: HashConfig, options: EngineOptions) -> None:
         super().__init__(config, options)
-        self._todo: queue.SimpleQueue[MediaRef | None] = queue.SimpleQueue()
+        self._todo: deque[MediaRef] = deque()
+        self._ready = threading.Condition(threading.Lock())
         self._done: WakeQueue[HashResult] = WakeQueue(maxsize=1 << 30)
         self._slots: list[_Slot] = []
         self._lock = threading.Lock()
@@ -64,30 +76,57 @@ class ThreadsEngine(Engine):
             self._slots.append(slot)
         threading.Thread(target=self._work, args=(slot,), name=f"libra-digest-{next(self._names)}", daemon=True).start()
 
+    def _take(self) -> list[MediaRef] | None:
+        """The next batch for a thread (``None``: stop). A fair share of what waits, at most ``BATCH``."""
+        with self._ready:
+            while not self._todo and not self._stopping:
+                self._ready.wait()
+            if self._stopping:
+                return None
+            share = max(1, min(BATCH, len(self._todo) // max(1, self.options.workers)))
+            return [self._todo.popleft() for _ in range(min(share, len(self._todo)))]
+
     def _work(self, slot: _Slot) -> None:
+        def heartbeat() -> None:
+            slot.since = time.monotonic()
+
         while True:
-            ref = self._todo.get()
-            if ref is None or self._stopping:
+            batch = self._take()
+            if batch is None:
                 return
             with self._lock:
-                slot.ref, slot.since = ref, time.monotonic()
-
-            def heartbeat() -> None:
-                slot.since = time.monotonic()
-
-            result = hash_ref(ref, self.config, heartbeat)
-            with self._lock:
-                if slot.abandoned:  # reported as hung meanwhile: its late result is dropped
+                if slot.abandoned:
                     return
-                slot.ref = None
-            self._done.put(result)
+                slot.batch, slot.done, slot.current, slot.since = batch, [], 0, time.monotonic()
+            for index, ref in enumerate(batch):
+                if slot.abandoned:  # the deadline check gave the rest of the batch to another thread
+                    return
+                slot.since = time.monotonic()
+                slot.current = index
+                slot.done.append(hash_ref(ref, self.config, heartbeat))
+            with self._lock:
+                if slot.abandoned:  # reported as hung meanwhile: its late results are dropped
+                    return
+                results, slot.batch, slot.done = slot.done, [], []
+            try:
+                self._done.put_many(results)
+            except (Closed, OSError):  # the run ended (closed the queue) while this batch was hashed
+                return
 
     def capacity(self) -> int:
         return max(0, PER_THREAD * max(1, self.options.workers) - self._pending)
 
     def submit(self, ref: MediaRef) -> None:
-        self._pending += 1
-        self._todo.put(ref)
+        self.submit_many([ref])
+
+    def submit_many(self, refs: Sequence[MediaRef]) -> None:
+        """Queue several references with one lock and one wake-up."""
+        if not refs:
+            return
+        self._pending += len(refs)
+        with self._ready:
+            self._todo.extend(refs)
+            self._ready.notify(len(self._slots))
 
     def pending(self) -> int:
         return self._pending
@@ -103,27 +142,34 @@ class ThreadsEngine(Engine):
     def _next_deadline(self) -> float:
         now = time.monotonic()
         with self._lock:
-            busy = [s.since + self.options.timeout - now for s in self._slots if s.ref is not None]
+            busy = [s.since + self.options.timeout - now for s in self._slots if s.batch]
         return max(0.0, min(busy)) if busy else 3600.0
 
     def _check_deadlines(self, out: list[HashResult]) -> None:
         now = time.monotonic()
-        stuck: list[_Slot] = []
+        stuck: list[MediaRef] = []
         with self._lock:
             for slot in self._slots:
-                if slot.ref is not None and now - slot.since > self.options.timeout:
-                    slot.abandoned = True
-                    stuck.append(slot)
+                index = slot.current
+                if not slot.batch or now - slot.since <= self.options.timeout or len(slot.done) != index:
+                    continue  # idle, progressing, or between two files
+                slot.abandoned = True
+                out.extend(slot.done[:index])
+                stuck.append(slot.batch[index])
+                rest = slot.batch[index + 1 :]
+                if rest:
+                    with self._ready:
+                        self._todo.extendleft(reversed(rest))
+                        self._ready.notify()
             self._slots = [s for s in self._slots if not s.abandoned]
-        for slot in stuck:
-            assert slot.ref is not None
-            out.append(HashResult(slot.ref, None, error=_HUNG.format(self.options.timeout), fatal=True))
+        for ref in stuck:
+            out.append(HashResult(ref, None, error=_HUNG.format(self.options.timeout), fatal=True))
             self._spawn()
 
     def close(self, abort: bool = False) -> None:
-        self._stopping = True
-        for _ in range(len(self._slots)):
-            self._todo.put(None)
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
         self._done.close()
 
 

@@ -112,6 +112,8 @@ def read_at_most(handle: BinaryIO, limit: int, expected: int) -> bytes:
 _REGISTRY: dict[str, type[Storage]] = {}
 _CACHE: dict[tuple[str, StorageOptions], Storage] = {}
 _LOCK = threading.Lock()
+#: The backend found last, keyed by the options object itself: a scan asks with one object per file.
+_LAST: tuple[str, StorageOptions, Storage] | None = None
 
 
 def register(scheme: str, backend: type[Storage]) -> None:
@@ -129,8 +131,12 @@ def scheme_of(uri: str) -> str:
 
 def storage_for(uri: str, options: StorageOptions | None = None) -> Storage:
     """The backend for ``uri`` (``s3://b/k`` -> S3, ``/srv/x`` -> local), built once per process and options."""
+    global _LAST
     scheme = scheme_of(uri)
     options = options or StorageOptions()
+    last = _LAST
+    if last is not None and last[0] == scheme and last[1] is options:  # the same options object, per file
+        return last[2]
     key = (scheme, options)
     with _LOCK:
         backend = _CACHE.get(key)
@@ -140,6 +146,7 @@ def storage_for(uri: str, options: StorageOptions | None = None) -> Storage:
             except KeyError:
                 raise StorageError(f"{uri!r}: no storage backend for scheme {scheme!r}") from None
             backend = _CACHE[key] = factory(options)
+        _LAST = (scheme, options, backend)
     return backend
 
 

@@ -22,6 +22,8 @@ from .base import Changed, Gone, Storage, WalkError, WalkItem, WalkOptions, regi
 
 
 def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
+    if not patterns:  # the usual case, asked once per file walked
+        return False
     return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
 
 
