@@ -17,10 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import __version__, signals
-from .context import ContextOptions, ContextStage
-from .context.keywords import KeywordList
 from .engine import EngineOptions, engines, make_engine
 from .errors import ConfigError
 from .findings import ScanHeader, make_writer, open_output, output_identity
@@ -40,6 +39,10 @@ from .storage import Source, WalkOptions, scheme_of
 from .storage.s3 import parse_s3_uri
 from .storage.sources import Named, read_files_from
 from .textsafe import unicode_safe
+
+if TYPE_CHECKING:  # the context stage is imported only by runs that ask for it (``--suspected``)
+    from .context import ContextStage
+    from .context.keywords import KeywordList
 
 __all__ = [
     "Prepared",
@@ -254,6 +257,8 @@ def context_stage(
     """The context stage a run's settings ask for (``None`` with ``suspected: false``)."""
     if not settings.suspected:
         return None
+    from .context import ContextOptions, ContextStage
+
     options = ContextOptions(
         group_by=settings.group_by,
         account_patterns=settings.account_pattern,

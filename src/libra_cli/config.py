@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
 
 #: Key -> accepted Python types.
@@ -99,7 +97,7 @@ def find_config(explicit: str | None) -> Path | None:
     return next((p for p in default_paths() if p.is_file()), None)
 
 
-def _yaml_problem(err: yaml.YAMLError) -> str:
+def _yaml_problem(err: Exception) -> str:
     """PyYAML's multi-line report as one clause: what is wrong, and where."""
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
     mark = getattr(err, "problem_mark", None)
@@ -111,6 +109,8 @@ def load_config(explicit: str | None = None) -> dict[str, Any]:
     path = find_config(explicit)
     if path is None:
         return {}
+    import yaml  # only when there is a file to read (most runs have none)
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:

@@ -217,13 +217,20 @@ def _fatal(ref: MediaRef, reason: str) -> HashResult:
     return HashResult(ref, None, error=reason, fatal=True)
 
 
+#: The config ``hash_ref`` checked last (``check_config`` per file would hash the whole config each time).
+_checked: HashConfig | None = None
+
+
 def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = None) -> HashResult:
     """Hash one file: the hash set's digests always, perceptual hashes when it is decodable media.
 
     ``heartbeat`` is called while long files are read, so a deadline measures lack of progress, not
     size. Raises only ``ConfigError`` for a hash type libra does not know (see ``check_config``).
     """
-    check_config(config)
+    global _checked
+    if config is not _checked:  # the same config object comes with every file of a run
+        check_config(config)
+        _checked = config
     try:
         backend = storage_for(ref.uri, config.storage)
         if ref.size > config.max_in_memory:
@@ -241,10 +248,12 @@ def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = No
         return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
     digests = raw_digests(data, config.digests)
     media_type = sniff(data)
-    if media_type is None and config.archives is not None:
-        kind = archive_kind(data[:HEAD_SIZE])
-        if kind is not None:
-            return _with_archive(ref, config, digests, kind, data, heartbeat)
+    if media_type is None:
+        if config.archives is not None:
+            kind = archive_kind(data[:HEAD_SIZE])
+            if kind is not None:
+                return _with_archive(ref, config, digests, kind, data, heartbeat)
+        return HashResult(ref, None, digests, computed=frozenset(digests))  # most files of a tree
     source = MediaSource(ref, media_type or "", data, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)
 

@@ -20,9 +20,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from . import __version__, signals
-from .context import ContextStage
 from .engine import Engine
 from .engine.base import EngineLost
 from .errors import LibraError
@@ -30,9 +30,7 @@ from .findings import ScanHeader
 from .hashers.exact import raw_digests_of_chunks
 from .hashing import member_digests
 from .lazyengine import LazyEngine
-from .match.candidates import Candidate
 from .match.matcher import Matcher
-from .match.nearband import Band, NearBand
 from .match.relation import dihedral_part
 from .models import HashConfig, HashResult, Match, MediaRef, ScanError, Skip
 from .report import Report
@@ -40,6 +38,11 @@ from .sinks import Sink
 from .stopping import StopRequest, graceful_stop
 from .storage import Source, WalkError, storage_for
 from .textsafe import log_value, one_line
+
+if TYPE_CHECKING:  # the suspected signals' modules load only in runs that use them
+    from .context import ContextStage
+    from .match.candidates import Candidate
+    from .match.nearband import Band, NearBand
 
 log = logging.getLogger("libra.scan")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -15,32 +16,68 @@ import typer
 from .. import __version__
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
-from . import allowcmd, hashcmd, hashlist, keys, report, scan, statecmd
 from .common import LibraCommand, LibraGroup
 
-app = typer.Typer(
-    cls=LibraGroup,
-    rich_markup_mode="markdown",
-    name="libra",
-    help=(
-        "Find known child-sexual-abuse material on your own storage by hash, without copying or "
-        "viewing it. libra reads bytes, hashes them in memory and keeps only hashes, locations and "
-        "metadata.\n\nExit codes: 0 nothing found, 1 something matched, 2 the run could not do its job."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+#: Every top-level command: its module and the attribute holding the function (a command) or the
+#: typer app (a group). ``build_app`` imports only what a run names: ``libra scan`` never loads the
+#: state, list-building or report modules, which a CI gate of a few files would otherwise wait for.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "scan": ("scan", "scan", False),
+    "hash": ("hashcmd", "hash_files", False),
+    "keygen": ("keys", "keygen", False),
+    "hashlist": ("hashlist", "app", True),
+    "report": ("report", "app", True),
+    "rematch": ("statecmd", "rematch", False),
+    "history": ("statecmd", "history_app", True),
+    "state": ("statecmd", "state_app", True),
+    "allow": ("allowcmd", "allow_app", True),
+}
+
+_HELP = (
+    "Find known child-sexual-abuse material on your own storage by hash, without copying or "
+    "viewing it. libra reads bytes, hashes them in memory and keeps only hashes, locations and "
+    "metadata.\n\nExit codes: 0 nothing found, 1 something matched, 2 the run could not do its job."
 )
-app.command("scan")(scan.scan)
-app.command("hash")(hashcmd.hash_files)
-app.command("keygen")(keys.keygen)
-app.add_typer(hashlist.app, name="hashlist")
-app.add_typer(report.app, name="report")
-app.command("rematch")(statecmd.rematch)
-app.add_typer(statecmd.history_app, name="history")
-app.add_typer(statecmd.state_app, name="state")
-app.add_typer(allowcmd.allow_app, name="allow")
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``libra`` app with every command, or with just ``only`` (the one a command line names)."""
+    app = typer.Typer(
+        cls=LibraGroup,
+        rich_markup_mode="markdown",
+        name="libra",
+        help=_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name, (module, attr, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        found = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+        if group:
+            app.add_typer(found, name=name)
+        else:
+            app.command(name)(found)
+    _libra_classes(app)
+    app.callback()(_root)
+    return app
+
+
+def named_command(argv: list[str]) -> str | None:
+    """The command a command line names (its first word, when it is one); ``""`` (no command needed) for
+    ``--version``; else ``None`` (help, a mistyped command: the whole app answers)."""
+    if argv == ["--version"]:
+        return ""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole app, built on first use (tests and the docs check walk every command)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def _libra_classes(group: typer.Typer) -> None:
@@ -55,16 +92,12 @@ def _libra_classes(group: typer.Typer) -> None:
             _libra_classes(sub.typer_instance)
 
 
-_libra_classes(app)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"libra {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -122,7 +155,7 @@ def main() -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
-        app(standalone_mode=True)
+        build_app(named_command(sys.argv[1:]))(standalone_mode=True)
     except LibraError as err:
         _tell(f"libra: {printable(err)}")
         sys.exit(int(err.exit_code))

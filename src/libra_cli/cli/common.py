@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from ..errors import ExitCode, LibraError
 from ..textsafe import printable
 
-__all__ = ["LibraCommand", "LibraGroup", "guarded", "log", "parse_size", "printable", "say", "stderr"]
+__all__ = ["LibraCommand", "LibraGroup", "guarded", "log", "parse_size", "printable", "say", "stderr_console"]
 
 from ..settings import parse_size
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: People read stderr; stdout carries data only (so ``libra scan ... --format ndjson | jq`` works).
-stderr = Console(stderr=True, highlight=False)
+
+
+@functools.cache
+def stderr_console() -> Console:
+    """The rich console on stderr. People read stderr; stdout carries data only (so ``libra scan ...
+    --format ndjson | jq`` works). Made on first use: rich costs start-up time a quiet run need not pay."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 log = logging.getLogger("libra")
 
 
@@ -33,7 +43,7 @@ def say(text: str) -> None:
     """One line for people on stderr: no rich markup (file names may hold brackets), control characters
     escaped (file names may hold escape sequences), no hard wrapping."""
     with contextlib.suppress(OSError, ValueError):  # a closed stderr (``2>&-``) must not change the outcome
-        stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+        stderr_console().print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _silence_stdout() -> None:
@@ -86,6 +96,14 @@ class _Argument(TyperArgument):
     def _usage_display_name(self) -> str:
         return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
 
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        """The usage line: ``TARGET...`` or ``[TARGET...]``, never typer's ``{TARGET}`` (typer < 0.29)."""
+        return [self._usage_display_name()]
+
+
+def _no_metavar(*args: Any, **kwargs: Any) -> str:
+    return ""
+
 
 def _plain_metavars(params: list[Any]) -> list[Any]:
     """Help shows what a value means (``FILE``, ``N``), never a python type (``<str>``, ``<bool>``).
@@ -96,6 +114,10 @@ def _plain_metavars(params: list[Any]) -> list[Any]:
         if isinstance(param, TyperArgument):
             if not isinstance(param, _Argument):
                 param.__class__ = _Argument
+                # typer < 0.29 prints ``<type name>`` when the type has no metavar: give this argument a
+                # copy of its type that has an empty one (the shared type objects stay untouched).
+                param.type = copy.copy(param.type)
+                param.type.get_metavar = _no_metavar  # type: ignore[method-assign]
         elif getattr(param, "is_flag", False) or getattr(param, "count", False):
             param.metavar = ""
         elif isinstance(param, TyperOption) and param.metavar is None:

@@ -17,26 +17,23 @@ import sys
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from ..models import HashResult, Match
 from ..pipeline import Progress as ScanProgress
 from ..precount import PreCount
 from ..sinks import Sink
 from ..storage.base import WalkOptions
-from .common import stderr
+from .common import stderr_console
+
+if TYPE_CHECKING:  # rich loads only when there is a bar or a terminal to draw on
+    from rich.console import Console
+    from rich.progress import (
+        Progress,
+        Task,
+    )
+    from rich.text import Text
+
 
 #: Seconds between two bar updates (a redraw per result would cost more than it shows).
 UPDATE_EVERY = 0.1
@@ -96,6 +93,27 @@ class ScanBar(Sink):
         self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
         #: Data to stdout must pass through the bar's console: both are drawn on one screen.
         self.shares_screen = self.enabled and same_terminal(sys.stdout, sys.stderr)
+        self._bar: Progress | None = self._progress(label, matches) if self.enabled else None
+        self._task = self._bar.add_task(label, total=None, mib=0.0, rate=0.0, matched=0) if self._bar else None
+        self._start = time.monotonic()
+        self._last = 0.0
+        self._matched = 0
+        self._files = 0
+        self._walk_done = False
+        self._out: Console | None = None
+        self.counter = PreCount(targets, walk or WalkOptions(), self._counted) if self.enabled and targets else None
+
+    @staticmethod
+    def _progress(label: str, matches: bool) -> Progress:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         columns = [
             TextColumn(f"[bold]{label}"),
             BarColumn(),
@@ -108,18 +126,12 @@ class ScanBar(Sink):
             TimeRemainingColumn(),
         ]
         # Never redirect stdout: it carries the data (findings, hashes), however the bar is drawn.
-        self._bar = Progress(*columns, console=stderr, transient=False, redirect_stdout=False, redirect_stderr=False)
-        self._task = self._bar.add_task(label, total=None, mib=0.0, rate=0.0, matched=0)
-        self._start = time.monotonic()
-        self._last = 0.0
-        self._matched = 0
-        self._files = 0
-        self._walk_done = False
-        self._out: Console | None = None
-        self.counter = PreCount(targets, walk or WalkOptions(), self._counted) if self.enabled and targets else None
+        return Progress(
+            *columns, console=stderr_console(), transient=False, redirect_stdout=False, redirect_stderr=False
+        )
 
     def __enter__(self) -> ScanBar:
-        if self.enabled:
+        if self._bar is not None:
             if self.counter is not None:
                 self.counter.start()
             self._bar.start()
@@ -128,22 +140,23 @@ class ScanBar(Sink):
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         if self.counter is not None:
             self.counter.stop()
-        if self.enabled:
+        if self._bar is not None:
             self._bar.stop()
 
     @property
     def task(self) -> Task:
-        """The bar's rich task (its ``total``, ``completed`` and fields)."""
+        """The bar's rich task (its ``total``, ``completed`` and fields); only while it is enabled."""
+        assert self._bar is not None, "the bar is disabled"
         return self._bar.tasks[0]
 
     def _counted(self, files: int) -> None:
         """The early count is complete (called in its thread): show the total and an ETA from now on."""
-        if not self._walk_done:
+        if not self._walk_done and self._bar is not None and self._task is not None:
             self._bar.update(self._task, total=max(files, self._files))
 
     def result(self, result: HashResult, matches: Sequence[Match]) -> None:
         self._files += 1
-        if matches and self.enabled:  # in step with the match log line, not a throttle period later
+        if matches and self._bar is not None and self._task is not None:  # in step with the match log line
             self._matched += 1
             self._bar.update(self._task, completed=self._files, matched=self._matched)
             self._bar.refresh()
@@ -156,7 +169,7 @@ class ScanBar(Sink):
         return None if early is None else max(early, progress.discovered)
 
     def update(self, progress: ScanProgress) -> None:
-        if not self.enabled:
+        if self._bar is None or self._task is None:
             return
         now = time.monotonic()
         report = progress.report
@@ -176,10 +189,12 @@ class ScanBar(Sink):
 
     def echo(self, line: str | Text) -> None:
         """One line of data for the person at the terminal: above the bar when they share the screen."""
-        if self.shares_screen:
+        if self.shares_screen and self._bar is not None:
             self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
             return
         if self._out is None:
+            from rich.console import Console
+
             self._out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
         self._out.print(line, markup=False, highlight=False, soft_wrap=True)
 

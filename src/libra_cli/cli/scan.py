@@ -10,6 +10,7 @@ a run that reached none of its targets leaves the previous findings file in plac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -35,13 +36,14 @@ from ..report import Report
 from ..settings import DEFAULT_MAX_FILE_SIZE, ScanSettings
 from ..sinks import FindingsSink, Sink
 from ..sinks.reach import TargetWatch
-from ..state import StateSession, StateStore, interrupted_run
-from ..state import session as state_session
 from ..storage.base import WalkOptions
 from ..textsafe import count, printable
-from .common import guarded, say, stderr
+from .common import guarded, say, stderr_console
 from .progress import ScanBar
-from .terminal import TerminalSink
+
+if TYPE_CHECKING:  # the state package loads only for runs with --state, the terminal view with a terminal
+    from ..state import StateSession
+    from .terminal import TerminalSink
 
 log = logging.getLogger("libra.cli")
 
@@ -51,7 +53,7 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            stderr.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+            stderr_console().print(self.format(record), markup=False, highlight=False, soft_wrap=True)
         except Exception:  # logging must never break a scan
             self.handleError(record)
 
@@ -528,6 +530,8 @@ def scan(
             own |= kept_state.store.own_files() if kept_state else set()
             sinks: list[Sink] = [watch, bar]  # the bar counts a match before its line is printed
             if terminal:
+                from .terminal import TerminalSink
+
                 view = TerminalSink(bar.echo, only_matches=settings.only_matches)
                 sinks.append(view)
             else:
@@ -573,6 +577,10 @@ def _note_expired(settings: ScanSettings, lists: Sequence[HashList]) -> None:
 
 def _state(settings: ScanSettings, config: HashConfig) -> AbstractContextManager[StateSession | None]:
     """The state store for this run (``--state``), locked; ``None`` without one."""
+    if settings.state is None:
+        return contextlib.nullcontext(None)
+    from ..state import session as state_session
+
     return state_session(
         settings.state, config, settings.targets, mark_gone=settings.files_from is None, resume=settings.resume
     )
@@ -585,6 +593,8 @@ def _resumed_targets(settings: ScanSettings) -> ScanSettings:
             raise ConfigError(f"{name} needs --state (the earlier runs are recorded there)")
     if not settings.resume or settings.targets or settings.files_from or not os.path.exists(str(settings.state)):
         return settings
+    from ..state import StateStore, interrupted_run
+
     with StateStore.open(str(settings.state), write=False, create=False) as store:
         last = interrupted_run(store)
     if last is None:

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
+#: What groups files by default; ``batch`` (an mtime window around each match) is opt-in.
+DEFAULT_GROUP_BY = ("folder", "account")
+GROUP_KINDS = ("folder", "account", "batch")
+
 Group = tuple[str, str]
 
 

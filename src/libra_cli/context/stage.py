@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..match.candidates import Candidate
 from ..models import Finding, HashResult, Match, MediaRef, Member
 from ..textsafe import location_text, log_value
-from .groups import AccountPattern, Group, groups_of
+from .groups import DEFAULT_GROUP_BY, AccountPattern, Group, groups_of
 from .keywords import KeywordList
 from .scene import Rows, scene_rows
 from .score import Scored, score
@@ -31,9 +31,6 @@ from .signals import combine, explain
 
 log = logging.getLogger("libra.scan")
 
-#: What groups files by default; ``batch`` (an mtime window around each match) is opt-in.
-DEFAULT_GROUP_BY = ("folder", "account")
-GROUP_KINDS = ("folder", "account", "batch")
 #: How a group reads in a reason and a cluster line.
 _KIND_ORDER = {"archive": 0, "account": 1, "folder": 2, "batch": 3}
 

@@ -1,12 +1,13 @@
-"""Hash engines: where ``hash_ref`` runs. Importing this package registers ``inprocess``, ``local`` and
-``threads``, and ``dask`` (which imports Dask only when it starts)."""
+"""Hash engines: where ``hash_ref`` runs: ``inprocess``, ``local`` (worker processes), ``threads`` and
+``dask``. Each engine's module is imported the first time it is made (``base.register_lazy``)."""
 
 from __future__ import annotations
 
-from . import dask as _dask  # noqa: F401  (registers "dask")
-from . import inprocess as _inprocess  # noqa: F401  (registers "inprocess")
-from . import pool as _pool  # noqa: F401  (registers "local")
-from . import threads as _threads  # noqa: F401  (registers "threads")
-from .base import DEFAULT_TIMEOUT, Engine, EngineOptions, engines, make_engine, register
+from .base import DEFAULT_TIMEOUT, Engine, EngineOptions, engines, make_engine, register, register_lazy
+
+register_lazy("inprocess", "libra_cli.engine.inprocess")
+register_lazy("local", "libra_cli.engine.pool")
+register_lazy("threads", "libra_cli.engine.threads")
+register_lazy("dask", "libra_cli.engine.dask")
 
 __all__ = ["DEFAULT_TIMEOUT", "Engine", "EngineOptions", "engines", "make_engine", "register"]

@@ -8,6 +8,7 @@ engine without knowing which it is: ``submit`` while there is ``capacity``, ``po
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class Engine(ABC):
 
 EngineFactory = Callable[[HashConfig, EngineOptions], Engine]
 _REGISTRY: dict[str, EngineFactory] = {}
+#: Built-in engines by the module that registers them, imported when first used: a digest-only scan
+#: never pays for the process pool's or Dask's imports (start-up counts for a CI gate of a few files).
+_LAZY: dict[str, str] = {}
 
 
 def register(name: str, factory: EngineFactory) -> None:
@@ -96,11 +100,18 @@ def register(name: str, factory: EngineFactory) -> None:
     _REGISTRY[name] = factory
 
 
+def register_lazy(name: str, module: str) -> None:
+    """Name an engine whose ``module`` registers it when imported (on first ``make_engine``)."""
+    _LAZY[name] = module
+
+
 def engines() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted(set(_REGISTRY) | set(_LAZY)))
 
 
 def make_engine(name: str, config: HashConfig, options: EngineOptions) -> Engine:
+    if name not in _REGISTRY and name in _LAZY:
+        importlib.import_module(_LAZY[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:

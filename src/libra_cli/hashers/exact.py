@@ -85,13 +85,25 @@ def raw_digests(data: bytes | memoryview, names: Iterable[str]) -> dict[str, byt
     """Every digest in ``names`` over ``data``, feeding each chunk to all of them before the next."""
     if len(data) <= CHUNK_SIZE:  # most files: one update each, no chunking (a per-file cost on every scan)
         out: dict[str, bytes] = {}
-        for name in names:
-            digest = exact(name).new()
+        for name, hasher in _hashers(names):
+            digest = hasher.new()
             digest.update(data)
             out[name] = digest.digest()
         return out
     view = memoryview(data)
     return raw_digests_of_chunks((view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE)), names)
+
+
+_HASHERS: dict[tuple[str, ...], tuple[tuple[str, ExactHasher], ...]] = {}
+
+
+def _hashers(names: Iterable[str]) -> tuple[tuple[str, ExactHasher], ...]:
+    """The hashers of ``names``, looked up once per hash set (a registry look-up per file adds up)."""
+    key = names if isinstance(names, tuple) else tuple(names)
+    found = _HASHERS.get(key)
+    if found is None:
+        found = _HASHERS[key] = tuple((name, exact(name)) for name in key)
+    return found
 
 
 def raw_digests_of_chunks(chunks: Iterable[bytes | memoryview], names: Iterable[str]) -> dict[str, bytes]:

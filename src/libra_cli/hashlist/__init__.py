@@ -9,24 +9,62 @@ The public API ``libra scan`` and other callers use:
 
 from __future__ import annotations
 
-from .build import BuildReport, build_hashlist, dedupe, merge_hashlists, pack_hashlist, write_hashlist
-from .container import FORMAT_VERSION
-from .diff import ListDiff, diff_hashlists
-from .importers import ImportReport, import_source, import_text
-from .keys import (
-    IDENTITY_ENV,
-    fingerprint,
-    generate_identity,
-    generate_signing_key,
-    load_identities,
-    load_publisher_keys,
-    load_recipients,
-    load_signing_key,
-    passphrase_from_env,
-    resolve_identities,
-)
-from .load import inspect, load_hashlist
-from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .build import BuildReport, build_hashlist, dedupe, merge_hashlists, pack_hashlist, write_hashlist
+    from .container import FORMAT_VERSION
+    from .diff import ListDiff, diff_hashlists
+    from .importers import ImportReport, import_source, import_text
+    from .keys import (
+        IDENTITY_ENV,
+        fingerprint,
+        generate_identity,
+        generate_signing_key,
+        load_identities,
+        load_publisher_keys,
+        load_recipients,
+        load_signing_key,
+        passphrase_from_env,
+        resolve_identities,
+    )
+    from .load import inspect, load_hashlist
+    from .table import Codes, HashColumn, HashList, ListInfo, VarStrings
+
+#: Where each public name lives: a module is imported when one of its names is first used, so
+#: loading a list (``libra scan``) never imports the list-building, import and diff modules.
+_WHERE: dict[str, str] = {
+    "BuildReport": "build",
+    "build_hashlist": "build",
+    "dedupe": "build",
+    "merge_hashlists": "build",
+    "pack_hashlist": "build",
+    "write_hashlist": "build",
+    "FORMAT_VERSION": "container",
+    "ListDiff": "diff",
+    "diff_hashlists": "diff",
+    "ImportReport": "importers",
+    "import_source": "importers",
+    "import_text": "importers",
+    "IDENTITY_ENV": "keys",
+    "fingerprint": "keys",
+    "generate_identity": "keys",
+    "generate_signing_key": "keys",
+    "load_identities": "keys",
+    "load_publisher_keys": "keys",
+    "load_recipients": "keys",
+    "load_signing_key": "keys",
+    "passphrase_from_env": "keys",
+    "resolve_identities": "keys",
+    "inspect": "load",
+    "load_hashlist": "load",
+    "Codes": "table",
+    "HashColumn": "table",
+    "HashList": "table",
+    "ListInfo": "table",
+    "VarStrings": "table",
+}
 
 __all__ = [
     "FORMAT_VERSION",
@@ -59,3 +97,10 @@ __all__ = [
     "resolve_identities",
     "write_hashlist",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
