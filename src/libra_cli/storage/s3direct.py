@@ -39,9 +39,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from ..models import MediaRef
 
-#: Keys sent directly: characters that need no escaping beyond ``quote`` and that no URL parser rewrites.
-#: Others (``..`` segments, ``//``, control characters) go through boto3.
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9!_.*'()/ ~=+,;:@$&-]+")
+#: Keys sent directly: the path is ``quote``d as botocore quotes it (UTF-8, ``/`` and ``~`` kept) and sent as
+#: signed, with no URL parser in between, so any character but the controls (and lone surrogates) will do.
+#: Others, and ``.``/``..`` segments or ``//`` that a server or proxy might normalise, go through boto3.
+_PLAIN_KEY = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]+")
 _PROBE = "libra-direct-probe"
 #: ETags sent in ``If-Match`` directly (what S3 makes: hex digits, a dash and a part count); others: boto3.
 _PLAIN_ETAG = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
