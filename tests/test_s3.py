@@ -571,4 +571,8 @@ def test_direct_gets_step_aside_for_a_proxy_or_a_private_ca(
     assert direct_getter_for(storage.settings) is None  # botocore's transport honours the proxy; ours would not
     monkeypatch.delenv("HTTPS_PROXY")
     monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
-    assert direct_getter_for(storage.settings) is None
+    assert direct_getter_for(storage.settings) is not None  # a plain http:// endpoint: no certificate to check
+    secure = replace(storage.settings, endpoint_url=storage.settings.endpoint_url.replace("http:", "https:"))
+    assert direct_getter_for(secure) is None  # a private CA for https: botocore's transport trusts it, ours would not
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    assert direct_getter_for(storage.settings) is not None

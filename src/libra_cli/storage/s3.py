@@ -228,7 +228,7 @@ def _etag(value: object) -> str | None:
 _CLIENTS: dict[tuple[object, ...], tuple[int, Any]] = {}
 _CLIENTS_LOCK = threading.Lock()
 _SESSIONS: dict[tuple[object, ...], Any] = {}  #: the boto3 session behind each cached client (credentials)
-_DIRECT: dict[tuple[object, ...], tuple[int, DirectGetter | None]] = {}
+_DIRECT: dict[tuple[object, ...], tuple[int, DirectGetter | None, tuple[str | None, ...]]] = {}
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -272,24 +272,49 @@ def _new_client(options: S3Options, *, sigv4: bool = False) -> tuple[Any, Any]:
     return session.client("s3", endpoint_url=options.endpoint_url, config=config), session
 
 
-def _needs_botocore_transport() -> bool:
-    """A proxy or a private CA bundle in the environment: botocore's transport honours them, ours would not."""
+#: The environment variables ``_needs_botocore_transport`` depends on (``urllib.request.getproxies`` reads
+#: every ``*_proxy`` variable, but only these name a proxy an S3 request could take).
+_TRANSPORT_VARIABLES = (
+    *(name for base in ("http_proxy", "https_proxy", "all_proxy") for name in (base, base.upper())),
+    "AWS_CA_BUNDLE",
+    "REQUEST_METHOD",
+)
+
+
+def _needs_botocore_transport(options: S3Options) -> bool:
+    """A proxy, or a private CA bundle for an ``https`` endpoint, in the environment: botocore's transport
+    honours them, ours would not. (A CA bundle means nothing to a plain ``http://`` endpoint.)"""
     import urllib.request
 
-    return bool(urllib.request.getproxies()) or bool(os.environ.get("AWS_CA_BUNDLE"))
+    if urllib.request.getproxies():
+        return True
+    secure = not (options.endpoint_url or "").lower().startswith("http://")
+    return secure and bool(os.environ.get("AWS_CA_BUNDLE"))
+
+
+def _transport_fingerprint() -> tuple[str | None, ...]:
+    """What ``_needs_botocore_transport`` read from the environment, cheaply (a few look-ups, not a scan of
+    every variable as ``getproxies`` makes: that cost 0.3 ms per GET)."""
+    environ = os.environ
+    return tuple(environ.get(name) for name in _TRANSPORT_VARIABLES)
 
 
 def direct_getter_for(options: S3Options) -> DirectGetter | None:
     """The process's ``DirectGetter`` for ``options``; ``None`` when turned off or the client is anonymous."""
-    if not options.direct_get or _needs_botocore_transport():
+    if not options.direct_get:
         return None
-    client_for(options)  # the session (credentials) comes with the scan's client
     key = options.client_key()
     pid = os.getpid()
+    fingerprint = _transport_fingerprint()
+    cached = _DIRECT.get(key)
+    if cached is not None and cached[0] == pid and cached[2] == fingerprint:
+        return cached[1]
+    if _needs_botocore_transport(options):
+        with _CLIENTS_LOCK:
+            _DIRECT[key] = (pid, None, fingerprint)
+        return None
+    client_for(options)  # the session (credentials) comes with the scan's client
     with _CLIENTS_LOCK:
-        cached = _DIRECT.get(key)
-        if cached is not None and cached[0] == pid:
-            return cached[1]
         session = _SESSIONS.get(key)
         credentials = session.get_credentials() if session is not None else None
         getter = None
@@ -300,7 +325,7 @@ def direct_getter_for(options: S3Options) -> DirectGetter | None:
                 presigner = None
             if presigner is not None:
                 getter = DirectGetter(presigner, credentials, options.connect_timeout, options.read_timeout)
-        _DIRECT[key] = (pid, getter)
+        _DIRECT[key] = (pid, getter, fingerprint)
         return getter
 
 
