@@ -95,7 +95,7 @@ class LocalStorage(Storage):
                 stack.pop()
                 continue
             path = entry.path
-            if _excluded(path, entry.name, options.exclude):
+            if options.exclude and _excluded(path, entry.name, options.exclude):
                 yield Skip(path, "excluded (--exclude)", "exclude", listed=False)
                 continue
             try:
