@@ -27,6 +27,7 @@ from .base import (
     unregister,
 )
 from .brute import BruteIndex
+from .expanded import ExpandedIndex, plan_expanded
 from .mih import MihIndex
 from .native import NativeIndex, default_threads
 from .plan import ChunkPlan, make_plan, plan_chunks
@@ -34,6 +35,7 @@ from .plan import ChunkPlan, make_plan, plan_chunks
 __all__ = [
     "BruteIndex",
     "ChunkPlan",
+    "ExpandedIndex",
     "HammingIndex",
     "Matches",
     "MihIndex",
@@ -45,6 +47,7 @@ __all__ = [
     "index_names",
     "make_plan",
     "plan_chunks",
+    "plan_expanded",
     "register",
     "unregister",
 ]
