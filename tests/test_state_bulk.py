@@ -184,3 +184,19 @@ def test_columns_serve_only_rows_that_hold_nothing_else_the_lists_use(tmp_path: 
     values, owners = batch.arrays["pdq"]
     assert owners.tolist() == [0] * 8 and values.tobytes() == pdq[0].tobytes()
     assert batch.arrays["md5"][1].tolist() == [0, 5]
+
+
+def test_only_new_entries_compares_whole_values() -> None:
+    from libra_cli.state.rematch import _held
+
+    rng = np.random.default_rng(9)
+    old = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    old[1:40, :8] = old[0, :8]  # many rows sharing their first 8 bytes
+    new = np.concatenate([old[::3], rng.integers(0, 256, (50, 32), dtype=np.uint8), old[:40]])
+    twin = old[5].copy()
+    twin[31] ^= 1  # a head that is listed, a value that is not
+    new = np.concatenate([new, twin[None]])
+    expected = [any((row == o).all() for o in old) for row in new]
+    assert _held(new, old).tolist() == expected
+    assert _held(new[:, :4], old[:, :4]).tolist() == [any((r == o).all() for o in old[:, :4]) for r in new[:, :4]]
+    assert not _held(new, old[:0]).any() and len(_held(new[:0], old)) == 0

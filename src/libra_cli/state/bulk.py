@@ -172,8 +172,8 @@ def column_batch(
     rows: Sequence[tuple[object, ...]], first: int, types: Sequence[str], others: set[str], holds: dict[object, bool]
 ) -> ColumnBatch:
     """``rows``: ``(..., columns flag, computed, value of types[0], value of types[1], ...)`` with the flag at
-    ``first - 2`` and ``computed`` at ``first - 1``. ``holds`` caches, per ``computed``, whether it names
-    one of ``others``."""
+    ``first - 2`` and ``computed`` at ``first - 1``, a value absent as ``b""`` (``coalesce`` in the query) or
+    ``None``. ``holds`` caches, per ``computed``, whether it names one of ``others``."""
     n = len(rows)
     flags = np.fromiter(map(itemgetter(first - 2), rows), dtype=np.int64, count=n)
     computed = list(map(itemgetter(first - 1), rows))
@@ -181,19 +181,19 @@ def column_batch(
         held = set(str(text).split(",")) if text else set()
         holds[text] = any(codec.token(t) in held for t in others)
     served = (flags == 1) & ~np.fromiter(map(holds.__getitem__, computed), dtype=np.bool_, count=n)
-    found: list[tuple[str, list[object], npt.NDArray[np.int64]]] = []
+    found: list[tuple[str, list[bytes], npt.NDArray[np.int64]]] = []
     for j, name in enumerate(types):
         nbytes = signals.get(name).nbytes
-        column = list(map(itemgetter(first + j), rows))
-        lengths = np.fromiter((-1 if v is None else len(v) for v in column), dtype=np.int64, count=n)
-        whole = lengths == nbytes if signals.get(name).kind == "digest" else (lengths > 0) & (lengths % nbytes == 0)
-        served &= whole | (lengths == -1)  # a value of another size: the blob's full decode says what is wrong
+        column = [b"" if v is None else v for v in map(itemgetter(first + j), rows)]
+        lengths = np.fromiter(map(len, column), dtype=np.int64, count=n)
+        whole = lengths == nbytes if signals.get(name).kind == "digest" else lengths % nbytes == 0
+        served &= whole | (lengths == 0)  # a value of another size: the blob's full decode says what is wrong
         found.append((name, column, lengths))
     arrays: dict[str, tuple[U8, npt.NDArray[np.int64]]] = {}
     for name, column, lengths in found:
         nbytes = signals.get(name).nbytes
         take = served & (lengths > 0)
-        raw = b"".join(compress(column, take.tolist()))  # type: ignore[arg-type]
+        raw = b"".join(compress(column, take.tolist()))
         owners = np.repeat(np.flatnonzero(take), lengths[take] // nbytes)
         arrays[name] = (np.frombuffer(raw, dtype=np.uint8).reshape(-1, nbytes), owners)
     return ColumnBatch(served, arrays)

@@ -17,9 +17,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import __version__
 from ..engine.wire import WireError
@@ -45,6 +47,8 @@ BATCH = 2048
 BULK_BATCH = 16384
 #: Stored rows read at once from the hash columns (schema 4): one index search per type for all of them.
 COLUMN_BATCH = 65536
+#: Bytes of the state a rematch maps into memory while it reads the hash columns (``PRAGMA mmap_size``).
+MMAP = 1 << 32
 #: Rows read in full at once by id (SQLite allows 32,766 variables; older builds 999).
 _BY_ID = 500
 _ARCHIVES = "SELECT location FROM files WHERE gone_at IS NULL AND fingerprint = ? ORDER BY id"
@@ -63,13 +67,36 @@ def only_new_entries(new: HashList, old: HashList) -> HashList:
         if before is None or column.raw_values is not None:
             keep = np.ones(len(column), dtype=bool)
         else:
-            width = column.values.shape[1]
-            view = f"V{width}"
-            keep = ~np.isin(column.values.view(view).ravel(), before.values.view(view).ravel())
+            keep = ~_held(column.values, before.values)
         index = np.flatnonzero(keep)
         if len(index):
             columns[hash_type] = HashColumn.from_entries(hash_type, [column.entry(int(i)) for i in index])
     return HashList(new.info, columns)
+
+
+def _held(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Per row of ``values``: whether ``among`` has an equal row. Rows are compared on their first 8 bytes
+    first (sorted integers, where ``np.isin`` on whole rows sorts bytes objects) and in full where those meet."""
+    out = np.zeros(len(values), dtype=np.bool_)
+    if not len(values) or not len(among):
+        return out
+    width = values.shape[1]
+
+    def head(rows: np.ndarray) -> npt.NDArray[np.uint64]:
+        padded = np.zeros((len(rows), 8), dtype=np.uint8)
+        padded[:, : min(8, width)] = rows[:, :8]
+        return padded.view("<u8").ravel()
+
+    order = np.argsort(head(among), kind="stable")
+    sorted_heads = head(among)[order]
+    mine = head(values)
+    lo = np.searchsorted(sorted_heads, mine, side="left")
+    hi = np.searchsorted(sorted_heads, mine, side="right")
+    met = np.flatnonzero(hi > lo)
+    out[met] = (among[order[lo[met]]] == values[met]).all(axis=1)  # the first row with that head, in full
+    for i in met[~out[met] & (hi[met] - lo[met] > 1)].tolist():  # heads shared by several rows: all of them
+        out[i] = bool((among[order[lo[i] : hi[i]]] == values[i]).all(axis=1).any())
+    return out
 
 
 def rematch(
@@ -161,7 +188,8 @@ def _by_columns(
     added to ``found`` as they come (an interrupted run records what it found)."""
     types, others = columnar.column_types(matcher)
     blob_types = columnar.searched_types(matcher)
-    picked = "".join(f", {codec.COLUMNS[codec.COLUMN_TYPES.index(t)]}" for t in types)
+    picked = "".join(f", coalesce({codec.COLUMNS[codec.COLUMN_TYPES.index(t)]}, x'')" for t in types)
+    store.db.execute(f"PRAGMA mmap_size = {MMAP}")  # one pass over the whole table: no copy of every page
     cursor = store.db.cursor()
     cursor.execute(
         f"SELECT id, size, media_type, location, columns, computed{picked} FROM files WHERE gone_at IS NULL "
@@ -174,8 +202,8 @@ def _by_columns(
             batch = columnar.column_batch(rows, 6, types, others, holds)
             full = columnar.column_candidates(batch, matcher)
             rest = ~full
-            sizes = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-            media = np.fromiter((bool(r[2]) for r in rows), dtype=np.bool_, count=len(rows))
+            sizes = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=len(rows))
+            media = np.fromiter(map(bool, map(itemgetter(2), rows)), dtype=np.bool_, count=len(rows))
             report.files += int(rest.sum())
             report.bytes += int(sizes[rest].sum())
             report.media += int((media & rest).sum())
@@ -199,6 +227,7 @@ def _by_columns(
                 listener(report)
     finally:
         cursor.close()
+        store.db.execute("PRAGMA mmap_size = 0")
 
 
 def _quick(
