@@ -207,7 +207,7 @@ def _by_columns(
             report.files += int(rest.sum())
             report.bytes += int(sizes[rest].sum())
             report.media += int((media & rest).sum())
-            pairs = set(zip((r[5] for r in rows), (r[2] for r in rows), strict=True))
+            pairs = set(zip(map(itemgetter(5), rows), map(itemgetter(2), rows), strict=True))
             for pair in pairs - gaps.keys():
                 gaps[pair] = codec.missing(str(pair[0]), config, cast(str | None, pair[1]))
             if any(gaps[p] for p in pairs):

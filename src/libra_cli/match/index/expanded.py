@@ -90,7 +90,7 @@ class ExpandedIndex(HammingIndex):
         self.plan = plan or plan_expanded(self.size, self.bits, radius)
         if max(self.plan.widths) > MAX_WIDTH:
             raise ValueError(f"an expanded plan has chunks of at most {MAX_WIDTH} bits")
-        self.codes = as_words(codes)
+        self.codes = _writable(as_words(codes))
         self._build()
 
     def _build(self) -> None:
@@ -153,7 +153,7 @@ class ExpandedIndex(HammingIndex):
         return sum(int(a.nbytes) for a in arrays)
 
     def _search(self, queries: U8) -> Matches:
-        q = as_words(queries)
+        q = _writable(as_words(queries))
         slices = max(1, min(self.threads, len(q) // native._MIN_SLICE))
         bounds = [len(q) * i // slices for i in range(slices + 1)]
         jobs = [q[lo:hi] for lo, hi in pairwise(bounds)]
@@ -178,3 +178,9 @@ class ExpandedIndex(HammingIndex):
             if found <= cap:
                 return out[0, :found], out[1, :found], out[2, :found]
             cap = found
+
+
+def _writable(words: U64) -> U64:
+    """``words``, copied if read-only: numba compiles (and caches) one machine-code version per argument
+    type, and a read-only array is another type; one version halves the first process's compile time."""
+    return words if words.flags.writeable else words.copy()
