@@ -200,7 +200,7 @@ def test_factory_passes_options_only_to_kinds_that_take_them() -> None:
 def test_factory_picks_by_size_and_falls_back_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_index(1_000, 256, 31) is BruteIndex
     assert choose_index(1_001, 256, 31) is ExpandedIndex
-    assert choose_index(50_001, 256, 31) is NativeIndex
+    assert choose_index(20_001, 256, 31) is NativeIndex
     assert choose_index(10_000_000, 64, 6) is NativeIndex
     monkeypatch.setattr(native_module, "_kernels", None)
     assert "native" not in index_names() and "expanded" not in index_names()

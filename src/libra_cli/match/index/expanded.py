@@ -33,9 +33,10 @@ from .plan import MIN_WIDTH, ChunkPlan, _ball, chunk_keys, filter_keys, make_pla
 
 __all__ = ["EXPANDED_MAX", "ExpandedIndex", "plan_expanded"]
 
-#: Up to this many entries the factory prefers this kind (bench/bench_index.py: at 5,000 PDQ entries it
-#: answers a query several times faster than ``native``; its records grow ~2.4 KB per PDQ entry).
-EXPANDED_MAX = 50_000
+#: Up to this many entries the factory prefers this kind (docs/performance.md: per query 2-5x faster than
+#: ``native`` from 1,000 to 50,000 PDQ entries; its records grow ~2.4 KB per PDQ entry and its build ~45 µs,
+#: 0.3 s at 5,000 entries, 1 s at 20,000, 2.2 s at 50,000: a start-up cost a scan pays too).
+EXPANDED_MAX = 20_000
 #: Widest chunk: its bucket starts are ``2**width + 1`` uint32 (256 KiB at 16 bits).
 MAX_WIDTH = 16
 #: Most records (entry copies) the tables may hold over every chunk: 9 bytes each.
@@ -106,7 +107,7 @@ class ExpandedIndex(HammingIndex):
             masks = plan.flip_masks(c) if probe >= 0 else np.empty(0, dtype=np.int64)
             keys = chunk_keys(words, off, width).astype(np.int64)
             stored = (keys[:, None] ^ masks[None, :]).ravel()  # entry-major: (entry, mask)
-            order = np.argsort(stored, kind="stable")  # within a bucket: entries ascending
+            order = np.argsort(stored.astype(np.uint16), kind="stable")  # a radix sort; a bucket: entries ascending
             entry = (order // max(len(masks), 1)).astype(np.uint64)
             flips = popcount(masks.astype(np.uint64)).astype(np.uint64)[order % max(len(masks), 1)]
             fw = filter_keys(words, plan, c) if plan.depth > 1 else np.zeros(n, dtype=np.uint64)
