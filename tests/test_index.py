@@ -261,3 +261,13 @@ def test_a_plugin_registers_with_one_call_and_is_picked() -> None:
     assert "test-reversed" not in index_names()
     with pytest.raises(TypeError, match="HammingIndex subclass"):
         register(int)  # type: ignore[type-var]
+
+
+def test_expanded_widens_to_a_kind_that_serves_the_radius() -> None:
+    rng = np.random.default_rng(12)
+    codes = clustered_list(3_000, 32, 31, rng)
+    index = ExpandedIndex(codes, 31, threads=1)
+    for radius in (40, 70):  # the near band's radii: the tables hold the list's radius, a new index is built
+        wide = index.widened(radius)
+        queries = queries_for(codes, radius, rng)
+        assert as_list(wide.search(queries)) == reference(codes, queries, radius)

@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import native
-from .base import U8, U64, HammingIndex, Matches, as_words, empty_matches, popcount, register
+from .base import U8, U64, HammingIndex, Matches, as_words, build_index, empty_matches, popcount, register
 from .plan import MIN_WIDTH, ChunkPlan, _ball, chunk_keys, filter_keys, make_plan
 
 __all__ = ["EXPANDED_MAX", "ExpandedIndex", "plan_expanded"]
@@ -134,6 +134,13 @@ class ExpandedIndex(HammingIndex):
             low.append((1 << plan.widths[nxt[0]]) - 1 if nxt else 0)
         self._low = np.array(low, dtype=np.uint64)
         self._limits = np.array(plan.limits, dtype=np.int64)
+
+    def widened(self, radius: int) -> HammingIndex:
+        """The same entries searched at ``radius`` (the near band): this kind again if it serves that radius
+        for this list, else whichever kind the factory picks (records grow fast with the probe radius)."""
+        codes = np.ascontiguousarray(self.codes.view(np.uint8)[:, : self.codes_shape[1]])
+        name = "expanded" if ExpandedIndex.preference(self.size, self.bits, radius) is not None else "auto"
+        return build_index(codes, radius, name=name, threads=self.threads)
 
     @classmethod
     def available(cls) -> bool:
