@@ -8,6 +8,7 @@ load included): the first scan, a rescan of the unchanged tree, and a rescan aft
 rewritten. Part 2 fills a state with ``--rows`` synthetic stored files (random MD5 and PDQ with its seven
 dihedral variants, as a scan stores them) and times ``libra rematch`` against a list of ``--list-size``
 entries (half PDQ, half MD5), then ``--only-new-entries`` against a version adding ``--new`` entries.
+``--side-by-side`` times the rematch paths (per row, blobs, hash columns) alternately in one process.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import os
 import random
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ from libra_cli.state.rematch import only_new_entries, rematch
 from libra_cli.state.store import key
 
 PHOTOS = Path(__file__).parent.parent / "tests" / "data" / "photos"
+COLUMNS = ", ".join(codec.COLUMNS)  # the hash columns (schema 4), as the sink fills them
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "mirror", "mirror-rot90", "mirror-rot180", "mirror-rot270")
 
 
@@ -125,11 +128,11 @@ def synthetic_state(path: Path, rows: int, rng: np.random.Generator) -> tuple[np
                                     frozenset({"md5", "pdq"}), width=640, height=480)  # fmt: skip
                 batch.append((key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, None, None, "image/jpeg",
                               640, 480, codec.computed_text(result.computed), "bench", codec.encode(result), now, now,
-                              now, 0))  # fmt: skip
+                              now, 0, *codec.column_values(result)))  # fmt: skip
             store.transaction(lambda db, b=batch: db.executemany(  # type: ignore[misc]
                 "INSERT INTO files (location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, width, "
-                "height, computed, fingerprint, hashes, first_seen, last_seen, hashed_at, last_run) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", b))  # fmt: skip
+                f"height, computed, fingerprint, hashes, first_seen, last_seen, hashed_at, last_run, {COLUMNS}, "
+                f"columns) VALUES ({', '.join('?' * 22)}, 1)", b))  # fmt: skip
     return md5, pdq
 
 
@@ -161,8 +164,10 @@ def rematches(tmp: Path, args: argparse.Namespace, identity: Path, recipient: st
 
 
 def side_by_side(tmp: Path, args: argparse.Namespace) -> None:
-    """The per-row path (every row decoded, one matching thread: what rematch did before) and the columnar
-    path (``state/bulk.py``, every core), alternately in this process on the same state and lists."""
+    """Three rematch paths alternately in this process on the same state and lists: per row (every row
+    decoded, one matching thread), blobs (each row's msgpack read for its hash values, the multi-index
+    ``native`` index on every core: the path before the hash columns) and columns (the hash columns of
+    schema 4, the index the factory picks: ``expanded`` for a few thousand entries)."""
     rng = np.random.default_rng(4)
     state = tmp / "side-state.db"
     md5, pdq = synthetic_state(state, args.rows, rng)
@@ -177,32 +182,40 @@ def side_by_side(tmp: Path, args: argparse.Namespace) -> None:
     new = make_list({t: np.concatenate([old.columns[t].values, added[t]]) for t in added}, "hotline")
     narrowed = only_new_entries(new, old)
     cores = len(os.sched_getaffinity(0))
-    matchers = {
-        ("full", "per row"): Matcher.build([new], threads=1),
-        ("full", "columnar"): Matcher.build([new], threads=cores),
-        ("new", "per row"): Matcher.build([narrowed], threads=1),
-        ("new", "columnar"): Matcher.build([narrowed], threads=cores),
-    }
+    paths = ("per row", "blobs", "columns")
+    matchers: dict[tuple[str, str], Matcher] = {}
+    for which, hl in (("full", new), ("new", narrowed)):
+        if "full" in args.which or which == "new":
+            matchers[(which, "per row")] = Matcher.build([hl], threads=1, backend="native")
+            matchers[(which, "blobs")] = Matcher.build([hl], threads=cores, backend="native")
+            matchers[(which, "columns")] = Matcher.build([hl], threads=cores)
     for matcher in matchers.values():  # the one-off numba compile, outside the timings
         matcher.match_many([])
         matcher.may_match("pdq", pdq[:2, 0])
+        matcher.may_match("pdq", np.frombuffer(pdq[:2, 0].tobytes(), dtype=np.uint8).reshape(2, 32))
     times: dict[tuple[str, str], list[float]] = {k: [] for k in matchers}
     found: dict[tuple[str, str], int] = {}
     for _ in range(args.rounds):
         for (which, path), matcher in matchers.items():
+            if path == "per row" and args.skip_per_row:
+                continue
             lists = [narrowed if which == "new" else new]
             with StateStore.open(str(state)) as store:
                 start = time.perf_counter()
-                report = rematch(store, matcher, make_writer("ndjson", io.StringIO()), lists, bulk=path == "columnar")
+                report = rematch(store, matcher, make_writer("ndjson", io.StringIO()), lists, bulk=path != "per row",
+                                 columns=path == "columns")  # fmt: skip
                 times[(which, path)].append(time.perf_counter() - start)
             found[(which, path)] = report.matched
-    print(f"\nrematch in one process, {args.rows:,} stored images, per-row vs columnar, alternately "
-          f"({args.rounds} rounds, best of each; list already loaded, index built):")  # fmt: skip
+    print(f"\nrematch in one process, {args.rows:,} stored images, alternately ({args.rounds} rounds, median; "
+          "list already loaded, index built):")  # fmt: skip
     for which, label in (("full", f"{len(new):,} entries"), ("new", f"only the {len(narrowed):,} new entries")):
-        slow, fast = min(times[(which, "per row")]), min(times[(which, "columnar")])
-        assert found[(which, "per row")] == found[(which, "columnar")], found
-        print(f"  {label:32s} per row {slow:7.2f} s   columnar {fast:7.2f} s   {slow / fast:5.1f}x   "
-              f"({found[(which, 'columnar')]} matched; columnar {args.rows / fast:,.0f} files/s)")  # fmt: skip
+        if (which, "columns") not in times:
+            continue
+        med = {p: statistics.median(times[(which, p)]) for p in paths if times[(which, p)]}
+        assert len({found[(which, p)] for p in med}) == 1, found
+        parts = "   ".join(f"{p} {t:7.2f} s" for p, t in med.items())
+        print(f"  {label:32s} {parts}   blobs/columns {med['blobs'] / med['columns']:5.1f}x   "
+              f"({found[(which, 'columns')]} matched; columns {args.rows / med['columns']:,.0f} files/s)")  # fmt: skip
 
 
 def main() -> None:
@@ -215,8 +228,10 @@ def main() -> None:
     parser.add_argument("--skip-scans", action="store_true")
     parser.add_argument("--megapixels", type=float, default=None, help="JPEG size (default 640x480)")
     parser.add_argument("--skip-rematch", action="store_true", help="no whole-process rematch runs")
-    parser.add_argument("--side-by-side", action="store_true", help="per-row vs columnar rematch in one process")
+    parser.add_argument("--side-by-side", action="store_true", help="rematch paths alternately in one process")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--which", default="full,new", help="side by side: 'new' = only the narrowed list")
+    parser.add_argument("--skip-per-row", action="store_true", help="side by side: not the per-row path")
     args = parser.parse_args()
     assert ENV["PYTHONPATH"]
     with tempfile.TemporaryDirectory(prefix="libra-bench-state-") as name:

@@ -17,6 +17,7 @@ import pytest
 
 from libra_cli.match.index import (
     BruteIndex,
+    ExpandedIndex,
     HammingIndex,
     Matches,
     MihIndex,
@@ -25,6 +26,7 @@ from libra_cli.match.index import (
     choose_index,
     index_class,
     index_names,
+    make_plan,
     plan_chunks,
     register,
     unregister,
@@ -46,6 +48,12 @@ KINDS: dict[str, Factory] = {
     "native-depth-1": lambda c, r: NativeIndex(c, r, threads=1, plan=plan_chunks(len(c), c.shape[1] * 8, r, depth=1)),
     "native-depth-2": lambda c, r: NativeIndex(c, r, threads=1, plan=plan_chunks(len(c), c.shape[1] * 8, r, depth=2)),
     "mih-depth-2": lambda c, r: MihIndex(c, r, plan=plan_chunks(len(c), c.shape[1] * 8, r, depth=2)),
+    # probes on the list side (small lists), its own plan and the plain multi-index one
+    "expanded-1-thread": lambda c, r: ExpandedIndex(c, r, threads=1),
+    "expanded-2-threads": lambda c, r: ExpandedIndex(c, r, threads=2),
+    "expanded-depth-1": lambda c, r: ExpandedIndex(
+        c, r, threads=1, plan=make_plan(c.shape[1] * 8, r, c.shape[1] // 2, 1)
+    ),
 }
 
 
@@ -125,7 +133,7 @@ def test_every_kind_equals_brute_force(kind: str, nbytes: int, radius: int, shap
         assert len(expected) > 10 * len(queries)  # near-duplicates made many hits per query
 
 
-@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads"])
+@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-2-threads"])
 @pytest.mark.parametrize(("nbytes", "radius"), [(32, 0), (8, 0), (32, 20), (8, 12), (16, 9)])
 def test_other_radii_and_widths(kind: str, nbytes: int, radius: int) -> None:
     rng = np.random.default_rng(radius + nbytes)
@@ -134,7 +142,7 @@ def test_other_radii_and_widths(kind: str, nbytes: int, radius: int) -> None:
     assert as_list(KINDS[kind](codes, radius).search(queries)) == reference(codes, queries, radius)
 
 
-@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads"])
+@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-1-thread"])
 def test_edge_cases(kind: str) -> None:
     make = KINDS[kind]
     rng = np.random.default_rng(5)
@@ -184,17 +192,19 @@ def test_bad_inputs_name_the_value() -> None:
 def test_factory_passes_options_only_to_kinds_that_take_them() -> None:
     codes = random_list(5_000, 32, np.random.default_rng(8))
     index = build_index(codes, 31, threads=2)
-    assert isinstance(index, NativeIndex)
+    assert isinstance(index, ExpandedIndex)
     assert index.threads == 2
     assert isinstance(build_index(codes[:10], 31, threads=2), BruteIndex)  # brute has no threads: ignored
 
 
 def test_factory_picks_by_size_and_falls_back_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_index(1_000, 256, 31) is BruteIndex
-    assert choose_index(1_001, 256, 31) is NativeIndex
+    assert choose_index(1_001, 256, 31) is ExpandedIndex
+    assert choose_index(20_001, 256, 31) is NativeIndex
     assert choose_index(10_000_000, 64, 6) is NativeIndex
     monkeypatch.setattr(native_module, "_kernels", None)
-    assert "native" not in index_names()
+    assert "native" not in index_names() and "expanded" not in index_names()
+    assert choose_index(5_000, 256, 31) is MihIndex
     assert choose_index(10_000_000, 256, 31) is MihIndex
     with pytest.raises(ValueError, match="'native' is not an available"):
         index_class("native")
@@ -242,7 +252,7 @@ def test_a_plugin_registers_with_one_call_and_is_picked() -> None:
             register(type("Other", (_ReversedBrute,), {}))
         picked = build_index(codes, 5)  # the factory prefers it for 24-bit codes
         assert isinstance(picked, _ReversedBrute)
-        assert isinstance(build_index(random_list(3_000, 8, rng), 5), NativeIndex)  # not for others
+        assert isinstance(build_index(random_list(3_000, 8, rng), 5), ExpandedIndex)  # not for others
         named = build_index(codes, 5, name="test-reversed")
         queries = codes[:20]
         assert as_list(named.search(queries)) == reference(codes, queries, 5)
@@ -251,3 +261,13 @@ def test_a_plugin_registers_with_one_call_and_is_picked() -> None:
     assert "test-reversed" not in index_names()
     with pytest.raises(TypeError, match="HammingIndex subclass"):
         register(int)  # type: ignore[type-var]
+
+
+def test_expanded_widens_to_a_kind_that_serves_the_radius() -> None:
+    rng = np.random.default_rng(12)
+    codes = clustered_list(3_000, 32, 31, rng)
+    index = ExpandedIndex(codes, 31, threads=1)
+    for radius in (40, 70):  # the near band's radii: the tables hold the list's radius, a new index is built
+        wide = index.widened(radius)
+        queries = queries_for(codes, radius, rng)
+        assert as_list(wide.search(queries)) == reference(codes, queries, radius)

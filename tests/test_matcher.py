@@ -209,7 +209,7 @@ def test_auto_backend_switches_on_size() -> None:
     assert small.stats()["perceptual"] == {"pdq": {"entries": 1, "backend": "brute", "bytes": 32}}
     values = RNG.integers(0, 256, (BRUTE_FORCE_MAX + 1, 32), dtype=np.uint8)
     big = Matcher.build([_bulk_list("big", "pdq", values)])
-    assert big.stats()["perceptual"]["pdq"]["backend"] in ("native", "mih")  # type: ignore[index]
+    assert big.stats()["perceptual"]["pdq"]["backend"] in ("expanded", "native", "mih")  # type: ignore[index]
 
 
 def _bulk_list(name: str, hash_type: str, values: np.ndarray) -> HashList:
@@ -217,7 +217,7 @@ def _bulk_list(name: str, hash_type: str, values: np.ndarray) -> HashList:
 
 
 @pytest.mark.parametrize(("hash_type", "nbytes"), [("pdq", 32), ("phash", 8)])
-@pytest.mark.parametrize("backend", ["mih", "native"])
+@pytest.mark.parametrize("backend", ["mih", "native", "expanded"])
 def test_index_recall_equals_brute_force(hash_type: str, nbytes: int, backend: str) -> None:
     """Random entries plus planted neighbours at every distance 0..threshold+2: identical answers."""
     limit = DEFAULT_THRESHOLDS[hash_type]

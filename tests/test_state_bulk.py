@@ -1,13 +1,16 @@
-"""Rematch's columnar path (``state/bulk.py``) reports exactly what decoding every stored row reports."""
+"""Rematch's columnar paths (``state/bulk.py``: the hash columns of schema 4, and the quick read of blobs for
+rows they do not serve) report exactly what decoding every stored row reports."""
 
 from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from libra_cli.findings import make_writer
 from libra_cli.hashlist.table import HashList, ListInfo
@@ -16,7 +19,7 @@ from libra_cli.models import Entry, HashResult, HashValues, MediaRef
 from libra_cli.state import StateStore, codec
 from libra_cli.state import bulk as columnar
 from libra_cli.state.rematch import rematch
-from libra_cli.state.store import key
+from libra_cli.state.store import APPLICATION_ID, MIGRATIONS, key
 
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "mirror", "mirror-rot90", "mirror-rot180", "mirror-rot270")
 _INSERT = (
@@ -33,8 +36,16 @@ def _flip(value: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
-def _state(path: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """60 stored images (MD5 + 8 PDQ rows), one of them unreadable, one hashed without PDQ, one an archive."""
+_COLUMNS = ", ".join(codec.COLUMNS)
+_WITH_COLUMNS = _INSERT.replace(") VALUES (", f", {_COLUMNS}, columns) VALUES (?, ?, ?, ?, ?, ?, ")
+
+
+def _state(path: Path, rng: np.random.Generator, *, schema: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """60 stored images (MD5 + 8 PDQ rows), one of them unreadable, one hashed without PDQ, one an archive.
+
+    ``schema`` 4: rows as the sink writes them, hash columns filled, except every tenth (from 5) left as a
+    row the upgrade could not read; the unreadable row and the archive (whose blob holds members, which a
+    scan never stores) have none either. ``schema`` 3: the file as a libra before the columns wrote it."""
     md5 = rng.integers(0, 256, (60, 16), dtype=np.uint8)
     pdq = rng.integers(0, 256, (60, 8, 32), dtype=np.uint8)
     now = time.time()
@@ -50,10 +61,21 @@ def _state(path: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
             members = (HashResult(inner, "image/jpeg", {"md5": md5[30].tobytes()}, (), frozenset({"md5"})),)
         result = HashResult(ref, "image/jpeg", {"md5": md5[i].tobytes()}, perceptual, computed, members=members)
         blob = b"\x93garbage" if i == 19 else codec.encode(result)
-        rows.append((key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, None, None, "image/jpeg", 640, 480,
-                     codec.computed_text(computed), "f", blob, now, now, now, 0))  # fmt: skip
-    with StateStore.open(str(path)) as store:
-        store.transaction(lambda db: db.executemany(_INSERT, rows))
+        row = (key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, None, None, "image/jpeg", 640, 480,
+               codec.computed_text(computed), "f", blob, now, now, now, 0)  # fmt: skip
+        served = schema >= 4 and i not in (19, 29) and i % 10 != 5
+        rows.append((*row, *codec.column_values(result), 1) if served else (*row, *[None] * len(codec.COLUMNS), 0))
+    if schema >= 4:
+        with StateStore.open(str(path)) as store:
+            store.transaction(lambda db: db.executemany(_WITH_COLUMNS, rows))
+        return md5, pdq
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        for step in range(1, schema + 1):
+            db.executescript(MIGRATIONS[step])
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("application", "libra-state"), ("schema", str(schema))])
+        db.executemany(_INSERT, [r[: -len(codec.COLUMNS) - 1] for r in rows])
+    db.close()
     return md5, pdq
 
 
@@ -75,11 +97,12 @@ def _lists(md5: np.ndarray, pdq: np.ndarray, rng: np.random.Generator) -> list[H
 
 
 def _run(
-    path: Path, lists: list[HashList], *, bulk: bool
+    path: Path, lists: list[HashList], *, bulk: bool, columns: bool = True, backend: str = "auto"
 ) -> tuple[list[str], dict[str, object], set[tuple[object, ...]]]:
     stream = io.StringIO()
     with StateStore.open(str(path)) as store:
-        report = rematch(store, Matcher.build(lists), make_writer("ndjson", stream), lists, bulk=bulk)
+        matcher = Matcher.build(lists, backend=backend)
+        report = rematch(store, matcher, make_writer("ndjson", stream), lists, bulk=bulk, columns=columns)
         run = store.db.execute("SELECT max(id) FROM runs").fetchone()[0]
         found = {
             tuple(r)
@@ -91,14 +114,18 @@ def _run(
     return records, summary, found
 
 
-def test_bulk_rematch_reports_what_decoding_every_row_reports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", [4, 3])
+def test_bulk_rematch_reports_what_decoding_every_row_reports(tmp_path: Path, schema: int) -> None:
     rng = np.random.default_rng(5)
     state = tmp_path / "state.db"
-    md5, pdq = _state(state, rng)
+    md5, pdq = _state(state, rng, schema=schema)  # 3: upgraded on open, the columns filled from the blobs
     lists = _lists(md5, pdq, rng)
     slow = _run(state, lists, bulk=False)
     fast = _run(state, lists, bulk=True)
     assert fast == slow
+    assert _run(state, lists, bulk=True, columns=False) == slow  # the quick read of every blob
+    assert _run(state, lists, bulk=True, backend="native") == slow  # the list-side index or not
+    assert _run(state, lists, bulk=True, backend="brute") == slow
     records, summary, found = fast
     matched = {(Path(r["location"]).name, r["status"]) for r in map(json.loads, records) if "location" in r}
     assert {("f003.jpg", "match"), ("f007.jpg", "match"), ("f011.jpg", "match"), ("f030.jpg", "match")} <= matched
@@ -121,3 +148,55 @@ def test_quick_read_marks_only_rows_that_may_match(tmp_path: Path) -> None:
     assert batch.meta[0] == ("image/jpeg", 1000)
     marked = set(np.flatnonzero(columnar.candidates(batch, matcher)).tolist())
     assert marked == {3, 7, 11, 13, 17, 19, 23, 29, 30}  # 30: its own MD5 is listed too
+
+
+def test_an_upgrade_fills_the_columns_of_every_row_it_can_read(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    state = tmp_path / "state.db"
+    md5, pdq = _state(state, rng, schema=3)
+    with StateStore.open(str(state)) as store:
+        assert store.schema_version() == 4
+        rows = store.db.execute(f"SELECT columns, {_COLUMNS} FROM files ORDER BY id").fetchall()
+    assert [i for i, r in enumerate(rows) if r[0] == 0] == [19, 29]  # unreadable; an archive: from the blob
+    assert rows[0][1:] == (md5[0].tobytes(), None, None, None, pdq[0].tobytes())
+    assert rows[23][1:] == (md5[23].tobytes(), None, None, None, None)  # hashed without PDQ
+    with StateStore.open(str(tmp_path / "new.db")) as store:  # a new file: nothing to fill
+        assert store.schema_version() == 4
+
+
+def test_columns_serve_only_rows_that_hold_nothing_else_the_lists_use(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    md5, pdq = _state(tmp_path / "state.db", rng)
+    matcher = Matcher.build(_lists(md5, pdq, rng))
+    types, others = columnar.column_types(matcher)
+    assert types == ["md5", "pdq"] and others == {"vpdq"}  # a video's frames are read from its blob
+    good = (md5[0].tobytes(), pdq[0].tobytes())
+    rows = [
+        (1, "md5,pdq@1", *good),
+        (1, "md5,pdq@1,vpdq@1", *good),  # a video
+        (0, "md5,pdq@1", None, None),  # not filled
+        (1, "md5,pdq@1", md5[0].tobytes()[:8], pdq[0].tobytes()),  # a digest of the wrong size
+        (1, "md5,pdq@1", md5[0].tobytes(), pdq[0].tobytes()[:40]),  # a partial PDQ row
+        (1, "md5", md5[1].tobytes(), None),  # no PDQ held
+    ]
+    batch = columnar.column_batch(rows, 2, types, others, {})
+    assert batch.served.tolist() == [True, False, False, False, False, True]
+    values, owners = batch.arrays["pdq"]
+    assert owners.tolist() == [0] * 8 and values.tobytes() == pdq[0].tobytes()
+    assert batch.arrays["md5"][1].tolist() == [0, 5]
+
+
+def test_only_new_entries_compares_whole_values() -> None:
+    from libra_cli.state.rematch import _held
+
+    rng = np.random.default_rng(9)
+    old = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    old[1:40, :8] = old[0, :8]  # many rows sharing their first 8 bytes
+    new = np.concatenate([old[::3], rng.integers(0, 256, (50, 32), dtype=np.uint8), old[:40]])
+    twin = old[5].copy()
+    twin[31] ^= 1  # a head that is listed, a value that is not
+    new = np.concatenate([new, twin[None]])
+    expected = [any((row == o).all() for o in old) for row in new]
+    assert _held(new, old).tolist() == expected
+    assert _held(new[:, :4], old[:, :4]).tolist() == [any((r == o).all() for o in old[:, :4]) for r in new[:, :4]]
+    assert not _held(new, old[:0]).any() and len(_held(new[:0], old)) == 0

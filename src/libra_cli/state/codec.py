@@ -16,6 +16,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+import numpy as np
+
 from .. import signals
 from ..engine import wire
 from ..models import HashConfig, HashResult, MediaRef
@@ -89,6 +91,24 @@ def _any_config(names: tuple[str, ...]) -> HashConfig:
 
 def encode(result: HashResult) -> bytes:
     return wire.encode_result(0, result)
+
+
+#: The hash types whose values a row also keeps in columns of their own (``h_md5``, ..., ``h_pdq``; schema 4):
+#: the types hash lists are made of, read by a rematch in one query (``state/bulk.py``).
+COLUMN_TYPES = ("md5", "sha1", "sha256", "blake3", "pdq")
+COLUMNS = tuple(f"h_{name}" for name in COLUMN_TYPES)
+
+
+def column_values(result: HashResult) -> tuple[bytes | None, ...]:
+    """``result``'s values for ``COLUMNS``: a digest, or every PDQ row joined; ``None`` where it has none."""
+    out: list[bytes | None] = []
+    for name in COLUMN_TYPES:
+        if name == "pdq":
+            rows = [v.values for v in result.perceptual if v.hash_type == name]
+            out.append(b"".join(np.ascontiguousarray(r, np.uint8).tobytes() for r in rows) if rows else None)
+        else:
+            out.append(result.digests.get(name))
+    return tuple(out)
 
 
 def decode(blob: bytes, ref: MediaRef, config: HashConfig | None = None) -> HashResult:

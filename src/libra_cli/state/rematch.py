@@ -17,9 +17,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import __version__
 from ..engine.wire import WireError
@@ -41,13 +43,20 @@ from .store import StateStore, uri
 log = logging.getLogger("libra.state")
 
 BATCH = 2048
-#: Stored rows read at once by the columnar path (``state/bulk.py``): one index search per type for all.
+#: Stored rows read at once by the quick read of blobs (``state/bulk.py``): one index search per type for all.
 BULK_BATCH = 16384
+#: Stored rows read at once from the hash columns (schema 4): one index search per type for all of them.
+COLUMN_BATCH = 65536
+#: Bytes of the state a rematch maps into memory while it reads the hash columns (``PRAGMA mmap_size``).
+MMAP = 1 << 32
+#: Rows read in full at once by id (SQLite allows 32,766 variables; older builds 999).
+_BY_ID = 500
 _ARCHIVES = "SELECT location FROM files WHERE gone_at IS NULL AND fingerprint = ? ORDER BY id"
-_ROWS = (
-    "SELECT location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, "
-    "hashes, last_seen FROM files WHERE gone_at IS NULL ORDER BY id"
+_FULL = (
+    "SELECT location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, computed, hashes, last_seen "
+    "FROM files"
 )
+_ROWS = f"{_FULL} WHERE gone_at IS NULL ORDER BY id"
 
 
 def only_new_entries(new: HashList, old: HashList) -> HashList:
@@ -58,13 +67,36 @@ def only_new_entries(new: HashList, old: HashList) -> HashList:
         if before is None or column.raw_values is not None:
             keep = np.ones(len(column), dtype=bool)
         else:
-            width = column.values.shape[1]
-            view = f"V{width}"
-            keep = ~np.isin(column.values.view(view).ravel(), before.values.view(view).ravel())
+            keep = ~_held(column.values, before.values)
         index = np.flatnonzero(keep)
         if len(index):
             columns[hash_type] = HashColumn.from_entries(hash_type, [column.entry(int(i)) for i in index])
     return HashList(new.info, columns)
+
+
+def _held(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Per row of ``values``: whether ``among`` has an equal row. Rows are compared on their first 8 bytes
+    first (sorted integers, where ``np.isin`` on whole rows sorts bytes objects) and in full where those meet."""
+    out = np.zeros(len(values), dtype=np.bool_)
+    if not len(values) or not len(among):
+        return out
+    width = values.shape[1]
+
+    def head(rows: np.ndarray) -> npt.NDArray[np.uint64]:
+        padded = np.zeros((len(rows), 8), dtype=np.uint8)
+        padded[:, : min(8, width)] = rows[:, :8]
+        return padded.view("<u8").ravel()
+
+    order = np.argsort(head(among), kind="stable")
+    sorted_heads = head(among)[order]
+    mine = head(values)
+    lo = np.searchsorted(sorted_heads, mine, side="left")
+    hi = np.searchsorted(sorted_heads, mine, side="right")
+    met = np.flatnonzero(hi > lo)
+    out[met] = (among[order[lo[met]]] == values[met]).all(axis=1)  # the first row with that head, in full
+    for i in met[~out[met] & (hi[met] - lo[met] > 1)].tolist():  # heads shared by several rows: all of them
+        out[i] = bool((among[order[lo[i] : hi[i]]] == values[i]).all(axis=1).any())
+    return out
 
 
 def rematch(
@@ -77,6 +109,7 @@ def rematch(
     listener: Callable[[Report], None] | None = None,
     partial: str | None = None,
     bulk: bool = True,
+    columns: bool = True,
 ) -> Report:
     """Match every stored file (not gone) against ``matcher``; findings to ``writer`` and to the history.
 
@@ -84,6 +117,8 @@ def rematch(
     with the run so ``libra history diff`` does not read what it did not report as gone (``history.partial``).
     ``bulk``: read each batch of rows as hash arrays first and decode in full only the files that may match
     (``state/bulk.py``); ``False`` decodes every row (the reference the tests and the benchmark compare with).
+    ``columns``: take those arrays from the hash columns (one query, no msgpack per row), reading from the
+    blob only the rows they do not serve; ``False`` unpacks every blob (the path before schema 4).
     """
     extra = {"partial": partial} if partial else {}
     config = HashConfig(
@@ -109,9 +144,14 @@ def rematch(
             for (location,) in store.db.execute(_ARCHIVES, (codec.ARCHIVE,)).fetchall():
                 why = "an archive: its members are not stored in the state; rescan it to match them against new lists"
                 _uncovered(report, writer, uri(location), why)
-            cursor.execute(_ROWS)
+            if bulk and columns:
+                _by_columns(store, matcher, config, stage, report, writer, run_id, review, listener, found)
+                rows_left = False
+            else:
+                cursor.execute(_ROWS)
+                rows_left = True
             types = columnar.searched_types(matcher)
-            while rows := cursor.fetchmany(BULK_BATCH if bulk else BATCH):
+            while rows_left and (rows := cursor.fetchmany(BULK_BATCH if bulk else BATCH)):
                 if bulk:
                     rows = _quick(rows, types, matcher, config, report, writer)
                 found += _match_rows(rows, config, stage, report, writer, run_id, review)
@@ -128,6 +168,66 @@ def rematch(
     if report.fatal_errors:
         log.warning("not covered by the stored hashes files=%d (a scan hashes them)", report.fatal_errors)
     return report
+
+
+def _by_columns(
+    store: StateStore,
+    matcher: Matcher,
+    config: HashConfig,
+    stage: MatchStage,
+    report: Report,
+    writer: FindingsWriter,
+    run_id: int,
+    review: StateReview,
+    listener: Callable[[Report], None] | None,
+    found: list[tuple[object, ...]],
+) -> None:
+    """The rows by their hash columns: one query reads a batch's values into arrays, the matcher marks the
+    rows that may match, and only those (and rows the columns do not serve: older rows that could not be
+    read, videos' frames) are read in full, through ``_quick`` and ``_match_rows`` as before. Findings are
+    added to ``found`` as they come (an interrupted run records what it found)."""
+    types, others = columnar.column_types(matcher)
+    blob_types = columnar.searched_types(matcher)
+    picked = "".join(f", coalesce({codec.COLUMNS[codec.COLUMN_TYPES.index(t)]}, x'')" for t in types)
+    store.db.execute(f"PRAGMA mmap_size = {MMAP}")  # one pass over the whole table: no copy of every page
+    cursor = store.db.cursor()
+    cursor.execute(
+        f"SELECT id, size, media_type, location, columns, computed{picked} FROM files WHERE gone_at IS NULL "
+        "ORDER BY id"
+    )
+    holds: dict[object, bool] = {}
+    gaps: dict[tuple[object, object], tuple[str, ...]] = {}
+    try:
+        while rows := cursor.fetchmany(COLUMN_BATCH):
+            batch = columnar.column_batch(rows, 6, types, others, holds)
+            full = columnar.column_candidates(batch, matcher)
+            rest = ~full
+            sizes = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=len(rows))
+            media = np.fromiter(map(bool, map(itemgetter(2), rows)), dtype=np.bool_, count=len(rows))
+            report.files += int(rest.sum())
+            report.bytes += int(sizes[rest].sum())
+            report.media += int((media & rest).sum())
+            pairs = set(zip(map(itemgetter(5), rows), map(itemgetter(2), rows), strict=True))
+            for pair in pairs - gaps.keys():
+                gaps[pair] = codec.missing(str(pair[0]), config, cast(str | None, pair[1]))
+            if any(gaps[p] for p in pairs):
+                for i in np.flatnonzero(rest).tolist():
+                    lacking = gaps[(rows[i][5], rows[i][2])]
+                    if lacking:
+                        why = f"stored hashes lack {', '.join(lacking)}, which the lists use; rescan it"
+                        _uncovered(report, writer, uri(rows[i][3]), why)
+            ids = [rows[i][0] for i in np.flatnonzero(full).tolist()]
+            for start in range(0, len(ids), _BY_ID):
+                part = ids[start : start + _BY_ID]
+                marks = ",".join("?" * len(part))
+                whole = store.db.execute(f"{_FULL} WHERE id IN ({marks}) ORDER BY id", part).fetchall()
+                whole = _quick(whole, blob_types, matcher, config, report, writer)
+                found += _match_rows(whole, config, stage, report, writer, run_id, review)
+            if listener is not None:
+                listener(report)
+    finally:
+        cursor.close()
+        store.db.execute("PRAGMA mmap_size = 0")
 
 
 def _quick(

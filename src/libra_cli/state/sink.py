@@ -36,14 +36,17 @@ INTERVAL = 1.0
 
 _UPSERT = """
 INSERT INTO files (location, size, mtime_ns, inode, ctime_ns, etag, version_id, media_type, width, height,
-                   computed, fingerprint, hashes, first_seen, last_seen, hashed_at, last_run, gone_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                   computed, fingerprint, hashes, first_seen, last_seen, hashed_at, last_run, gone_at,
+                   h_md5, h_sha1, h_sha256, h_blake3, h_pdq, columns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 1)
 ON CONFLICT (location) DO UPDATE SET
     size = excluded.size, mtime_ns = excluded.mtime_ns, inode = excluded.inode, ctime_ns = excluded.ctime_ns,
     etag = excluded.etag, version_id = excluded.version_id, media_type = excluded.media_type,
     width = excluded.width, height = excluded.height, computed = excluded.computed,
     fingerprint = excluded.fingerprint, hashes = excluded.hashes, last_seen = excluded.last_seen,
-    hashed_at = excluded.hashed_at, last_run = excluded.last_run, gone_at = NULL
+    hashed_at = excluded.hashed_at, last_run = excluded.last_run, gone_at = NULL,
+    h_md5 = excluded.h_md5, h_sha1 = excluded.h_sha1, h_sha256 = excluded.h_sha256, h_blake3 = excluded.h_blake3,
+    h_pdq = excluded.h_pdq, columns = 1
 """
 _TOUCH = "UPDATE files SET last_seen = ?, last_run = ?, gone_at = NULL WHERE location = ?"
 _DROP = "DELETE FROM files WHERE location = ?"
@@ -169,7 +172,7 @@ class StateSink(Sink):
         return (
             key(ref.uri), ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns, ref.etag, ref.version_id,
             result.media_type, result.width, result.height, codec.computed_text(result.computed), fingerprint,
-            codec.encode(result), now, now, now, self.run_id,
+            codec.encode(result), now, now, now, self.run_id, *codec.column_values(result),
         )  # fmt: skip
 
     def _merged(self, db: sqlite3.Connection, result: HashResult) -> tuple[HashResult, str] | None:

@@ -33,7 +33,7 @@ from ..textsafe import printable
 #: ``PRAGMA application_id``: "LBRA". A SQLite file without it is some other program's database.
 APPLICATION_ID = 0x4C425241
 APPLICATION = "libra-state"
-SCHEMA = 3
+SCHEMA = 4
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _V1 = """
@@ -107,8 +107,31 @@ _V3 = """
 ALTER TABLE allow ADD COLUMN identity TEXT
 """
 
+#: The hash values lists are made of, in columns of their own (``codec.COLUMN_TYPES``): a rematch reads them
+#: with one query into arrays instead of unpacking every row's ``hashes`` (``state/bulk.py``). ``columns``
+#: says the row's values of those types are there (0: a row written before them that could not be read, and
+#: rows of older libras until the backfill below fills them: those are read from ``hashes``).
+_V4 = """
+ALTER TABLE files ADD COLUMN h_md5 BLOB;
+ALTER TABLE files ADD COLUMN h_sha1 BLOB;
+ALTER TABLE files ADD COLUMN h_sha256 BLOB;
+ALTER TABLE files ADD COLUMN h_blake3 BLOB;
+ALTER TABLE files ADD COLUMN h_pdq BLOB;          -- every PDQ row of the file (image and variants), 32 bytes each
+ALTER TABLE files ADD COLUMN columns INTEGER NOT NULL DEFAULT 0
+"""
+
 #: The statements that bring a schema ``n - 1`` file to ``n``.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+
+
+def _fill_columns(db: sqlite3.Connection) -> None:
+    from .bulk import fill_columns  # msgpack and the signal registry: only when a state is upgraded
+
+    fill_columns(db)
+
+
+#: Work in Python after a step's statements, in the same transaction (filling new columns from old rows).
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {4: _fill_columns}
 
 
 def default_state_path() -> str:
@@ -228,6 +251,8 @@ class StateStore:
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
+                if version and step in BACKFILLS:  # a new file has no rows to fill
+                    BACKFILLS[step](self.db)
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA),))
             self.db.execute(f"PRAGMA user_version = {SCHEMA}")
             self.db.execute("COMMIT")

@@ -4,7 +4,7 @@
 >>> from libra_cli.match.index import build_index
 >>> codes = np.random.default_rng(0).integers(0, 256, (5_000, 32), dtype=np.uint8)
 >>> index = build_index(codes, radius=31)          # the best available kind for this list
->>> index.name in {"native", "mih"}
+>>> index.name in {"expanded", "native", "mih"}
 True
 >>> qi, entry, dist = index.search(codes[:3])      # every entry within 31 bits of each query, once
 >>> entry.tolist(), dist.tolist()
@@ -27,6 +27,7 @@ from .base import (
     unregister,
 )
 from .brute import BruteIndex
+from .expanded import ExpandedIndex, plan_expanded
 from .mih import MihIndex
 from .native import NativeIndex, default_threads
 from .plan import ChunkPlan, make_plan, plan_chunks
@@ -34,6 +35,7 @@ from .plan import ChunkPlan, make_plan, plan_chunks
 __all__ = [
     "BruteIndex",
     "ChunkPlan",
+    "ExpandedIndex",
     "HammingIndex",
     "Matches",
     "MihIndex",
@@ -45,6 +47,7 @@ __all__ = [
     "index_names",
     "make_plan",
     "plan_chunks",
+    "plan_expanded",
     "register",
     "unregister",
 ]

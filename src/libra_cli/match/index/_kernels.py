@@ -20,7 +20,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["build_tables", "search"]
+__all__ = ["build_tables", "expanded_search", "search"]
 
 
 @intrinsic
@@ -329,3 +329,120 @@ def build_tables(
             offsets[f2] if f2 >= 0 else 0, widths[f2] if f2 >= 0 else 0,
             starts[at : at + (np.int64(1) << widths[c]) + 1], ids[c], filters[c],
         )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def expanded_search(
+    queries: np.ndarray,
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    widths: np.ndarray,
+    follows: np.ndarray,
+    starts: np.ndarray,
+    starts_at: np.ndarray,
+    records: np.ndarray,
+    bit_masks: np.ndarray,
+    limits: np.ndarray,
+    low_bits: np.ndarray,
+    radius: int,
+    block: int,
+    out_q: np.ndarray,
+    out_e: np.ndarray,
+    out_d: np.ndarray,
+) -> int:
+    """The search of ``expanded.py``: every entry is stored under each chunk value within its chunk's probe
+    radius, so a query reads one bucket per chunk, its own value's. ``records[p]``: the entry's filter word
+    (high 32 bits), how many bits the stored chunk value differs from the entry's (bits 24-31: the chunk
+    distance when a query's value equals it) and the entry id (low 24 bits).
+
+    Blocks of ``block`` queries are searched chunk by chunk, so one chunk's bucket starts and records stay
+    in cache across the block. Run conditions and the first-chunk rule are ``_search_block``'s; returns the
+    number of hits (only the first ``len(out_q)`` are written).
+    """
+    nq = queries.shape[0]
+    nwords = codes.shape[1]
+    nchunks = bit_masks.shape[0]
+    depth = limits.shape[1]
+    cap = out_q.shape[0]
+    count = 0
+    dist = np.empty(nchunks, dtype=np.int64)
+    bucket = np.empty(block, dtype=np.int64)
+    run_s = np.empty(block, dtype=np.int64)
+    run_e = np.empty(block, dtype=np.int64)
+    for lo in range(0, nq, block):
+        hi = min(nq, lo + block)
+        for c in range(nchunks):
+            off = offsets[c]
+            width = widths[c]
+            at = starts_at[c]
+            f1 = follows[c, 0]
+            f2 = follows[c, 1]
+            low = np.uint64(low_bits[c])
+            lim1 = limits[c, 1] if depth > 1 else 0
+            lim2 = limits[c, 2] if depth > 2 else 64
+            # three passes over the block, each starting the loads the next one reads: the block's bucket
+            # starts, then its records, are in cache when they are used (latency, not work, was the cost)
+            for qi in range(lo, hi):
+                b = at + _key(queries[qi], off, width)
+                bucket[qi - lo] = b
+                _prefetch(starts, b)
+            for qi in range(lo, hi):
+                b = bucket[qi - lo]
+                s = np.int64(starts[b])
+                e = np.int64(starts[b + 1])
+                run_s[qi - lo] = s
+                run_e[qi - lo] = e
+                if e > s:
+                    _prefetch(records, s)
+            for qi in range(lo, hi):
+                s = run_s[qi - lo]
+                e = run_e[qi - lo]
+                if e <= s:
+                    continue
+                q = queries[qi]
+                qf = np.uint64(0)
+                if depth > 1:
+                    qf = np.uint64(_key(q, offsets[f1], widths[f1]))
+                    if depth > 2:
+                        qf |= np.uint64(_key(q, offsets[f2], widths[f2])) << np.uint64(widths[f1])
+                for p in range(s, e):
+                    rec = records[p]
+                    k = np.int64((rec >> np.uint64(24)) & np.uint64(0xFF))
+                    if depth > 1:
+                        x = (rec >> np.uint64(32)) ^ qf
+                        if np.int64(_popcount(x & low)) > lim1 - k or np.int64(_popcount(x)) > lim2 - k:
+                            continue
+                    idx = np.int64(rec & np.uint64(0xFFFFFF))
+                    d = np.uint64(0)
+                    for w in range(nwords):
+                        d += _popcount(codes[idx, w] ^ q[w])
+                    if np.int64(d) > radius:
+                        continue
+                    seen = False
+                    if c > 0:
+                        dist[:] = -1
+                        for j in range(c):
+                            total = 0
+                            ok = True
+                            for length in range(depth):
+                                kk = (j + length) % nchunks
+                                if dist[kk] < 0:
+                                    dk = np.uint64(0)
+                                    for w in range(nwords):
+                                        dk += _popcount((codes[idx, w] ^ q[w]) & bit_masks[kk, w])
+                                    dist[kk] = np.int64(dk)
+                                total += dist[kk]
+                                if total > limits[j, length]:
+                                    ok = False
+                                    break
+                            if ok:
+                                seen = True
+                                break
+                    if seen:
+                        continue
+                    if count < cap:
+                        out_q[count] = qi
+                        out_e[count] = idx
+                        out_d[count] = np.int64(d)
+                    count += 1
+    return count
