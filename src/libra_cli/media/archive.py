@@ -62,6 +62,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 #: Kinds recognised but not opened, with the recorded reason.
 UNREAD = {"7z": "7z archive, members not hashed", "rar": "RAR archive, members not hashed"}
 ENCRYPTED = "encrypted archive, members not hashed"
+#: Kinds whose members several workers can share (``scan``'s ``part``): each part walks the archive, so
+#: only kinds that inflate cheaply beside hashing are split (bzip2 and xz inflate slower than we hash).
+SPLITS = frozenset({"zip", "tar", "gzip"})
 
 #: What ``visit`` receives per member: its names from the outer archive inward, its bytes (``None``
 #: when it was not read), its declared size, its time (ns since the epoch) and a problem, if any.
@@ -97,6 +100,18 @@ class _Budget:
     only: frozenset[tuple[str, ...]] | None = None
 
     left: set[tuple[str, ...]] = field(default_factory=set)  #: of ``only``'s members, those not read yet
+    #: This walk's share of the members, ``(index, parts)``: every part walks the whole archive alike
+    #: (the limits count over all of it), but only visits the top-level members it owns (and what is
+    #: nested in them), so several workers can hash one archive's members at once.
+    part: tuple[int, int] = (0, 1)
+    mine: bool = True  #: the current top-level member is this part's
+
+    def claim(self, depth: int, at: int, of: int) -> None:
+        """At the top level, whether the member found at ``at`` of ``of`` (an index, or a byte offset) is
+        this part's: parts own consecutive runs, so their members put together keep the archive's order."""
+        index, parts = self.part
+        if depth == 1 and parts > 1:
+            self.mine = min(parts - 1, at * parts // max(of, 1)) == index
 
     def skips(self, path: tuple[str, ...]) -> bool:
         return self.only is not None and path not in self.only
@@ -138,16 +153,23 @@ def scan(
     limits: ArchiveLimits,
     visit: Visit,
     only: set[tuple[str, ...]] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> str | None:
     """Walk an archive's members (nested archives too), calling ``visit`` for each; never raises.
 
     Returns the archive's own problems as one sentence (``None`` if none): unread kinds, encryption,
     truncation, and the limit that stopped the walk. ``only``: read just the members at these paths
-    (a ZIP's others are not even inflated).
+    (a ZIP's others are not even inflated). ``part``: ``(index, parts)``, visit only this part's share of
+    the top-level members (``SPLITS``); the walk, its limits and its problems are those of the whole archive.
     """
     leading = None if only is None else frozenset(p[:i] for p in only for i in range(1, len(p) + 1))
-    budget = _Budget(limits, only=leading, left=set(only or ()))
-    problems = _walk(source, kind, (), 1, budget, visit)
+    budget = _Budget(limits, only=leading, left=set(only or ()), part=part or (0, 1))
+
+    def mine(path: tuple[str, ...], data: bytes | None, size: int, when: int | None, problem: str | None) -> None:
+        if budget.mine:
+            visit(path, data, size, when, problem)
+
+    problems = _walk(source, kind, (), 1, budget, mine if part else visit)
     if budget.stopped and budget.stopped not in problems.problems:
         problems.note(budget.stopped)
     return problems.error
@@ -250,9 +272,11 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
         _zip_salvage(stream, path, depth, budget, visit, found)
         return
     with archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        for index, info in enumerate(infos):
             if info.is_dir():
                 continue
+            budget.claim(depth, index, len(infos))
             budget.member()
             name = _name(info.filename)
             if budget.skips((*path, name)):
@@ -269,7 +293,13 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
             budget.charge(info.file_size)
             try:
                 with archive.open(info) as handle:
-                    data = handle.read(info.file_size + 1)
+                    if not budget.mine:  # another part hashes it: read on only if it is an archive (limits)
+                        head = handle.read(512)
+                        if kind_of(head) is None:
+                            continue
+                        data = head + handle.read(info.file_size + 1 - len(head))
+                    else:
+                        data = handle.read(info.file_size + 1)
             except (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, NotImplementedError) as err:
                 visit((*path, name), None, info.file_size, when, f"the member cannot be read: {one_line(err)}")
                 continue
@@ -315,6 +345,7 @@ def _zip_salvage(
         _, _, flags, method, mtime, mdate, _, csize, usize, nlen, xlen = _LOCAL.unpack_from(data, pos)
         name = _name(data[pos + 30 : pos + 30 + nlen].decode("utf-8" if flags & 0x800 else "cp437", "replace"))
         start = pos + 30 + nlen + xlen
+        budget.claim(depth, pos, len(data))
         budget.member()
         when = _zip_time(((mdate >> 9) + 1980, (mdate >> 5) & 0xF, mdate & 0x1F, mtime >> 11, (mtime >> 5) & 0x3F,
                           (mtime & 0x1F) * 2))  # fmt: skip
@@ -451,6 +482,7 @@ def _tar(
             archive.members = []  # type: ignore[attr-defined]  # stream mode keeps every header otherwise
             if not info.isreg():
                 continue
+            budget.claim(depth, info.offset if kind == "tar" else stream.tell() - start, compressed)
             budget.member()
             name = _name(info.name)
             if budget.skips((*path, name)):
@@ -466,7 +498,8 @@ def _tar(
                 visit((*path, name), None, info.size, when, "the member is truncated: not hashed")
                 found.note("the TAR archive is truncated")
                 return
-            _member(data, name, info.size, when, path, depth, budget, visit)
+            if budget.mine or kind_of(data[:512]) is not None:  # another part's: walked only if an archive
+                _member(data, name, info.size, when, path, depth, budget, visit)
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as err:
         found.note(f"the TAR archive is truncated or corrupt after {count(seen, 'entry', 'entries')} "
                    f"({one_line(err) or type(err).__name__})")  # fmt: skip
@@ -504,6 +537,9 @@ def _is_tar_header(block: bytes) -> bool:
 def _single(reader: io.BufferedIOBase, kind: str, path: tuple[str, ...], depth: int, budget: _Budget,
             visit: Visit) -> None:  # fmt: skip
     """A compressed file that is not a TAR: its one inflated member, named ``-`` (``a.jpg.gz!-``)."""
+    budget.claim(depth, 0, 1)
+    if depth == 1 and not budget.mine:
+        return  # the first part reads it (nested deeper, every part walks it for the limits)
     budget.member()
     limit = budget.limits.max_member_size
     try:
