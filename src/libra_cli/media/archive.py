@@ -60,7 +60,10 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"Rar!\x1a\x07", "rar"),
 )
 #: Kinds recognised but not opened, with the recorded reason.
-UNREAD = {"7z": "7z archive, members not hashed", "rar": "RAR archive, members not hashed"}
+UNREAD = {
+    "7z": "7z archive, members not hashed (reading 7z needs py7zr: pip install 'libra-cli[7z]')",
+    "rar": "RAR archive, members not hashed",
+}
 ENCRYPTED = "encrypted archive, members not hashed"
 #: Kinds whose members several workers can share (``scan``'s ``part``): each part walks the archive, so
 #: only kinds that inflate cheaply beside hashing are split (bzip2 and xz inflate slower than we hash).
@@ -179,12 +182,17 @@ def _walk(
     source: bytes | BinaryIO, kind: str, path: tuple[str, ...], depth: int, budget: _Budget, visit: Visit
 ) -> Scan:
     found = Scan()
-    if kind in UNREAD:
+    seven = kind == "7z" and _sevenzip() is not None
+    if kind in UNREAD and not seven:
         found.note(UNREAD[kind])
         return found
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        if kind == "zip":
+        if seven:
+            from .sevenzip import seven as walk7z
+
+            walk7z(stream, path, depth, budget, visit, found)
+        elif kind == "zip":
             _zip(stream, path, depth, budget, visit, found)
         else:
             _tar(stream, kind, path, depth, budget, visit, found)
@@ -195,6 +203,13 @@ def _walk(
     except Exception as err:  # a parser's bug on a hostile archive costs this archive, never the scan
         found.note(f"the archive cannot be read ({type(err).__name__}: {one_line(err)}): the rest not hashed")
     return found
+
+
+def _sevenzip() -> str | None:
+    """``"py7zr"`` when 7z archives can be read (the optional dependency is installed), else ``None``."""
+    from .sevenzip import available
+
+    return "py7zr" if available() else None
 
 
 def _name(raw: str) -> str:
