@@ -11,9 +11,9 @@ so a busy machine slows every tree alike. Files/s counts the photos (members, fo
 against the unpacked tree at the same worker count. Files per CPU-second (with ``--workers 1``: the scan's
 own process) is the cost per file, which a machine shared with other work blurs less.
 
-``--before DIR``: every scan runs in a child process, once with ``DIR`` (a ``src`` folder of another version,
-e.g. ``git archive HEAD~3 src | tar -x -C /tmp/before``) and once with this checkout's ``src``, interleaved,
-and each line shows both and after/before.
+``--before DIR``: each round runs in two child processes, one importing ``DIR`` (a ``src`` folder of another
+version, e.g. ``git archive HEAD~3 src | tar -x -C /tmp/before``) and one this checkout's ``src``, each
+scanning every tree once after an untimed warm-up scan; each line shows both and after/before.
 """
 
 from __future__ import annotations
@@ -86,16 +86,17 @@ def scan_here(tree: Path, workers: int, planted: list[Path]) -> tuple[float, flo
     return elapsed, used, photos
 
 
-def scan(tree: Path, workers: int, planted: list[Path], src: str | None) -> tuple[float, float, int]:
-    """One scan, in this process (``src`` ``None``) or in a child importing ``libra_cli`` from ``src``."""
+def scans(trees: list[Path], workers: int, planted: list[Path], src: str | None) -> list[tuple[float, float, int]]:
+    """One scan of each tree, in this process (``src`` ``None``) or in a child importing ``libra_cli`` from
+    ``src``, which first scans the first tree once untimed (its forkserver and workers' imports warm, as in
+    this process after the first round)."""
     if src is None:
-        return scan_here(tree, workers, planted)
+        return [scan_here(tree, workers, planted) for tree in trees]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(HERE)])}
-    command = [sys.executable, str(HERE / "bench_archives.py"), "--one", str(tree), "--workers", str(workers),
-               "--planted", ",".join(map(str, planted))]  # fmt: skip
+    command = [sys.executable, str(HERE / "bench_archives.py"), "--one", ",".join(map(str, trees)),
+               "--workers", str(workers), "--planted", ",".join(map(str, planted))]  # fmt: skip
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    elapsed, used, photos = json.loads(out.strip().splitlines()[-1])
-    return float(elapsed), float(used), int(photos)
+    return [(float(t), float(c), int(n)) for t, c, n in json.loads(out.strip().splitlines()[-1])]
 
 
 def main() -> None:
@@ -110,7 +111,10 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     if args.one:
-        print(json.dumps(scan_here(Path(args.one), counts[0], [Path(p) for p in args.planted.split(",")])))
+        planted = [Path(p) for p in args.planted.split(",")]
+        mine = [Path(t) for t in args.one.split(",")]
+        scan_here(mine[0], counts[0], planted)
+        print(json.dumps([scan_here(tree, counts[0], planted) for tree in mine]))
         return
     from bench_throughput import make_jpegs
 
@@ -133,12 +137,11 @@ def main() -> None:
               + (", before/after interleaved" if args.before else ""))  # fmt: skip
         for workers in counts:
             times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+            chosen = {n: t for n, t in trees.items() if not n[0].isdigit() or int(n.split()[0]) in (1, workers)}
             for _ in range(args.rounds):
-                for name, tree in trees.items():
-                    if name[0].isdigit() and int(name.split()[0]) not in (1, workers):
-                        continue
-                    for version, src in versions.items():
-                        elapsed, used, photos = scan(tree, workers, planted, src)
+                for version, src in versions.items():
+                    found = scans(list(chosen.values()), workers, planted, src)
+                    for name, (elapsed, used, photos) in zip(chosen, found, strict=True):
                         assert photos == args.files, (name, photos)
                         times.setdefault((version, name), []).append((elapsed, used))
             median = {key: (statistics.median(t for t, _ in runs), statistics.median(c for _, c in runs))
