@@ -1,4 +1,4 @@
-"""Archives opened in memory: ZIP and TAR (plain, gzip, bzip2, xz) members, read one at a time, never written.
+"""Archives opened in memory: ZIP, TAR (plain, gzip, bzip2, xz) and 7z members, read one at a time, never written.
 
 Abuse material travels in archives; hashing only the archive file would miss every listed picture
 inside it. ``scan`` walks an archive's members with the standard library's ``zipfile`` and ``tarfile``
@@ -14,8 +14,11 @@ archive declares sizes (ZIP), and while inflating otherwise (compressed TAR): th
 with its reason and costs milliseconds. What was read before a problem (a truncated or corrupt
 archive, a limit) is kept.
 
-7z and RAR archives are recognised and recorded ("7z archive, members not hashed"): no well-kept pure
-library reads them without adding native code (``docs/archives.md``).
+7z archives are read with py7zr when it is installed (``sevenzip.py``, an optional dependency); RAR
+archives, and 7z without py7zr, are recognised and recorded ("RAR archive, members not hashed").
+
+A large archive may be walked by several workers at once, each visiting its own run of members
+(``scan``'s ``part``): every part walks the whole archive, so limits and problems stay the whole archive's.
 
 >>> kind_of(b"PK\\x03\\x04" + bytes(26)), kind_of(b"\\x1f\\x8b\\x08"), kind_of(b"plain text")
 ('zip', 'gzip', None)
