@@ -185,7 +185,9 @@ def test_encrypted_and_7z_archives_are_recorded_not_guessed(tmp_path: Path) -> N
     assert result.members == () and result.error == "encrypted archive, members not hashed"
     assert result.digests["md5"] == hashlib.md5(locked).digest()  # the archive itself is still matched
     seven = hashed(b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(100), tmp_path, "a.7z")
-    assert seven.error == "7z archive, members not hashed" and seven.members == ()
+    assert "7z" in (seven.error or "") and seven.members == ()  # read or not: test_archive_7z.py
+    rar = hashed(b"Rar!\x1a\x07\x01\x00" + bytes(100), tmp_path, "a.rar")
+    assert rar.error == "RAR archive, members not hashed" and rar.members == ()
 
 
 def test_traversal_and_hostile_names_are_only_names(tmp_path: Path) -> None:
@@ -234,7 +236,9 @@ def test_a_nested_zip_bomb_is_refused_fast(tmp_path: Path) -> None:
     for depth in range(4):  # 42.zip's shape: 16 copies per level
         level = zip_bytes({f"l{depth}-{i}.zip": level for i in range(16)})
     result, took, peak = _bounded(level, tmp_path, "42.zip")
-    assert took < 5 and peak < 64 * 1024 * 1024
+    # Inflating it would take hours; refusing takes well under a second on a quiet machine (the bound is
+    # loose for a shared, loaded one: the point is that it is refused, not how fast the machine is).
+    assert took < 20 and peak < 64 * 1024 * 1024
     reasons = " ".join(m.error or "" for m in result.members) + (result.error or "")
     assert "above the 100 to 1 limit" in reasons or "archives deep" in reasons or "inflated bytes" in reasons
 

@@ -221,23 +221,30 @@ def _fatal(ref: MediaRef, reason: str) -> HashResult:
 _checked: HashConfig | None = None
 
 
-def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = None) -> HashResult:
+def hash_ref(
+    ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = None, part: tuple[int, int] | None = None
+) -> HashResult:
     """Hash one file: the hash set's digests always, perceptual hashes when it is decodable media.
 
     ``heartbeat`` is called while long files are read, so a deadline measures lack of progress, not
-    size. Raises only ``ConfigError`` for a hash type libra does not know (see ``check_config``).
+    size. ``part``: ``(index, parts)`` of a large file handed to several workers (``merge_parts`` puts
+    their results together): an archive's members are shared out between them (``archive.SPLITS``);
+    anything else, and the file's own digests, is the first part's. Raises only ``ConfigError`` for a
+    hash type libra does not know (see ``check_config``).
     """
     global _checked
     if config is not _checked:  # the same config object comes with every file of a run
         check_config(config)
         _checked = config
+    if part is not None and part[0] > 0:
+        return _other_part(ref, config, heartbeat, part)
     try:
         backend = storage_for(ref.uri, config.storage)
         if ref.size > config.max_in_memory:
-            return _hash_streamed(ref, config, heartbeat)
+            return _hash_streamed(ref, config, heartbeat, part)
         data, ref = backend.read(ref, config.max_in_memory)
     except FileTooLarge:  # it grew past the limit since the walk saw it
-        return _hash_streamed(ref, config, heartbeat)
+        return _hash_streamed(ref, config, heartbeat, part)
     except (Gone, Changed) as err:  # a race with the uploader: reported, not a coverage failure
         return HashResult(ref, None, error=str(err))
     except LibraError as err:
@@ -252,10 +259,60 @@ def hash_ref(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None = No
         if config.archives is not None:
             kind = archive_kind(data[:HEAD_SIZE])
             if kind is not None:
-                return _with_archive(ref, config, digests, kind, data, heartbeat)
+                return _with_archive(ref, config, digests, kind, data, heartbeat, _share(kind, part))
         return HashResult(ref, None, digests, computed=frozenset(digests))  # most files of a tree
     source = MediaSource(ref, media_type or "", data, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)
+
+
+def _share(kind: str, part: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The part of an archive's members to hash: all of them when its kind is not shared out."""
+    from .media.archive import SPLITS
+
+    return part if part is not None and kind in SPLITS else None
+
+
+def _other_part(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None, part: tuple[int, int]) -> HashResult:
+    """A later part of a large file: its share of an archive's members, or nothing (the first part does
+    the rest). The first bytes are read on their own, so a large video is not read once per part."""
+    empty = HashResult(ref, None)
+    try:
+        backend = storage_for(ref.uri, config.storage)
+        with backend.open(ref) as stream:
+            head = stream.read(HEAD_SIZE)
+        kind = archive_kind(head) if config.archives is not None and sniff(head) is None else None
+        if _share(kind or "", part) is None or kind is None:
+            return empty
+        if ref.size > config.max_in_memory:
+            return _with_archive(ref, config, {}, kind, lambda: backend.open(ref), heartbeat, part)
+        data, ref = backend.read(ref, config.max_in_memory)
+    except FileTooLarge:
+        return _with_archive(ref, config, {}, kind or "", lambda: backend.open(ref), heartbeat, part)
+    except (Gone, Changed) as err:
+        return HashResult(ref, None, error=str(err))
+    except LibraError as err:
+        return _fatal(ref, str(err))
+    except MemoryError:
+        return _fatal(ref, "the file is too large to read into memory")
+    except Exception as err:
+        return _fatal(ref, f"the storage backend failed ({type(err).__name__}: {one_line(err)})")
+    return _with_archive(ref, config, {}, kind, data, heartbeat, part)
+
+
+def merge_parts(parts: list[HashResult]) -> HashResult:
+    """One file's result from the results of its parts (``hash_ref``'s ``part``), in part order.
+
+    The first part holds the file's digests and media; the archive's members are every part's, put
+    together in the archive's order. A part that failed fatally (its worker died or hung) fails the file,
+    as it would have unsplit; other problems are the file's problems (the parts' archive-level problems
+    are the same sentence, said once).
+    """
+    fatal = next((p for p in parts if p.fatal), None)
+    if fatal is not None:
+        return replace(fatal, ref=parts[0].ref)
+    errors = list(dict.fromkeys(e for p in parts if p.error for e in p.error.split("; ")))
+    members = tuple(m for p in parts for m in p.members)
+    return replace(parts[0], members=members, error="; ".join(errors) or None)
 
 
 _kind_of: Callable[[bytes], str | None] | None = None
@@ -282,6 +339,7 @@ def _with_archive(
     kind: str,
     source: bytes | Callable[[], BinaryIO],
     heartbeat: Heartbeat | None,
+    part: tuple[int, int] | None = None,
 ) -> HashResult:
     """An archive: its own digests, and every member hashed like a file (``media/archive.py``), in memory."""
     from .media.archive import scan
@@ -304,11 +362,11 @@ def _with_archive(
             heartbeat()
 
     if isinstance(source, bytes):
-        error = scan(source, kind, config.archives, visit)
+        error = scan(source, kind, config.archives, visit, part=part)
     else:
         try:
             with source() as stream:
-                error = scan(stream, kind, config.archives, visit)
+                error = scan(stream, kind, config.archives, visit, part=part)
         except (LibraError, OSError) as err:
             error = f"the archive cannot be opened again to read its members: {one_line(err)}"
     return HashResult(ref, None, digests, computed=frozenset(digests), error=error, members=tuple(members))
@@ -394,7 +452,9 @@ def _touched(stream: Any, ref: MediaRef) -> bool:
     )
 
 
-def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None) -> HashResult:
+def _hash_streamed(
+    ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | None, part: tuple[int, int] | None = None
+) -> HashResult:
     """A file above ``max_in_memory``: digests over one sequential pass, media type from its first bytes.
 
     Image decoders need the whole file, so a still this large keeps its digests only (reported, not
@@ -431,6 +491,6 @@ def _hash_streamed(ref: MediaRef, config: HashConfig, heartbeat: Heartbeat | Non
     if media_type is None and config.archives is not None:
         kind = archive_kind(head)
         if kind is not None:
-            return _with_archive(ref, config, digests, kind, lambda: backend.open(ref), heartbeat)
+            return _with_archive(ref, config, digests, kind, lambda: backend.open(ref), heartbeat, _share(kind, part))
     source = MediaSource(ref, media_type or "", None, lambda: backend.open(ref), heartbeat)
     return _with_media(ref, config, digests, media_type, source)

@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerProcess
 
 from ..errors import ConfigError, LibraError
+from ..hashing import merge_parts
 from ..models import HashConfig, HashResult, MediaRef
 from .base import Engine, EngineOptions, Waitable, register
 from .framing import FrameError, FrameReader, frame, write_all
@@ -52,6 +53,9 @@ BATCH_BYTES = 4 * 1024 * 1024
 SILENT_DEATHS = 4
 #: Seconds a worker's current file may run before the files queued behind it move to an idle worker.
 STEAL_AFTER = 0.5
+#: A file this large (when archives are read) is one task per worker, up to one per this many bytes: an
+#: archive's members are then hashed by several workers at once (``hashing.hash_ref``'s ``part``).
+SPLIT_BYTES = 8 * 1024 * 1024
 
 _CRASHED = "the worker process died while hashing this file (a decoder crash); it was not covered"
 _HUNG = "hashing this file made no progress for {:g} s, so its worker was stopped; it was not covered"
@@ -88,11 +92,24 @@ class EngineError(LibraError):
 
 
 @dataclass
+class _Whole:
+    """A file shared out as several part tasks: their results, until all are in."""
+
+    parts: int
+    results: dict[int, HashResult] = field(default_factory=dict)
+
+
+@dataclass
 class _Task:
     id: int
     ref: MediaRef
     attempt: int = 0
     abandoned: bool = False  #: moved to another worker; this copy's result is discarded
+    part: tuple[int, int] | None = None  #: ``(index, parts)`` of a file shared out between workers
+    whole: _Whole | None = None
+
+    def again(self, task_id: int, attempt: int) -> _Task:
+        return _Task(task_id, self.ref, attempt, part=self.part, whole=self.whole)
 
 
 @dataclass
@@ -167,7 +184,12 @@ class LocalPoolEngine(Engine):
     def submit(self, ref: MediaRef) -> None:
         """Queue ``ref``; it is sent (in a batch with others) on the next ``poll``."""
         self._outstanding += 1
-        self._retry.append(_Task(next(self._ids), ref))
+        parts = min(len(self._workers), ref.size // SPLIT_BYTES) if self.config.archives is not None else 1
+        if parts < 2:
+            self._retry.append(_Task(next(self._ids), ref))
+            return
+        whole = _Whole(parts)
+        self._retry.extend(_Task(next(self._ids), ref, part=(i, parts), whole=whole) for i in range(parts))
 
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
         self._dispatch()
@@ -232,7 +254,8 @@ class LocalPoolEngine(Engine):
 
     def _send(self, worker: _Worker, batch: list[_Task], now: float) -> bool:
         try:
-            write_all(worker.conn.fileno(), frame(encode_tasks([(t.id, t.ref) for t in batch])))
+            parts = {t.id: t.part for t in batch if t.part is not None}
+            write_all(worker.conn.fileno(), frame(encode_tasks([(t.id, t.ref) for t in batch], parts)))
         except OSError:  # the worker died under us: its sentinel reports it on the next poll
             self._retry.extendleft(reversed(batch))
             return False
@@ -274,7 +297,16 @@ class LocalPoolEngine(Engine):
         task = worker.queue.popleft()
         if task.abandoned:
             return
-        out.append(decode_result(body, task.ref, self.config))
+        self._done(task, decode_result(body, task.ref, self.config), out)
+
+    def _done(self, task: _Task, result: HashResult, out: list[HashResult]) -> None:
+        """A task's result; a part's waits for the other parts of its file, then they make one result."""
+        if task.whole is not None and task.part is not None:
+            task.whole.results[task.part[0]] = result
+            if len(task.whole.results) < task.whole.parts:
+                return
+            result = merge_parts([task.whole.results[i] for i in range(task.whole.parts)])
+        out.append(result)
         self._outstanding -= 1
 
     def _lose(self, worker: _Worker, reason: str, out: list[HashResult], isolate: bool) -> None:
@@ -301,10 +333,9 @@ class LocalPoolEngine(Engine):
         for task in tasks:
             culprit = (task.attempt and len(tasks) == 1) if isolate else task is head
             if culprit:
-                out.append(HashResult(task.ref, None, error=reason, fatal=True))
-                self._outstanding -= 1
+                self._done(task, HashResult(task.ref, None, error=reason, fatal=True), out)
             else:
-                again.append(_Task(next(self._ids), task.ref, task.attempt + 1 if isolate else task.attempt))
+                again.append(task.again(next(self._ids), task.attempt + 1 if isolate else task.attempt))
         self._retry.extendleft(reversed(again))
         index = self._workers.index(worker)
         self._workers[index] = self._spawn(index)
@@ -331,7 +362,7 @@ class LocalPoolEngine(Engine):
                 for task in list(worker.queue)[1:]:
                     if not task.abandoned:
                         task.abandoned = True
-                        self._retry.append(_Task(next(self._ids), task.ref, task.attempt))
+                        self._retry.append(task.again(next(self._ids), task.attempt))
 
 
 register("local", LocalPoolEngine)

@@ -70,19 +70,37 @@ def _pack(value: Any) -> bytes:
 # -- parent -> worker ---------------------------------------------------------------------------------
 
 
-def encode_tasks(tasks: list[tuple[int, MediaRef]]) -> bytes:
-    """A batch of tasks in one message (small files travel many to a message)."""
+def encode_tasks(tasks: list[tuple[int, MediaRef]], parts: Mapping[int, tuple[int, int]] | None = None) -> bytes:
+    """A batch of tasks in one message (small files travel many to a message); ``parts``: task id ->
+    ``(index, parts)`` for the tasks that are a part of a file shared out between workers."""
+    parts = parts or {}
     return _pack(
-        [[i, r.uri, r.size, r.mtime_ns, r.inode, r.ctime_ns, r.etag, r.version_id] for i, r in tasks]
+        [
+            [
+                i,
+                r.uri,
+                r.size,
+                r.mtime_ns,
+                r.inode,
+                r.ctime_ns,
+                r.etag,
+                r.version_id,
+                *([list(parts[i])] if i in parts else []),
+            ]
+            for i, r in tasks
+        ]
     )
 
 
-def decode_tasks(data: bytes) -> list[tuple[int, MediaRef]]:
-    """In the worker (which trusts its parent): the task ids and references of a batch."""
-    return [
-        (int(task_id), MediaRef(uri, size, mtime_ns, inode, ctime_ns, etag, version_id))
-        for task_id, uri, size, mtime_ns, inode, ctime_ns, etag, version_id in _unpack(data)
-    ]
+def decode_tasks(data: bytes, parts: dict[int, tuple[int, int]] | None = None) -> list[tuple[int, MediaRef]]:
+    """In the worker (which trusts its parent): the task ids and references of a batch; the parts of
+    split files are put in ``parts``."""
+    out = []
+    for task_id, uri, size, mtime_ns, inode, ctime_ns, etag, version_id, *rest in _unpack(data):
+        out.append((int(task_id), MediaRef(uri, size, mtime_ns, inode, ctime_ns, etag, version_id)))
+        if rest and parts is not None:
+            parts[int(task_id)] = (int(rest[0][0]), int(rest[0][1]))
+    return out
 
 
 # -- worker -> parent ---------------------------------------------------------------------------------

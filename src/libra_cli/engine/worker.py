@@ -112,7 +112,8 @@ def serve(conn: Connection, config: HashConfig) -> None:
             if not data:
                 outbox.flush()
                 return
-            for task_id, ref in decode_tasks(data):
+            parts: dict[int, tuple[int, int]] = {}
+            for task_id, ref in decode_tasks(data, parts):
                 last = time.monotonic()
 
                 def heartbeat(task_id: int = task_id) -> None:
@@ -122,4 +123,4 @@ def serve(conn: Connection, config: HashConfig) -> None:
                         last = now
                         outbox.put(encode_heartbeat(task_id), urgent=True)
 
-                outbox.put(encode_result(task_id, hash_ref(ref, config, heartbeat)))
+                outbox.put(encode_result(task_id, hash_ref(ref, config, heartbeat, parts.get(task_id))))

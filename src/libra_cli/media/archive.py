@@ -1,4 +1,4 @@
-"""Archives opened in memory: ZIP and TAR (plain, gzip, bzip2, xz) members, read one at a time, never written.
+"""Archives opened in memory: ZIP, TAR (plain, gzip, bzip2, xz) and 7z members, read one at a time, never written.
 
 Abuse material travels in archives; hashing only the archive file would miss every listed picture
 inside it. ``scan`` walks an archive's members with the standard library's ``zipfile`` and ``tarfile``
@@ -14,8 +14,11 @@ archive declares sizes (ZIP), and while inflating otherwise (compressed TAR): th
 with its reason and costs milliseconds. What was read before a problem (a truncated or corrupt
 archive, a limit) is kept.
 
-7z and RAR archives are recognised and recorded ("7z archive, members not hashed"): no well-kept pure
-library reads them without adding native code (``docs/archives.md``).
+7z archives are read with py7zr when it is installed (``sevenzip.py``, an optional dependency); RAR
+archives, and 7z without py7zr, are recognised and recorded ("RAR archive, members not hashed").
+
+A large archive may be walked by several workers at once, each visiting its own run of members
+(``scan``'s ``part``): every part walks the whole archive, so limits and problems stay the whole archive's.
 
 >>> kind_of(b"PK\\x03\\x04" + bytes(26)), kind_of(b"\\x1f\\x8b\\x08"), kind_of(b"plain text")
 ('zip', 'gzip', None)
@@ -47,6 +50,8 @@ RATIO_FLOOR = 64 * 1024
 _CD_BYTES_PER_MEMBER = 512
 #: Bytes read from a decompressor at a time.
 _CHUNK = 1024 * 1024
+#: Compressed bytes given to zlib at a time (gzip).
+_FEED = 64 * 1024
 
 #: Magic bytes -> archive kind. TAR is recognised at offset 257 (``ustar``).
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -60,8 +65,14 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"Rar!\x1a\x07", "rar"),
 )
 #: Kinds recognised but not opened, with the recorded reason.
-UNREAD = {"7z": "7z archive, members not hashed", "rar": "RAR archive, members not hashed"}
+UNREAD = {
+    "7z": "7z archive, members not hashed (reading 7z needs py7zr: pip install 'libra-cli[7z]')",
+    "rar": "RAR archive, members not hashed",
+}
 ENCRYPTED = "encrypted archive, members not hashed"
+#: Kinds whose members several workers can share (``scan``'s ``part``): each part walks the archive, so
+#: only kinds that inflate cheaply beside hashing are split (bzip2 and xz inflate slower than we hash).
+SPLITS = frozenset({"zip", "tar", "gzip"})
 
 #: What ``visit`` receives per member: its names from the outer archive inward, its bytes (``None``
 #: when it was not read), its declared size, its time (ns since the epoch) and a problem, if any.
@@ -97,6 +108,18 @@ class _Budget:
     only: frozenset[tuple[str, ...]] | None = None
 
     left: set[tuple[str, ...]] = field(default_factory=set)  #: of ``only``'s members, those not read yet
+    #: This walk's share of the members, ``(index, parts)``: every part walks the whole archive alike
+    #: (the limits count over all of it), but only visits the top-level members it owns (and what is
+    #: nested in them), so several workers can hash one archive's members at once.
+    part: tuple[int, int] = (0, 1)
+    mine: bool = True  #: the current top-level member is this part's
+
+    def claim(self, depth: int, at: int, of: int) -> None:
+        """At the top level, whether the member found at ``at`` of ``of`` (an index, or a byte offset) is
+        this part's: parts own consecutive runs, so their members put together keep the archive's order."""
+        index, parts = self.part
+        if depth == 1 and parts > 1:
+            self.mine = min(parts - 1, at * parts // max(of, 1)) == index
 
     def skips(self, path: tuple[str, ...]) -> bool:
         return self.only is not None and path not in self.only
@@ -138,16 +161,23 @@ def scan(
     limits: ArchiveLimits,
     visit: Visit,
     only: set[tuple[str, ...]] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> str | None:
     """Walk an archive's members (nested archives too), calling ``visit`` for each; never raises.
 
     Returns the archive's own problems as one sentence (``None`` if none): unread kinds, encryption,
     truncation, and the limit that stopped the walk. ``only``: read just the members at these paths
-    (a ZIP's others are not even inflated).
+    (a ZIP's others are not even inflated). ``part``: ``(index, parts)``, visit only this part's share of
+    the top-level members (``SPLITS``); the walk, its limits and its problems are those of the whole archive.
     """
     leading = None if only is None else frozenset(p[:i] for p in only for i in range(1, len(p) + 1))
-    budget = _Budget(limits, only=leading, left=set(only or ()))
-    problems = _walk(source, kind, (), 1, budget, visit)
+    budget = _Budget(limits, only=leading, left=set(only or ()), part=part or (0, 1))
+
+    def mine(path: tuple[str, ...], data: bytes | None, size: int, when: int | None, problem: str | None) -> None:
+        if budget.mine:
+            visit(path, data, size, when, problem)
+
+    problems = _walk(source, kind, (), 1, budget, mine if part else visit)
     if budget.stopped and budget.stopped not in problems.problems:
         problems.note(budget.stopped)
     return problems.error
@@ -157,12 +187,17 @@ def _walk(
     source: bytes | BinaryIO, kind: str, path: tuple[str, ...], depth: int, budget: _Budget, visit: Visit
 ) -> Scan:
     found = Scan()
-    if kind in UNREAD:
+    seven = kind == "7z" and _sevenzip() is not None
+    if kind in UNREAD and not seven:
         found.note(UNREAD[kind])
         return found
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        if kind == "zip":
+        if seven:
+            from .sevenzip import seven as walk7z
+
+            walk7z(stream, path, depth, budget, visit, found)
+        elif kind == "zip":
             _zip(stream, path, depth, budget, visit, found)
         else:
             _tar(stream, kind, path, depth, budget, visit, found)
@@ -173,6 +208,13 @@ def _walk(
     except Exception as err:  # a parser's bug on a hostile archive costs this archive, never the scan
         found.note(f"the archive cannot be read ({type(err).__name__}: {one_line(err)}): the rest not hashed")
     return found
+
+
+def _sevenzip() -> str | None:
+    """``"py7zr"`` when 7z archives can be read (the optional dependency is installed), else ``None``."""
+    from .sevenzip import available
+
+    return "py7zr" if available() else None
 
 
 def _name(raw: str) -> str:
@@ -250,9 +292,11 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
         _zip_salvage(stream, path, depth, budget, visit, found)
         return
     with archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        for index, info in enumerate(infos):
             if info.is_dir():
                 continue
+            budget.claim(depth, index, len(infos))
             budget.member()
             name = _name(info.filename)
             if budget.skips((*path, name)):
@@ -269,7 +313,13 @@ def _zip(stream: BinaryIO, path: tuple[str, ...], depth: int, budget: _Budget, v
             budget.charge(info.file_size)
             try:
                 with archive.open(info) as handle:
-                    data = handle.read(info.file_size + 1)
+                    if not budget.mine:  # another part hashes it: read on only if it is an archive (limits)
+                        head = handle.read(512)
+                        if kind_of(head) is None:
+                            continue
+                        data = head + handle.read(info.file_size + 1 - len(head))
+                    else:
+                        data = handle.read(info.file_size + 1)
             except (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, NotImplementedError) as err:
                 visit((*path, name), None, info.file_size, when, f"the member cannot be read: {one_line(err)}")
                 continue
@@ -315,6 +365,7 @@ def _zip_salvage(
         _, _, flags, method, mtime, mdate, _, csize, usize, nlen, xlen = _LOCAL.unpack_from(data, pos)
         name = _name(data[pos + 30 : pos + 30 + nlen].decode("utf-8" if flags & 0x800 else "cp437", "replace"))
         start = pos + 30 + nlen + xlen
+        budget.claim(depth, pos, len(data))
         budget.member()
         when = _zip_time(((mdate >> 9) + 1980, (mdate >> 5) & 0xF, mdate & 0x1F, mtime >> 11, (mtime >> 5) & 0x3F,
                           (mtime & 0x1F) * 2))  # fmt: skip
@@ -381,7 +432,7 @@ class _Inflated(io.RawIOBase):
     """The inflated bytes of a (compressed) tar stream, counted against the archive's limits as they
     are read: header blocks, skipped members and PAX headers included, so nothing inflates unbounded."""
 
-    def __init__(self, inner: BinaryIO | io.BufferedIOBase, compressed: int, budget: _Budget) -> None:
+    def __init__(self, inner: BinaryIO | io.BufferedIOBase | io.RawIOBase, compressed: int, budget: _Budget) -> None:
         super().__init__()
         self.inner = inner
         self.compressed = compressed
@@ -411,11 +462,47 @@ class _Inflated(io.RawIOBase):
         return len(data)
 
 
-def _decompressed(stream: BinaryIO, kind: str) -> BinaryIO | io.BufferedIOBase:
-    if kind == "gzip":
-        import gzip
+class _Gunzip(io.RawIOBase):
+    """gzip members (one after another, as ``gzip`` reads them) inflated by zlib itself, which checks each
+    member's CRC and size, fed ``_FEED`` bytes at a time: ``gzip.GzipFile`` feeds 8 KiB a call, and its
+    Python layers cost a tar.gz of photos about a tenth of what hashing them does. A stream that ends
+    inside a member raises ``EOFError``, as ``gzip`` does."""
 
-        return gzip.GzipFile(fileobj=stream, mode="rb")
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.inflater = zlib.decompressobj(31)
+        self.tail = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while True:
+            if self.inflater.eof:  # the next member, if any (NUL padding after a member is allowed)
+                rest = (self.inflater.unused_data or self.stream.read(_FEED)).lstrip(b"\x00")
+                while not rest:
+                    more = self.stream.read(_FEED)
+                    if not more:
+                        return 0
+                    rest = more.lstrip(b"\x00")
+                if not rest.startswith(b"\x1f\x8b"):
+                    raise zlib.error("not a gzip member after the end of the last one")
+                self.inflater, self.tail = zlib.decompressobj(31), rest
+            if not self.tail:
+                self.tail = self.stream.read(_FEED)
+                if not self.tail:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            out = self.inflater.decompress(self.tail, min(len(buffer), _FEED))
+            self.tail = self.inflater.unconsumed_tail
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+
+def _decompressed(stream: BinaryIO, kind: str) -> BinaryIO | io.BufferedIOBase | io.RawIOBase:
+    if kind == "gzip":
+        return _Gunzip(stream)
     if kind == "bzip2":
         return bz2.BZ2File(stream, mode="rb")
     if kind == "xz":
@@ -451,6 +538,7 @@ def _tar(
             archive.members = []  # type: ignore[attr-defined]  # stream mode keeps every header otherwise
             if not info.isreg():
                 continue
+            budget.claim(depth, info.offset if kind == "tar" else stream.tell() - start, compressed)
             budget.member()
             name = _name(info.name)
             if budget.skips((*path, name)):
@@ -466,7 +554,8 @@ def _tar(
                 visit((*path, name), None, info.size, when, "the member is truncated: not hashed")
                 found.note("the TAR archive is truncated")
                 return
-            _member(data, name, info.size, when, path, depth, budget, visit)
+            if budget.mine or kind_of(data[:512]) is not None:  # another part's: walked only if an archive
+                _member(data, name, info.size, when, path, depth, budget, visit)
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as err:
         found.note(f"the TAR archive is truncated or corrupt after {count(seen, 'entry', 'entries')} "
                    f"({one_line(err) or type(err).__name__})")  # fmt: skip
@@ -504,6 +593,9 @@ def _is_tar_header(block: bytes) -> bool:
 def _single(reader: io.BufferedIOBase, kind: str, path: tuple[str, ...], depth: int, budget: _Budget,
             visit: Visit) -> None:  # fmt: skip
     """A compressed file that is not a TAR: its one inflated member, named ``-`` (``a.jpg.gz!-``)."""
+    budget.claim(depth, 0, 1)
+    if depth == 1 and not budget.mine:
+        return  # the first part reads it (nested deeper, every part walks it for the limits)
     budget.member()
     limit = budget.limits.max_member_size
     try:
