@@ -74,11 +74,15 @@ class WakeQueue(Generic[T]):
             self._items.extend(items)
             self._signal()
 
-    def take(self, limit: int) -> list[T]:
-        """Up to ``limit`` items waiting right now, in order (one lock for all of them)."""
+    def take(self, limit: int | None = None) -> list[T]:
+        """Up to ``limit`` items waiting right now (every one with ``None``), in order, under one lock: a
+        busy consumer drains in bursts."""
         with self._cond:
-            count = min(limit, len(self._items))
-            items = [self._items.popleft() for _ in range(count)]
+            if limit is None or limit >= len(self._items):
+                items = list(self._items)
+                self._items.clear()
+            else:
+                items = [self._items.popleft() for _ in range(limit)]
             if items:
                 self._cond.notify_all()
             self._unsignal()
@@ -101,16 +105,6 @@ class WakeQueue(Generic[T]):
             self._cond.notify()
             self._unsignal()
             return item
-
-    def take_all(self) -> list[T]:
-        """Every item waiting right now (one lock for all of them: a busy consumer drains in bursts)."""
-        with self._cond:
-            items = list(self._items)
-            self._items.clear()
-            if items:
-                self._cond.notify_all()
-            self._unsignal()
-            return items
 
     @property
     def drained(self) -> bool:

@@ -134,7 +134,7 @@ class ThreadsEngine(Engine):
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
         if not len(self._done):
             wait([self._done, *wake], timeout=min(timeout, self._next_deadline()))  # type: ignore[list-item]
-        out = self._done.take_all()
+        out = self._done.take()
         self._check_deadlines(out)
         self._pending -= len(out)
         return out
