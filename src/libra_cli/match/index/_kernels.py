@@ -89,6 +89,43 @@ def _prefetch_run(filters: np.ndarray, ids: np.ndarray, s: np.int64, e: np.int64
         _prefetch(ids, e - 1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _earlier_chunk(
+    codes: np.ndarray,
+    idx: np.int64,
+    q: np.ndarray,
+    c: int,
+    depth: int,
+    nchunks: int,
+    nwords: int,
+    bit_masks: np.ndarray,
+    limits: np.ndarray,
+    dist: np.ndarray,
+) -> bool:
+    """Whether a chunk before ``c`` also meets its run conditions for entry ``idx`` (then that chunk
+    reports it, so chunk ``c`` does not). Chunk distances are computed on demand into ``dist``."""
+    if c == 0:
+        return False
+    dist[:] = -1
+    for j in range(c):
+        total = 0
+        ok = True
+        for length in range(depth):
+            k = (j + length) % nchunks
+            if dist[k] < 0:
+                dk = np.uint64(0)
+                for w in range(nwords):
+                    dk += _popcount((codes[idx, w] ^ q[w]) & bit_masks[k, w])
+                dist[k] = np.int64(dk)
+            total += dist[k]
+            if total > limits[j, length]:
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
 @njit(cache=True, nogil=True)
 def _search_block(
     queries: np.ndarray,
@@ -183,28 +220,8 @@ def _search_block(
                     d += _popcount(codes[idx, w] ^ q[w])
                 if np.int64(d) > radius:
                     continue
-                # the first chunk whose run conditions it meets reports it; chunk distances on demand
-                seen = False
-                if c > 0:
-                    dist[:] = -1
-                    for j in range(c):
-                        total = 0
-                        ok = True
-                        for length in range(depth):
-                            k = (j + length) % nchunks
-                            if dist[k] < 0:
-                                dk = np.uint64(0)
-                                for w in range(nwords):
-                                    dk += _popcount((codes[idx, w] ^ q[w]) & bit_masks[k, w])
-                                dist[k] = np.int64(dk)
-                            total += dist[k]
-                            if total > limits[j, length]:
-                                ok = False
-                                break
-                        if ok:
-                            seen = True
-                            break
-                if seen:
+                # the first chunk whose run conditions it meets reports it
+                if _earlier_chunk(codes, idx, q, c, depth, nchunks, nwords, bit_masks, limits, dist):
                     continue
                 if count < cap:
                     out_q[count] = qi
@@ -418,27 +435,7 @@ def expanded_search(
                         d += _popcount(codes[idx, w] ^ q[w])
                     if np.int64(d) > radius:
                         continue
-                    seen = False
-                    if c > 0:
-                        dist[:] = -1
-                        for j in range(c):
-                            total = 0
-                            ok = True
-                            for length in range(depth):
-                                kk = (j + length) % nchunks
-                                if dist[kk] < 0:
-                                    dk = np.uint64(0)
-                                    for w in range(nwords):
-                                        dk += _popcount((codes[idx, w] ^ q[w]) & bit_masks[kk, w])
-                                    dist[kk] = np.int64(dk)
-                                total += dist[kk]
-                                if total > limits[j, length]:
-                                    ok = False
-                                    break
-                            if ok:
-                                seen = True
-                                break
-                    if seen:
+                    if _earlier_chunk(codes, idx, q, c, depth, nchunks, nwords, bit_masks, limits, dist):
                         continue
                     if count < cap:
                         out_q[count] = qi
