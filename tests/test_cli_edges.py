@@ -212,3 +212,14 @@ def test_files_from_and_since(tmp_path: Path, photos: Path, keyed: tuple[Path, P
     code, out, _ = scan(keyed, str(tree), "--since", "2020-01-01T00:00:00Z", "-q")
     doc = json.loads(out)
     assert doc["summary"]["files"] == 1 and doc["summary"]["filtered"] == {"since": 1}
+
+
+def test_an_unreadable_files_from_list_stops_before_any_findings_are_written(
+    tmp_path: Path, keyed: tuple[Path, Path]
+) -> None:
+    """Findings to stdout start with a header; a ``--files-from`` that cannot be read must be refused before
+    it, so a redirected stdout is not left holding half a JSON document."""
+    for bad in (tmp_path / "nope.txt", tmp_path):
+        code, out, err = scan(keyed, "--files-from", str(bad), "-q")
+        assert code == 2 and out == "", out[:200]
+        assert "--files-from" in err and "Traceback" not in err

@@ -37,7 +37,7 @@ from .settings import ScanSettings
 from .sinks import FindingsSink, Sink
 from .storage import Source, WalkOptions, scheme_of
 from .storage.s3 import parse_s3_uri
-from .storage.sources import Named, read_files_from
+from .storage.sources import Named, check_files_from, read_files_from
 from .textsafe import unicode_safe
 
 if TYPE_CHECKING:  # the context stage is imported only by runs that ask for it (``--suspected``)
@@ -107,9 +107,11 @@ def hash_config(settings: ScanSettings, matcher: Matcher | None) -> HashConfig:
 def check_settings(settings: ScanSettings) -> None:
     """What can fail before anything is decrypted or written: the engine's name, the dask engine's own
     settings (Dask installed, TLS files, a scheduler that accepts connections), the ``--on-match`` program
-    (found and executable now, not after the scan). ``ConfigError``."""
+    (found and executable now, not after the scan), a ``--files-from`` list that can be read. ``ConfigError``."""
     if settings.on_match:
         check_hook(settings.on_match)
+    if settings.files_from is not None:
+        check_files_from(settings.files_from)
     if settings.engine not in engines():
         raise ConfigError(f"{settings.engine!r} is not an engine (choose from {', '.join(engines())})")
     if settings.engine == "dask":

@@ -15,6 +15,7 @@ never ends, while plain keys, ``s3://`` URIs and local paths work the same way f
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -140,7 +141,16 @@ def read_files_from(spec: str, *, default_bucket: str | None = None) -> Iterator
         yield from parse_files_from(handle, origin=spec, default_bucket=default_bucket)
 
 
-def _open_list(path: str) -> IO[bytes]:
+def check_files_from(spec: str) -> None:
+    """Refuse a ``--files-from`` that cannot be read, before the run writes anything (``FilesFromError``).
+
+    A regular file is opened and closed; a pipe is only looked at (opening it would wait for a writer).
+    """
+    if spec != "-":
+        _open_list(spec, probe=True)
+
+
+def _open_list(path: str, probe: bool = False) -> IO[bytes]:
     """A regular file or a pipe; never a directory or a device (``/dev/zero`` would never end)."""
     try:
         mode = os.stat(path).st_mode
@@ -148,7 +158,12 @@ def _open_list(path: str) -> IO[bytes]:
             raise FilesFromError(f"--files-from {path}: is a directory, not a list of files")
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise FilesFromError(f"--files-from {path}: is not a regular file or a pipe")
-        return open(path, "rb")
+        if probe and stat.S_ISFIFO(mode):
+            return io.BytesIO()
+        handle = open(path, "rb")  # noqa: SIM115  # returned open, for the caller's with-block
+        if probe:
+            handle.close()
+        return handle
     except FileNotFoundError:
         raise FilesFromError(f"--files-from {path}: no such file") from None
     except OSError as err:
