@@ -188,3 +188,19 @@ def test_only_matches_keeps_the_match_lines_and_the_totals() -> None:
     totals = sink.totals(Report(files=2, media=2, matched=1, skipped=1, errors=2, fatal_errors=1))
     assert "Skipped:       1 file (not looked at: size limit, special file or link)" in totals
     assert "Result:        known material FOUND (exit code 1); coverage incomplete" in totals
+
+
+def test_warnings_are_counted_apart_from_errors_and_say_only_what_happened() -> None:
+    """A file read and matched by digest but not decoded is a warning, not an error; a member that was not
+    read at all does not claim its digests were matched."""
+    shown: list[str] = []
+    sink = TerminalSink(lambda line: shown.append(str(line)))
+    sink.result(HashResult(MediaRef("/srv/c/broken.jpg", 10), "image/jpeg", {"md5": b"1" * 16}, error="truncated"), [])
+    sink.result(HashResult(MediaRef("/srv/a.zip!x.jpg", 10), None, error="the member is truncated: not hashed"), [])
+    assert shown == [
+        "/srv/c/broken.jpg: WARNING truncated (exact digests were still matched)",
+        "/srv/a.zip!x.jpg: WARNING the member is truncated: not hashed",
+    ]
+    totals = sink.totals(Report(files=3, media=2, errors=3, fatal_errors=1))
+    assert "Errors:        1 (files or folders not read: not covered)" in totals
+    assert "Warnings:      2 (hashed in part: see the WARNING lines)" in totals

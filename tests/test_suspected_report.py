@@ -60,6 +60,10 @@ def test_small_counts_are_suppressed_and_hashes_only_when_asked(
     shared = {h["sha256"] for h in summary["suspected_hashes"]}
     assert shared == {r["digests"]["sha256"] for r in records(doc, "suspected")}
     assert not shared & {r["digests"]["sha256"] for r in records(doc)}  # matched files' hashes are not shared
+    above = len(records(doc, "suspected")) + 1  # a floor above the suspected count hides it, hashes included
+    code, _, err = cli("report", "aggregate", str(first), "--min-count", str(above), "--with-hashes", "-o", str(target))
+    summary = json.loads(target.read_text())
+    assert code == 0 and summary["suspected"] is None and summary["suspected_hashes"] == [], err
 
 
 def test_bad_findings_files_are_one_sentence(tmp_path: Path) -> None:

@@ -142,8 +142,8 @@ def aggregate(paths: Sequence[str], *, min_count: int = 1, with_hashes: bool = F
     }
     suppressed += sum(1 for name in ("matched", "suspected") if out[name] is None)
     out["suppressed"] = suppressed
-    if with_hashes:
-        out["suspected_hashes"] = [hashes[k] for k in sorted(hashes)]
+    if with_hashes:  # not when the count itself is held back: the list would say it
+        out["suspected_hashes"] = [] if out["suspected"] is None else [hashes[k] for k in sorted(hashes)]
     return out
 
 

@@ -179,7 +179,8 @@ def _hash_set(value: Any) -> str:
 
     for name in names:
         if name not in ("lists", "all") and not signals.computable(name):
-            raise ConfigError(f"--hash-set: {name!r} is not a hash type libra computes ({', '.join(signals.names())})")
+            known = ", ".join(n for n in signals.names() if signals.computable(n))
+            raise ConfigError(f"--hash-set: {name!r} is not a hash type libra computes ({known})")
     return ",".join(names)
 
 

@@ -621,5 +621,6 @@ def _tell(settings: ScanSettings, report: Report, view: TerminalSink | None, bar
     coverage = "" if report.complete else ", coverage incomplete"
     say(
         f"libra: scanned {count(report.files, 'file')} ({report.media} media, {report.skipped} skipped): "
-        f"{report.matched} matched, {report.suspected} suspected, {count(report.errors, 'error')}{coverage}{where}"
+        f"{report.matched} matched, {report.suspected} suspected, {count(report.fatal_errors, 'error')}, "
+        f"{count(report.errors - report.fatal_errors, 'warning')}{coverage}{where}"
     )

@@ -99,7 +99,7 @@ class TerminalSink(Sink):
             self.echo(match_line(result.ref.uri, matches))
         elif result.error and not self.only_matches:
             status = "ERROR" if result.fatal else "WARNING"
-            note = "" if result.fatal else " (exact digests were still matched)"
+            note = "" if result.fatal or not result.digests else " (exact digests were still matched)"
             self.echo(_line(result.ref.uri, status, f"{result.error}{note}"))
         if matches and result.error and not self.only_matches:
             self.echo(_line(result.ref.uri, "WARNING", f"{result.error} (exact digests were still matched)"))
@@ -117,7 +117,7 @@ class TerminalSink(Sink):
         """``Suspected: 44 files (not matches)`` and a line per cluster: ``account alice: 3 confirmed, …``."""
         if not report.suspected:
             return []
-        lines = [f"Suspected:     {count(report.suspected, 'file')} beside matches (not matches; see findings)"]
+        lines = [f"Suspected:     {count(report.suspected, 'file')} beside matches (not matches; -o FILE lists them)"]
         for cluster in report.clusters[:CLUSTER_LINES]:
             lines.append(
                 f"  {printable(str(cluster['kind']))} {printable(str(cluster['key']))}: {cluster['confirmed']} "
@@ -156,7 +156,8 @@ class TerminalSink(Sink):
             if report.skipped
             else "Skipped:       0 files",
             f"Filtered:      {count(filtered, 'file')} ({rules})" if filtered else "Filtered:      0 files",
-            f"Errors:        {report.errors} ({report.fatal_errors} left a file or folder uncovered)",
+            f"Errors:        {report.fatal_errors} (files or folders not read: not covered)",
+            f"Warnings:      {report.errors - report.fatal_errors} (hashed in part: see the WARNING lines)",
             f"Time:          {seconds:.1f} s",
             f"Result:        {verdict}",
         ]
