@@ -73,3 +73,16 @@ def test_yaml_errors_are_one_line(tmp_path: Path) -> None:
 def test_config_folder_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a folder, not a file"):
         load_config(str(tmp_path))
+
+
+def test_a_bad_value_from_the_config_file_names_its_key() -> None:
+    """A value the command line gave is named by its option; one from the config file by its key, since
+    that is where the person has to look."""
+    from libra_cli.settings import ScanSettings
+
+    with pytest.raises(ConfigError, match=r"^config file key 'max_file_size': '2X' is not a size"):
+        ScanSettings.resolve({}, {"max_file_size": "2X"})
+    with pytest.raises(ConfigError, match=r"^config file key 'workers': "):
+        ScanSettings.resolve({}, {"workers": -3})
+    with pytest.raises(ConfigError, match=r"^'2X' is not a size"):
+        ScanSettings.resolve({"max_file_size": "2X"}, {})

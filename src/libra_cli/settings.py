@@ -427,11 +427,18 @@ class ScanSettings:
         named: set[str] = set()  #: settings given by a flag or the config file (not defaults)
         for key, option in OPTIONS.items():
             given = flags.get(key)
+            from_file = False
             if given is None or (isinstance(given, list | tuple) and not given):
                 given = config.get(key)
+                from_file = given is not None
             if given is not None:
                 named.add(key)
-            values[key] = option.parse(option.default if given is None else given)
+            try:
+                values[key] = option.parse(option.default if given is None else given)
+            except ConfigError as err:
+                if not from_file:
+                    raise
+                raise ConfigError(f"config file key {key!r}: {err}") from None  # where to look, not only what
         _check_together(values, named)
         return cls._build(values)
 
