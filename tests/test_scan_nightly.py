@@ -253,7 +253,7 @@ def test_max_rate_bounds_files_per_second(
 
 def test_max_rate_values_are_checked() -> None:
     for bad in ("0", "-3", "fast", "2Q"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match="--max-rate"):  # the option is named, files/s or bytes/s
             ScanSettings.resolve({"max_rate": [bad]})
     assert ScanSettings.resolve({"max_rate": ["100", "50M"]}).max_rate is not None
 

@@ -50,7 +50,12 @@ class Rate:
             try:
                 number = float(text)
             except ValueError:
-                size = float(parse_size(text))  # a unit: bytes per second
+                try:
+                    size = float(parse_size(text))  # a unit: bytes per second
+                except ConfigError:
+                    raise ConfigError(
+                        f"--max-rate must be files per second (100) or bytes per second (50M), not {item!r}"
+                    ) from None
                 if size <= 0:
                     raise ConfigError(f"--max-rate {item!r} must be more than 0") from None
                 continue

@@ -281,7 +281,7 @@ def _check_together(values: dict[str, Any], named: set[str]) -> None:
     if band.low <= threshold:
         raise ConfigError(
             f"--near-band {band.low}..{band.high} starts at or below the PDQ match threshold ({threshold}), "
-            f"where pictures match: start it above, e.g. {threshold + 1}..{max(band.high, threshold + 1)}"
+            f"where pictures match: start it above, e.g. {threshold + 1}..{max(band.high, threshold + 17)}"
         )
 
 
