@@ -171,3 +171,27 @@ def test_a_digest_only_hash_set_runs_in_threads() -> None:
     assert engine_for(two, HashConfig(digests=("md5",), perceptual=("pdq",))) == "local"
     assert engine_for(ScanSettings.resolve({"workers": 1}), HashConfig(perceptual=())) == "inprocess"
     assert engine_for(ScanSettings.resolve({"workers": 2, "engine": "local"}), HashConfig(perceptual=())) == "threads"
+
+
+def test_workers_that_cannot_start_are_one_sentence_with_the_way_out() -> None:
+    """Where the forkserver's socket is refused (a sandbox, a user without a usable /dev/shm), the run ends
+    with one sentence that names ``--workers 1``, not a bare "Connection refused"."""
+    from libra_cli.errors import LibraError
+
+    engine = make_engine("local", CONFIG, EngineOptions(workers=2))
+    real = engine._ctx  # type: ignore[attr-defined]
+
+    class Refused:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def start(self) -> None:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    class Context:
+        Pipe = staticmethod(real.Pipe)
+        Process = Refused
+
+    engine._ctx = Context()  # type: ignore[attr-defined]
+    with pytest.raises(LibraError, match=r"worker processes could not start \(Connection refused\); --workers 1"):
+        engine.start()

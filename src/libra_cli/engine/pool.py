@@ -147,7 +147,15 @@ class LocalPoolEngine(Engine):
     def _spawn(self, index: int) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=serve, args=(child, self.config), name=f"libra-worker-{index}", daemon=True)
-        process.start()
+        try:
+            process.start()
+        except OSError as err:  # e.g. the forkserver's socket refused (a sandbox, a user without /dev/shm)
+            parent.close()
+            child.close()
+            raise LibraError(
+                f"worker processes could not start ({err.strerror or err}); "
+                "--workers 1 hashes in this process instead"
+            ) from None
         child.close()
         return _Worker(process, parent, FrameReader(parent.fileno(), MAX_MESSAGE), progress=time.monotonic())
 
@@ -323,7 +331,7 @@ class LocalPoolEngine(Engine):
         if not worker.spoke:
             self._silent_deaths += 1
             if self._silent_deaths >= SILENT_DEATHS:
-                raise EngineError(
+                raise LibraError(
                     f"worker processes die before hashing anything ({SILENT_DEATHS} in a row, exit code "
                     f"{worker.process.exitcode}); see the log above for why"
                 )
