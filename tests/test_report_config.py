@@ -86,3 +86,18 @@ def test_a_bad_value_from_the_config_file_names_its_key() -> None:
         ScanSettings.resolve({}, {"workers": -3})
     with pytest.raises(ConfigError, match=r"^'2X' is not a size"):
         ScanSettings.resolve({"max_file_size": "2X"}, {})
+
+
+def test_a_default_config_folder_that_cannot_be_searched_is_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``HOME`` pointing where this user may not look: no config is used, and the log says why."""
+    from libra_cli.config import find_config
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.delenv("LIBRA_CONFIG", raising=False)
+    monkeypatch.setattr(Path, "is_file", refuse)
+    assert find_config(None) is None
+    assert "config file not looked for" in caplog.text and "Permission denied" in caplog.text

@@ -9,12 +9,14 @@ never silently does nothing. Keys and passphrases never go in the file: only pat
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .textsafe import log_value
 
 #: Key -> accepted Python types.
 SCHEMA: Mapping[str, tuple[type, ...]] = {
@@ -94,7 +96,19 @@ def find_config(explicit: str | None) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"config file {chosen!r} does not exist")
         return path
-    return next((p for p in default_paths() if p.is_file()), None)
+    return next((p for p in default_paths() if _present(p)), None)
+
+
+def _present(path: Path) -> bool:
+    """Whether a default config file is there. A folder on the way that cannot be searched (``HOME`` of
+    another user) means none is used, said in the log, rather than stopping every command."""
+    try:
+        return path.is_file()
+    except OSError as err:
+        logging.getLogger("libra").warning(
+            "config file not looked for path=%s reason=%s", log_value(str(path)), log_value(err.strerror or str(err))
+        )
+        return False
 
 
 def _yaml_problem(err: Exception) -> str:
