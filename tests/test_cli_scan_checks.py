@@ -57,6 +57,7 @@ def test_near_band_needs_suspected_and_must_start_past_the_threshold(keyed: tupl
     assert err == "libra: --near-band needs --suspected: a near-band hit is only ever a suspected reason"
     err = refused(*scan(keyed, "--suspected", "--near-band", "10..20"))
     assert err.startswith("libra: --near-band 10..20 starts at or below the PDQ match threshold (31)")
+    assert "e.g. 32..48" in err  # a band past the threshold, of the default width
     err = refused(*scan(keyed, "--suspected", "--pdq-threshold", "36", "--near-band", "33..48"))
     assert "threshold (36)" in err and "37..48" in err
     # accepted: a band past the threshold with --suspected, and "off" without it

@@ -221,7 +221,7 @@ def test_a_poison_file_is_named_and_the_scan_goes_on(cluster: tuple[Any, Path]) 
     results = drive(EngineOptions(scheduler=address(cluster)), [MediaRef(f"test://files/{n}", 8) for n in names])
     assert sorted(r.ref.uri.rsplit("/", 1)[1] for r in results) == sorted(names)
     failed = {r.ref.uri.rsplit("/", 1)[1]: r for r in results if r.error}
-    assert list(failed) == ["crash-poison"]
+    assert list(failed) == ["crash-poison"], {k: v.error for k, v in failed.items()}
     error = failed["crash-poison"].error or ""
     assert failed["crash-poison"].fatal and f"died while hashing this file, {ALLOWED_FAILURES + 1} times" in error
     assert all(len(r.digests["md5"]) == 16 for r in results if not r.error)

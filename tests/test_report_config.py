@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -99,5 +100,11 @@ def test_a_default_config_folder_that_cannot_be_searched_is_not_fatal(
 
     monkeypatch.delenv("LIBRA_CONFIG", raising=False)
     monkeypatch.setattr(Path, "is_file", refuse)
-    assert find_config(None) is None
+    logger = logging.getLogger("libra")  # other tests may stop it propagating to the root logger
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="libra"):
+            assert find_config(None) is None
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "config file not looked for" in caplog.text and "Permission denied" in caplog.text

@@ -279,9 +279,10 @@ def _check_together(values: dict[str, Any], named: set[str]) -> None:
 
         threshold = signals.get("pdq").default_threshold
     if band.low <= threshold:
+        high = band.high if band.high > threshold else threshold + 17  # the default band's width past it
         raise ConfigError(
             f"--near-band {band.low}..{band.high} starts at or below the PDQ match threshold ({threshold}), "
-            f"where pictures match: start it above, e.g. {threshold + 1}..{max(band.high, threshold + 17)}"
+            f"where pictures match: start it above, e.g. {threshold + 1}..{high}"
         )
 
 
