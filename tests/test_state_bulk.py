@@ -214,3 +214,25 @@ def test_stored_archives_are_named_from_their_index(tmp_path: Path, schema: int)
     records, _, _ = _run(state, _lists(md5, pdq, rng), bulk=True)
     errors = [json.loads(r) for r in records if json.loads(r)["status"] == "error"]
     assert any(e["location"].endswith("f029.jpg") and "an archive" in json.dumps(e) for e in errors), errors
+
+
+def test_an_interrupted_rematch_stops_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from libra_cli.state import rematch as rematch_module
+
+    rng = np.random.default_rng(10)
+    state = tmp_path / "state.db"
+    md5, pdq = _state(state, rng)
+    lists = _lists(md5, pdq, rng)
+    monkeypatch.setattr(rematch_module, "COLUMN_BATCH", 7)  # several batches, read ahead one at a time
+
+    def stop(report: object) -> None:
+        raise KeyboardInterrupt
+
+    with StateStore.open(str(state)) as store, pytest.raises(KeyboardInterrupt):
+        rematch(store, Matcher.build(lists), make_writer("ndjson", io.StringIO()), lists, listener=stop)
+    assert not any(t.name == "libra-state-read" for t in threading.enumerate())
+    with StateStore.open(str(state)) as store:  # recorded as interrupted, and the state is usable
+        assert store.db.execute("SELECT complete FROM runs ORDER BY id DESC LIMIT 1").fetchone() == (0,)
+    assert _run(state, lists, bulk=True) == _run(state, lists, bulk=False)
