@@ -1,6 +1,7 @@
 """The state store: first scan vs unchanged rescan vs 1%-changed rescan, rematch, and bytes per file.
 
 Run:  python bench/bench_state.py [--files 2000] [--rows 200000] [--list-size 1000000] [--new 10000] [--workers 2]
+      [--megapixels 2] [--rescans 3] [--keep DIR]  (the issue's goal: --files 20000 --megapixels 2 --skip-rematch)
 
 Part 1 writes ``--files`` distinct small JPEGs (crops and flips of the benign sample photos, 640x480) into
 a temporary folder and times three real ``libra scan --state`` processes side by side (start-up and list
