@@ -18,7 +18,7 @@ from libra_cli.match.matcher import Matcher
 from libra_cli.models import Entry, HashResult, HashValues, MediaRef
 from libra_cli.state import StateStore, codec
 from libra_cli.state import bulk as columnar
-from libra_cli.state.rematch import rematch
+from libra_cli.state.rematch import _ARCHIVES, rematch
 from libra_cli.state.store import APPLICATION_ID, MIGRATIONS, key
 
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "mirror", "mirror-rot90", "mirror-rot180", "mirror-rot270")
@@ -200,3 +200,39 @@ def test_only_new_entries_compares_whole_values() -> None:
     assert _held(new, old).tolist() == expected
     assert _held(new[:, :4], old[:, :4]).tolist() == [any((r == o).all() for o in old[:, :4]) for r in new[:, :4]]
     assert not _held(new, old[:0]).any() and len(_held(new[:0], old)) == 0
+
+
+@pytest.mark.parametrize("schema", [4, 3])
+def test_stored_archives_are_named_from_their_index(tmp_path: Path, schema: int) -> None:
+    rng = np.random.default_rng(9)
+    state = tmp_path / "state.db"
+    md5, pdq = _state(state, rng, schema=schema)  # 3: the upgrade makes the index too
+    with StateStore.open(str(state)) as store:
+        store.transaction(lambda db: db.execute("UPDATE files SET fingerprint = ? WHERE id = 30", (codec.ARCHIVE,)))
+        plan = " ".join(str(r) for r in store.db.execute(f"EXPLAIN QUERY PLAN {_ARCHIVES}"))
+    assert "files_archives" in plan  # not a pass over every stored row
+    records, _, _ = _run(state, _lists(md5, pdq, rng), bulk=True)
+    errors = [json.loads(r) for r in records if json.loads(r)["status"] == "error"]
+    assert any(e["location"].endswith("f029.jpg") and "an archive" in json.dumps(e) for e in errors), errors
+
+
+def test_an_interrupted_rematch_stops_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from libra_cli.state import rematch as rematch_module
+
+    rng = np.random.default_rng(10)
+    state = tmp_path / "state.db"
+    md5, pdq = _state(state, rng)
+    lists = _lists(md5, pdq, rng)
+    monkeypatch.setattr(rematch_module, "COLUMN_BATCH", 7)  # several batches, read ahead one at a time
+
+    def stop(report: object) -> None:
+        raise KeyboardInterrupt
+
+    with StateStore.open(str(state)) as store, pytest.raises(KeyboardInterrupt):
+        rematch(store, Matcher.build(lists), make_writer("ndjson", io.StringIO()), lists, listener=stop)
+    assert not any(t.name == "libra-state-read" for t in threading.enumerate())
+    with StateStore.open(str(state)) as store:  # recorded as interrupted, and the state is usable
+        assert store.db.execute("SELECT complete FROM runs ORDER BY id DESC LIMIT 1").fetchone() == (0,)
+    assert _run(state, lists, bulk=True) == _run(state, lists, bulk=False)

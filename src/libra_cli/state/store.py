@@ -111,13 +111,16 @@ ALTER TABLE allow ADD COLUMN identity TEXT
 #: with one query into arrays instead of unpacking every row's ``hashes`` (``state/bulk.py``). ``columns``
 #: says the row's values of those types are there (0: a row written before them that could not be read, and
 #: rows of older libras until the backfill below fills them: those are read from ``hashes``).
+#: ``files_archives`` lists the stored archives (``codec.ARCHIVE``), which a rematch names first, without
+#: a pass over the whole table.
 _V4 = """
 ALTER TABLE files ADD COLUMN h_md5 BLOB;
 ALTER TABLE files ADD COLUMN h_sha1 BLOB;
 ALTER TABLE files ADD COLUMN h_sha256 BLOB;
 ALTER TABLE files ADD COLUMN h_blake3 BLOB;
 ALTER TABLE files ADD COLUMN h_pdq BLOB;          -- every PDQ row of the file (image and variants), 32 bytes each
-ALTER TABLE files ADD COLUMN columns INTEGER NOT NULL DEFAULT 0
+ALTER TABLE files ADD COLUMN columns INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX files_archives ON files (id) WHERE fingerprint = 'archive'
 """
 
 #: The statements that bring a schema ``n - 1`` file to ``n``.
@@ -191,7 +194,7 @@ class StateStore:
                 created = True
             else:
                 check_header(path)  # again, under the lock: another run may have been creating it
-            db = _connect(path)
+            db = connect(path)
             store = cls(path, db, lock_fd)
             try:
                 store._prepare(new=not exists, write=write)
@@ -370,7 +373,7 @@ def _create_file(path: str) -> None:
     os.close(fd)
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def connect(path: str) -> sqlite3.Connection:
     # Readers open read-write too (a WAL database needs its -shm), but take no lock and write nothing.
     try:
         db = sqlite3.connect(
