@@ -53,6 +53,11 @@ def test_rematch_matches_stored_hashes_without_reading_media_and_only_new_entrie
     assert [r["command"] for r in runs] == ["scan", "rematch", "rematch"]
     assert [r["findings"] for r in runs] == [1, 2, 1]
 
+    # the versions swapped: nothing is new, and the person is told so rather than given a silent "0 matched"
+    code, _, err = cli("rematch", "--state", str(state), "-l", str(v1), "--only-new-entries", str(v2),
+                       "-i", str(identity), "-o", str(tmp_path / "swapped.json"))  # fmt: skip
+    assert code == 0 and "adds no entries over" in err and "swapped" in err, err
+
     # --only-new-entries names one list: a folder of two is one sentence, not an internal error
     both = tmp_path / "both"
     both.mkdir()

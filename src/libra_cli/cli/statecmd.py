@@ -258,6 +258,13 @@ def rematch(
             if len(olds) != 1:
                 raise ConfigError(f"--only-new-entries names one list file, not {len(olds)} ({only_new_entries})")
             loaded = [narrow(hl, olds[0]) for hl in loaded]
+            if not settings.quiet:
+                for hl in loaded:
+                    if not len(hl):
+                        say(
+                            f"libra: warning: {hl.info.name} adds no entries over {only_new_entries} "
+                            "(the same list, or the two versions swapped?): nothing to match"
+                        )
         # No workers compete with a rematch: the index searches on every core unless --match-threads says less.
         threads = settings.match_threads or _cores()
         matcher = Matcher.build(
