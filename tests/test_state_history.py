@@ -103,3 +103,25 @@ def test_state_info_forget_and_vacuum(tmp_path: Path, lists: tuple[Path, Path, P
     assert code == 0 and "state vacuumed" in err
     code, _, err = cli("state", "info", "--state", str(tmp_path / "none.db"))
     assert code == 2 and "does not exist" in err and not (tmp_path / "none.db").exists()
+
+
+def test_a_run_still_going_shows_as_running_not_as_killed(tmp_path: Path, lists: tuple[Path, Path, Path]) -> None:
+    """An unfinished run is either still going (a writer holds the state's lock) or was killed: history
+    tells the two apart."""
+    from libra_cli.models import HashConfig
+    from libra_cli.state import session
+
+    identity, coffee, _ = lists
+    tree, state = tmp_path / "uploads", tmp_path / "state.db"
+    tree.mkdir()
+    shutil.copy(PHOTOS / "coffee.jpg", tree / "coffee.jpg")
+    scan(tree, state, identity, coffee)
+    with session(str(state), HashConfig(), [str(tree)]):  # a second run begins and holds the lock
+        code, out, err = cli("history", "--state", str(state))
+        assert code == 0, err
+        last = out.strip().splitlines()[-1]
+        assert " run " in f" {last} " and "*" not in last, out
+        runs = state_json("history", "--state", str(state))
+        assert isinstance(runs, list) and runs[-1].get("running") is True and "running" not in runs[0]
+    code, out, _ = cli("history", "--state", str(state))  # the lock is released: nothing shows as running
+    assert all(" run " not in f" {line} " for line in out.strip().splitlines()[1:]), out

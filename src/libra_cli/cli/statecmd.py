@@ -20,6 +20,7 @@ from ..settings import ScanSettings
 from ..state import StateStore, default_state_path
 from ..state import history as hist
 from ..state.housekeeping import forget, info, vacuum
+from ..state.store import writer_active
 from ..textsafe import printable, unicode_safe
 from .common import guarded, say
 
@@ -68,10 +69,13 @@ def history(
         ctx.obj = (state, config_file)
         return
     fmt = _format(fmt)
-    with StateStore.open(state_path(state, config_file), write=False, create=False) as store:
+    path = state_path(state, config_file)
+    with StateStore.open(path, write=False, create=False) as store:
         recorded = hist.runs(store, limit or None)
+    #: The newest unfinished run is still going when a writer holds the state's lock (else it was killed).
+    running = next((r.id for r in reversed(recorded) if r.exit_code is None), None) if writer_active(path) else None
     if fmt == "json":
-        _json([r.as_dict() for r in recorded])
+        _json([{**r.as_dict(), **({"running": True} if r.id == running else {})} for r in recorded])
         return
     if not recorded:
         say("libra: no runs recorded yet")
@@ -84,9 +88,9 @@ def history(
     for r in recorded:
         d = r.as_dict()
         c = r.counts
-        mark = "" if hist.partial(r) is None else "*"
+        mark = "" if hist.partial(r) is None or r.id == running else "*"
         marked = marked or bool(mark)
-        exit_code = ("-" if r.exit_code is None else str(r.exit_code)) + mark
+        exit_code = "run" if r.id == running else ("-" if r.exit_code is None else str(r.exit_code)) + mark
         seconds = "-" if d["duration"] is None else f"{d['duration']:.1f}"
         print(
             f"{r.id:>5}  {d['started']:20}  {r.command:8} {seconds:>8} {c.get('files', '-')!s:>8} "

@@ -337,6 +337,22 @@ def check_header(path: str) -> None:
         )
 
 
+def writer_active(path: str) -> bool:
+    """Whether a run holds the writer's lock of the state at ``path`` right now (a reader's question:
+    ``libra history`` shows that run as running, not as killed)."""
+    try:
+        fd = os.open(path + ".lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing the descriptor drops a shared lock taken here
+    return False
+
+
 def _lock(path: str) -> int:
     """The writer's lock: ``flock`` on ``PATH.lock``, which holds the pid of the run holding it."""
     lock_path = path + ".lock"
