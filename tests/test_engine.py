@@ -169,7 +169,8 @@ def test_a_digest_only_hash_set_runs_in_threads() -> None:
     two = ScanSettings.resolve({"workers": 2})
     assert engine_for(two, HashConfig(digests=("md5",), perceptual=())) == "threads"
     assert engine_for(two, HashConfig(digests=("md5",), perceptual=("pdq",))) == "local"
-    assert engine_for(ScanSettings.resolve({"workers": 1}), HashConfig(perceptual=())) == "inprocess"
+    assert engine_for(ScanSettings.resolve({"workers": 1}), HashConfig(perceptual=())) == "threads"
+    assert engine_for(ScanSettings.resolve({"workers": 1}), HashConfig(perceptual=("pdq",))) == "inprocess"
     assert engine_for(ScanSettings.resolve({"workers": 2, "engine": "local"}), HashConfig(perceptual=())) == "threads"
 
 
