@@ -21,9 +21,9 @@ Why it is built this way:
   is tried on fails with ``KilledWorker`` after ``allowed-failures`` (2 on the cluster libra starts) and
   is reported as not covered, naming how many workers died on it (a failed task of several files first
   runs again one file per task, so batch-mates are hashed normally; a single file whose task died while
-  others were in flight runs once more alone, once nothing else is, before it is named). Any other
-  worker-side failure is one file's error. A scheduler that goes away ends the run (``EngineLost``): the
-  findings so far are written, marked incomplete.
+  others were in flight runs once more alone, once nothing else is, before it is named). Any other worker-side failure is
+  one file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
+  written, marked incomplete.
 - **Ctrl-C.** A terminal sends SIGINT to the whole process group. The cluster libra starts is started
   with SIGINT blocked in this thread, so Dask's event-loop thread and the worker processes it spawns
   inherit the block: they never see Ctrl-C (libra stops them), and no worker prints a traceback. A
