@@ -20,8 +20,7 @@ Why it is built this way:
 - **Faults.** Dask reruns the tasks of a worker that died elsewhere; a file that kills every worker it
   is tried on fails with ``KilledWorker`` after ``allowed-failures`` (2 on the cluster libra starts) and
   is reported as not covered, naming how many workers died on it (a failed task of several files first
-  runs again one file per task, so batch-mates are hashed normally; a single file whose task died while
-  others were in flight runs once more alone, once nothing else is, before it is named). Any other worker-side failure is
+  runs again one file per task, so batch-mates are hashed normally). Any other worker-side failure is
   one file's error. A scheduler that goes away ends the run (``EngineLost``): the findings so far are
   written, marked incomplete.
 - **Ctrl-C.** A terminal sends SIGINT to the whole process group. The cluster libra starts is started
@@ -303,7 +302,6 @@ class _Task:
     future: Any
     refs: list[MediaRef]
     deadline: float
-    alone: bool = False  #: a suspect run with nothing else in flight: its worker's death is its own
 
 
 class DaskEngine(Engine):
@@ -326,9 +324,6 @@ class DaskEngine(Engine):
         self._sized = 0.0
         self._lost: str | None = None
         self._closed = False
-        #: Files whose task was lost with a killed worker while other tasks were in flight: a worker killed by
-        #: one file fails every task it held, so each runs again alone before it is named (``_run_suspect``).
-        self._suspects: list[MediaRef] = []
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -448,8 +443,6 @@ class DaskEngine(Engine):
     # -- the engine contract --------------------------------------------------------------------------
 
     def capacity(self) -> int:
-        if self._suspects or any(t.alone for t in self._tasks.values()):
-            return 0  # the cluster drains, then each suspect runs with nothing beside it
         self._resize()
         return max(0, PER_THREAD * BATCH_FILES * self._cluster_threads - self._files)
 
@@ -474,19 +467,18 @@ class DaskEngine(Engine):
             refs, self._batch, self._batch_bytes = self._batch, [], 0
             self._send(refs)
 
-    def _send(self, refs: list[MediaRef], alone: bool = False) -> None:
+    def _send(self, refs: list[MediaRef]) -> None:
         try:
             future = self._client.submit(hash_task, encode_tasks(list(enumerate(refs))), self.config, pure=False)
         except Exception as err:
             raise EngineLost(self._lost_sentence(err)) from None
-        self._tasks[future.key] = _Task(future, refs, time.monotonic() + self.options.timeout, alone)
+        self._tasks[future.key] = _Task(future, refs, time.monotonic() + self.options.timeout)
         future.add_done_callback(self._done.put)
 
     def poll(self, timeout: float, wake: Sequence[Waitable] = ()) -> list[HashResult]:
         out: list[HashResult] = []
         if not self._lost:
             self._flush()
-            self._run_suspect()
         if not len(self._results) and not self._lost:
             wait([self._results, *wake], timeout=min(timeout, self._next_deadline()))  # type: ignore[list-item]
         while (item := self._results.get_nowait()) is not None:
@@ -506,11 +498,6 @@ class DaskEngine(Engine):
         return out
 
     # -- internals ------------------------------------------------------------------------------------
-
-    def _run_suspect(self) -> None:
-        """The next suspect, once nothing else is in flight (so a worker that dies now died of it)."""
-        if self._suspects and not self._tasks and not self._batch:
-            self._send([self._suspects.pop(0)], alone=True)
 
     def _resize(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -573,10 +560,6 @@ class DaskEngine(Engine):
             return []
         (ref,) = task.refs
         if isinstance(payload, _distributed().KilledWorker):
-            if not task.alone:  # other tasks shared its workers' deaths: it may have died of one of them
-                log.warning("a Dask task died with its worker; running it again alone to see whether it is the cause")
-                self._suspects.append(ref)
-                return []
             return [HashResult(ref, None, error=_KILLED.format(payload.allowed_failures + 1), fatal=True)]
         reason = _FAILED.format(f"{type(payload).__name__}: {one_line(payload)}")
         return [HashResult(ref, None, error=reason, fatal=True)]
