@@ -478,3 +478,27 @@ def test_a_finding_never_gets_the_digests_of_an_archive_rewritten_at_the_same_si
         handle.write(packed(b"other  bytes"))
     with pytest.raises(Changed):
         member_digests(ref, {("in/x.jpg",)}, ("md5",), CONFIG)
+
+
+def test_the_quick_archive_test_answers_as_the_full_one() -> None:
+    """``hashing.archive_kind`` skips files whose first byte starts no archive magic (and no ``ustar`` at
+    257): it must answer as ``kind_of`` does, for every magic, cut short or followed by noise."""
+    import random
+
+    from libra_cli.hashing import archive_kind
+    from libra_cli.media.archive import _MAGIC, kind_of
+
+    rng = random.Random(5)
+    cases = [b"", b"\x00" * 600]
+    for magic, _ in _MAGIC:
+        for cut in range(len(magic) + 1):
+            cases += [magic[:cut], magic[:cut] + rng.randbytes(rng.randrange(0, 600))]
+    tar = bytearray(rng.randbytes(600))
+    tar[257:262] = b"ustar"
+    cases += [bytes(tar), bytes(tar[:262]), bytes(tar[:261])]
+    cases += [bytes([first]) + rng.randbytes(rng.randrange(0, 600)) for first in range(256) for _ in range(5)]
+    found = 0
+    for head in cases:
+        assert archive_kind(head) == kind_of(head), head[:16]
+        found += kind_of(head) is not None
+    assert found > len(_MAGIC)

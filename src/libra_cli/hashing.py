@@ -316,6 +316,7 @@ def merge_parts(parts: list[HashResult]) -> HashResult:
 
 
 _kind_of: Callable[[bytes], str | None] | None = None
+_archive_firsts: frozenset[bytes] = frozenset()
 
 
 def archive_kind(head: bytes) -> str | None:
@@ -324,11 +325,13 @@ def archive_kind(head: bytes) -> str | None:
     The archive module is imported on first use (a plain scan never loads it), then kept: an import
     statement run per file costs more than the check itself.
     """
-    global _kind_of
+    global _kind_of, _archive_firsts
     if _kind_of is None:
-        from .media.archive import kind_of
+        from .media.archive import first_bytes, kind_of
 
-        _kind_of = kind_of
+        _kind_of, _archive_firsts = kind_of, first_bytes()
+    if head[:1] not in _archive_firsts and head[257:262] != b"ustar":  # most files: no archive magic at all
+        return None
     return _kind_of(head)
 
 

@@ -79,6 +79,12 @@ SPLITS = frozenset({"zip", "tar", "gzip"})
 Visit = Callable[[tuple[str, ...], bytes | None, int, int | None, str | None], None]
 
 
+def first_bytes() -> frozenset[bytes]:
+    """The first byte of every archive magic (a caller's quick "cannot be an archive" test; a TAR is told
+    by ``ustar`` at offset 257 instead)."""
+    return frozenset(magic[:1] for magic, _ in _MAGIC)
+
+
 def kind_of(head: bytes) -> str | None:
     """``zip``, ``tar``, ``gzip``, ``bzip2``, ``xz``, ``7z``, ``rar`` from the leading bytes, or ``None``."""
     for magic, kind in _MAGIC:

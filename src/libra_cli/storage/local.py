@@ -39,6 +39,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+#: How workers open a file: never through a swapped-in link, never blocking on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC
+
 #: Why a second name of a file already walked is not hashed again (``--follow-symlinks``).
 _DUPLICATE = "the same file as a path already scanned in this folder (reached again through a link)"
 
@@ -168,9 +171,8 @@ class LocalStorage(Storage):
     def _checked_fd(self, ref: MediaRef) -> int:
         """A descriptor of ``ref`` opened without following a swapped-in link or blocking on a FIFO, and
         checked to be the regular file (inode) the walk saw."""
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC
         try:
-            fd = os.open(ref.uri, flags)
+            fd = os.open(ref.uri, _OPEN_FLAGS)
         except FileNotFoundError:
             raise Gone("the file was removed during the scan") from None
         except OSError as err:
