@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,27 @@ REGION = "us-east-1"
 
 def fill_body(i: int) -> bytes:
     return f"object {i}".encode()
+
+
+def new_bucket(server: MotoServer, versioned: bool = False) -> str:
+    """A bucket of its own for one test (versioned when asked)."""
+    name = f"libra-{uuid.uuid4().hex[:12]}"
+    admin = server.admin()
+    admin.create_bucket(Bucket=name)
+    if versioned:
+        admin.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def read_request(client: socket.socket) -> bytes | None:
+    """A request's bytes up to the end of its headers (``None`` if the client left first)."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = client.recv(65536)
+        if not chunk:
+            return None
+        request += chunk
+    return request
 
 
 def free_port() -> int:
@@ -193,12 +215,8 @@ class TcpProxy:
                 self._truncate -= 1
         with client:
             if throttle:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
+                if read_request(client) is None:
+                    return
                 client.sendall(self.SLOW_DOWN % (len(self.SLOW_DOWN_BODY), self.SLOW_DOWN_BODY))
                 return
             try:

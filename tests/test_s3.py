@@ -29,18 +29,9 @@ from libra_cli.storage import Changed, Gone, WalkError, WalkOptions, storage_for
 from libra_cli.storage.s3 import MAX_BLOCK, S3Options, S3Storage, direct_getter_for
 from libra_cli.storage.s3direct import plain_key
 from libra_cli.storage.sources import Ignored, Named, parse_files_from, parse_since
-from s3server import Dropper, MotoServer, TcpProxy, free_port
+from s3server import Dropper, MotoServer, TcpProxy, free_port, new_bucket
 
 MiB = 1024 * 1024
-
-
-def new_bucket(server: MotoServer, versioned: bool = False) -> str:
-    name = f"libra-{uuid.uuid4().hex[:12]}"
-    admin = server.admin()
-    admin.create_bucket(Bucket=name)
-    if versioned:
-        admin.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
 
 
 def put_many(server: MotoServer, bucket: str, objects: dict[str, bytes]) -> None:

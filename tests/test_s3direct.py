@@ -23,18 +23,9 @@ from libra_cli.errors import StorageError
 from libra_cli.models import MediaRef
 from libra_cli.storage.s3 import S3Options, S3Storage, direct_getter_for
 from libra_cli.storage.s3direct import HEAD_ROOM, Signer, _Odd, _Stale, exchange, plain_key
-from s3server import MotoServer
+from s3server import MotoServer, new_bucket, read_request
 
 MiB = 1024 * 1024
-
-
-def new_bucket(server: MotoServer, versioned: bool = False) -> str:
-    name = f"libra-{uuid.uuid4().hex[:12]}"
-    admin = server.admin()
-    admin.create_bucket(Bucket=name)
-    if versioned:
-        admin.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
 
 
 def count_gets(storage: S3Storage) -> list[int]:
@@ -206,12 +197,9 @@ class Forgetful:
 
     def _serve(self, client: socket.socket) -> None:
         with client, socket.create_connection(self.upstream) as server:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = client.recv(65536)
-                if not chunk:
-                    return
-                request += chunk
+            request = read_request(client)
+            if request is None:
+                return
             server.sendall(request)
             response = b""
             while chunk := server.recv(65536):

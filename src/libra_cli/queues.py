@@ -56,13 +56,7 @@ class WakeQueue(Generic[T]):
 
     def put(self, item: T) -> None:
         """Add ``item``, waiting while the queue is full; ``Closed`` once the consumer aborted."""
-        with self._cond:
-            while len(self._items) >= self._maxsize and not self.aborted:
-                self._cond.wait()
-            if self.aborted:
-                raise Closed
-            self._items.append(item)
-            self._signal()
+        self.put_many([item])
 
     def put_many(self, items: list[T]) -> None:
         """Add several items at once (one lock, one wake-up), waiting while the queue is full."""
