@@ -202,6 +202,31 @@ def test_only_new_entries_compares_whole_values() -> None:
     assert not _held(new, old[:0]).any() and len(_held(new[:0], old)) == 0
 
 
+def test_held_in_agrees_with_brute_force_on_appended_and_reordered_versions() -> None:
+    from libra_cli.state.rematch import _held_few, held_in
+
+    rng = np.random.default_rng(11)
+    old = rng.integers(0, 256, (400, 32), dtype=np.uint8)
+    old[1:30, :8] = old[0, :8]  # heads shared by many rows
+    old[50] = old[51]  # a value listed twice
+    twins = old[[5, 100]].copy()
+    twins[:, 31] ^= 1  # their heads are listed (one shared, one not), their values are not
+    added = np.concatenate([rng.integers(0, 256, (20, 32), dtype=np.uint8), old[[3, 7, 0, 51]], twins])
+    added = np.concatenate([added, added[:2]])  # an added value listed twice
+    appended = np.concatenate([old, added])  # the usual update: old entries first, in order
+    shuffled = appended[rng.permutation(len(appended))]  # the same entries in another order
+
+    def brute(values: np.ndarray, among: np.ndarray) -> list[bool]:
+        return [bool((among == row).all(axis=1).any()) for row in values]
+
+    for values, among in [(appended, old), (shuffled, old), (added, old), (old, added), (appended[:-3], old)]:
+        assert held_in(values, among).tolist() == brute(values, among)
+        assert _held_few(values, among).tolist() == brute(values, among)
+    assert held_in(appended, old)[len(old) :].tolist() == brute(added, old)  # the prefix path looked at the tail
+    assert not held_in(appended, old[:0]).any() and len(held_in(appended[:0], old)) == 0
+    assert held_in(old, old).all() and not _held_few(added[:20], old).any()
+
+
 @pytest.mark.parametrize("schema", [4, 3])
 def test_stored_archives_are_named_from_their_index(tmp_path: Path, schema: int) -> None:
     rng = np.random.default_rng(9)

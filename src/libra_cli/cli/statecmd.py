@@ -228,6 +228,8 @@ def rematch(
 
     Exit codes: 0 nothing matched, 1 something matched, 2 some files' stored hashes lack a type the lists use.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..findings import make_writer, open_output
     from ..lists import load_lists
     from ..match.matcher import Matcher
@@ -245,20 +247,24 @@ def rematch(
     if not settings.lists:
         raise ConfigError("no hash list given: pass --list LIST (or set 'lists' in the config file)")
     path = settings.state or default_state_path()
-    with StateStore.open(path, create=False) as store:
+    with StateStore.open(path, create=False) as store, ThreadPoolExecutor(1) as beside:
+        # The older version is decrypted beside the new one (both are large; decryption and the checksum of
+        # the file leave the interpreter lock for part of the time): its errors are raised when it is used.
+        older = None if only_new_entries is None else beside.submit(
+            load_lists,
+            [only_new_entries],
+            identities=settings.identity,
+            passphrase_env=settings.passphrase_env,
+            publisher_keys=settings.publisher_keys,
+        )  # fmt: skip
         loaded = load_lists(
             settings.lists,
             identities=settings.identity,
             passphrase_env=settings.passphrase_env,
             publisher_keys=settings.publisher_keys,
         )
-        if only_new_entries is not None:
-            olds = load_lists(
-                [only_new_entries],
-                identities=settings.identity,
-                passphrase_env=settings.passphrase_env,
-                publisher_keys=settings.publisher_keys,
-            )
+        if older is not None:
+            olds = older.result()
             if len(olds) != 1:
                 raise ConfigError(f"--only-new-entries names one list file, not {len(olds)} ({only_new_entries})")
             loaded = [narrow(hl, olds[0]) for hl in loaded]

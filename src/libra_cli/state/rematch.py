@@ -71,11 +71,60 @@ def only_new_entries(new: HashList, old: HashList) -> HashList:
         if before is None or column.raw_values is not None:
             keep = np.ones(len(column), dtype=bool)
         else:
-            keep = ~_held(column.values, before.values)
+            keep = ~held_in(column.values, before.values)
         index = np.flatnonzero(keep)
         if len(index):
             columns[hash_type] = HashColumn.from_entries(hash_type, [column.entry(int(i)) for i in index])
     return HashList(new.info, columns)
+
+
+def held_in(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Per row of ``values``: whether ``among`` has an equal row.
+
+    A list version usually keeps the older version's entries first, in their order, and appends: when
+    ``values`` starts with ``among`` row for row (one comparison of the two arrays), only the rows after it
+    are looked up, and with the smaller side sorted (a few thousand added rows against a million). Any
+    other pair of versions goes through ``_held``, whose result is the same.
+    """
+    if len(among) and len(values) >= len(among) and np.array_equal(values[: len(among)], among):
+        out = np.ones(len(values), dtype=np.bool_)
+        out[len(among) :] = _held_few(values[len(among) :], among)
+        return out
+    if len(values) * 8 <= len(among):
+        return _held_few(values, among)
+    return _held(values, among)
+
+
+def _heads(rows: np.ndarray) -> npt.NDArray[np.uint64]:
+    """Each row's first 8 bytes (zero-padded) as one integer."""
+    padded = np.zeros((len(rows), 8), dtype=np.uint8)
+    padded[:, : min(8, rows.shape[1])] = rows[:, :8]
+    return padded.view("<u8").ravel()
+
+
+def _held_few(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
+    """``_held`` for few ``values`` and many ``among``: only ``values`` is sorted (it stays in cache), and
+    every row of ``among`` is looked up in it; rows whose heads meet are compared in full."""
+    out = np.zeros(len(values), dtype=np.bool_)
+    if not len(values) or not len(among):
+        return out
+    heads = _heads(values)
+    order = np.argsort(heads, kind="stable")
+    sorted_heads = heads[order]
+    theirs = _heads(among)
+    lo = np.searchsorted(sorted_heads, theirs, side="left")
+    met = np.flatnonzero(sorted_heads[np.minimum(lo, len(sorted_heads) - 1)] == theirs)
+    if not len(met):
+        return out
+    hi = np.searchsorted(sorted_heads, theirs[met], side="right")
+    lo = lo[met]
+    single = hi - lo == 1
+    mine = order[lo[single]]
+    out[mine[(values[mine] == among[met[single]]).all(axis=1)]] = True
+    for a, start, end in zip(met[~single].tolist(), lo[~single].tolist(), hi[~single].tolist(), strict=True):
+        rows = order[start:end]  # heads shared by several of ``values``: each compared in full
+        out[rows[(values[rows] == among[a]).all(axis=1)]] = True
+    return out
 
 
 def _held(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
@@ -84,17 +133,10 @@ def _held(values: np.ndarray, among: np.ndarray) -> npt.NDArray[np.bool_]:
     out = np.zeros(len(values), dtype=np.bool_)
     if not len(values) or not len(among):
         return out
-    width = values.shape[1]
-
-    def head(rows: np.ndarray) -> npt.NDArray[np.uint64]:
-        padded = np.zeros((len(rows), 8), dtype=np.uint8)
-        padded[:, : min(8, width)] = rows[:, :8]
-        return padded.view("<u8").ravel()
-
-    heads = head(among)
+    heads = _heads(among)
     order = np.argsort(heads, kind="stable")
     sorted_heads = heads[order]
-    mine = head(values)
+    mine = _heads(values)
     # Looked up in sorted order (numpy's binary search starts from the last answer: no cache miss per value)
     mine_order = np.argsort(mine, kind="stable")
     lo, hi = np.empty(len(mine), dtype=np.int64), np.empty(len(mine), dtype=np.int64)
@@ -198,14 +240,14 @@ def _by_columns(
     blob_types = columnar.searched_types(matcher)
     picked = "".join(f", coalesce({codec.COLUMNS[codec.COLUMN_TYPES.index(t)]}, x'')" for t in types)
     query = (
-        f"SELECT id, size, media_type, location, columns, computed{picked} FROM files WHERE gone_at IS NULL "
+        f"SELECT id, size, media_type, columns, computed{picked} FROM files WHERE gone_at IS NULL "
         "ORDER BY id"
     )
     holds: dict[object, bool] = {}
     gaps: dict[tuple[object, object], tuple[str, ...]] = {}
     with _Prefetch(store, query, COLUMN_BATCH) as batches:
         for rows in batches:
-            batch = columnar.column_batch(rows, 6, types, others, holds)
+            batch = columnar.column_batch(rows, 5, types, others, holds)
             full = columnar.column_candidates(batch, matcher)
             rest = ~full
             sizes = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=len(rows))
@@ -213,15 +255,16 @@ def _by_columns(
             report.files += int(rest.sum())
             report.bytes += int(sizes[rest].sum())
             report.media += int((media & rest).sum())
-            pairs = set(zip(map(itemgetter(5), rows), map(itemgetter(2), rows), strict=True))
+            pairs = set(zip(map(itemgetter(4), rows), map(itemgetter(2), rows), strict=True))
             for pair in pairs - gaps.keys():
                 gaps[pair] = codec.missing(str(pair[0]), config, cast(str | None, pair[1]))
             if any(gaps[p] for p in pairs):
-                for i in np.flatnonzero(rest).tolist():
-                    lacking = gaps[(rows[i][5], rows[i][2])]
-                    if lacking:
-                        why = f"stored hashes lack {', '.join(lacking)}, which the lists use; rescan it"
-                        _uncovered(report, writer, uri(rows[i][3]), why)
+                lacking = {i: gaps[(rows[i][4], rows[i][2])] for i in np.flatnonzero(rest).tolist()}
+                lacking = {i: names for i, names in lacking.items() if names}
+                where = _locations(store, [rows[i][0] for i in lacking])
+                for i, names in lacking.items():
+                    why = f"stored hashes lack {', '.join(names)}, which the lists use; rescan it"
+                    _uncovered(report, writer, uri(where[rows[i][0]]), why)
             ids = [rows[i][0] for i in np.flatnonzero(full).tolist()]
             for start in range(0, len(ids), _BY_ID):
                 part = ids[start : start + _BY_ID]
@@ -231,6 +274,17 @@ def _by_columns(
                 found += _match_rows(whole, config, stage, report, writer, run_id, review)
             if listener is not None:
                 listener(report)
+
+
+def _locations(store: StateStore, ids: Sequence[object]) -> dict[object, bytes]:
+    """The stored locations of the rows ``ids``: read only for the few rows a rematch names (the batches
+    leave them out, a string per stored file that most runs never use)."""
+    where: dict[object, bytes] = {}
+    for start in range(0, len(ids), _BY_ID):
+        part = list(ids[start : start + _BY_ID])
+        marks = ",".join("?" * len(part))
+        where.update(store.db.execute(f"SELECT id, location FROM files WHERE id IN ({marks})", part).fetchall())
+    return where
 
 
 class _Prefetch:
