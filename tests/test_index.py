@@ -54,6 +54,16 @@ KINDS: dict[str, Factory] = {
     "expanded-depth-1": lambda c, r: ExpandedIndex(
         c, r, threads=1, plan=make_plan(c.shape[1] * 8, r, c.shape[1] // 2, 1)
     ),
+    # the grouped order of large batches (a rematch's), forced on the tests' few queries: 16-bit chunks read
+    # as uint16 (PDQ), chunks cut out of the words (pHash's narrower ones), and without a filter
+    "expanded-grouped": lambda c, r: ExpandedIndex(c, r, threads=1, sorted_from=1),
+    "expanded-grouped-2-threads": lambda c, r: ExpandedIndex(c, r, threads=2, sorted_from=1),
+    "expanded-grouped-narrow": lambda c, r: ExpandedIndex(
+        c, r, threads=1, sorted_from=1, plan=make_plan(c.shape[1] * 8, r, c.shape[1] * 8 // 12)
+    ),
+    "expanded-grouped-depth-1": lambda c, r: ExpandedIndex(
+        c, r, threads=1, sorted_from=1, plan=make_plan(c.shape[1] * 8, r, c.shape[1] // 2, 1)
+    ),
 }
 
 
@@ -133,7 +143,9 @@ def test_every_kind_equals_brute_force(kind: str, nbytes: int, radius: int, shap
         assert len(expected) > 10 * len(queries)  # near-duplicates made many hits per query
 
 
-@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-2-threads"])
+@pytest.mark.parametrize(
+    "kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-2-threads", "expanded-grouped"]
+)
 @pytest.mark.parametrize(("nbytes", "radius"), [(32, 0), (8, 0), (32, 20), (8, 12), (16, 9)])
 def test_other_radii_and_widths(kind: str, nbytes: int, radius: int) -> None:
     rng = np.random.default_rng(radius + nbytes)
@@ -142,7 +154,9 @@ def test_other_radii_and_widths(kind: str, nbytes: int, radius: int) -> None:
     assert as_list(KINDS[kind](codes, radius).search(queries)) == reference(codes, queries, radius)
 
 
-@pytest.mark.parametrize("kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-1-thread"])
+@pytest.mark.parametrize(
+    "kind", ["brute", "mih", "native-1-thread", "native-2-threads", "expanded-1-thread", "expanded-grouped"]
+)
 def test_edge_cases(kind: str) -> None:
     make = KINDS[kind]
     rng = np.random.default_rng(5)
@@ -271,3 +285,16 @@ def test_expanded_widens_to_a_kind_that_serves_the_radius() -> None:
         wide = index.widened(radius)
         queries = queries_for(codes, radius, rng)
         assert as_list(wide.search(queries)) == reference(codes, queries, radius)
+
+
+def test_grouped_order_covers_both_ways_of_reading_chunk_values_and_large_batches() -> None:
+    rng = np.random.default_rng(23)
+    pdq = ExpandedIndex(random_list(500, 32, rng), 31)
+    narrow = ExpandedIndex(random_list(500, 32, rng), 31, plan=make_plan(256, 31, 21))  # what KINDS force
+    assert pdq._aligned and not narrow._aligned  # 16-bit chunks read as uint16, 12-13-bit ones cut out
+    codes = clustered_list(3_000, 32, 31, rng)
+    queries = np.concatenate([queries_for(codes, 31, rng), random_list(40_000, 32, rng)])  # > SORTED_FROM
+    index = ExpandedIndex(codes, 31, threads=2)
+    assert len(queries) // 2 >= index.sorted_from  # each thread's share goes the grouped way
+    expected = as_list(ExpandedIndex(codes, 31, threads=1, sorted_from=len(queries) + 1).search(queries))
+    assert as_list(index.search(queries)) == expected and len(expected) > 100
