@@ -6,6 +6,7 @@ Run from the repository root (the default takes about 25 minutes and 6 GB of RAM
     python bench/bench_index.py --sizes 100,1000000 --shapes random --rounds 2
     python bench/bench_index.py --sweep --sizes 1000000,10000000 --shapes random   # the design choices
     python bench/bench_index.py --startup                     # numba compile: cold and warm process start
+    python bench/bench_index.py --grouped                     # expanded: plain vs grouped order, large batches
 
 For each list size and shape (``random``: uniform PDQ codes; ``clustered``: 36 variants per image within
 0-32 bits, 10% exact duplicates, 0.5% of entries in one flat-image cluster, as ``libra hash --robust``
@@ -360,6 +361,35 @@ def startup() -> None:
         )
 
 
+def grouped(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """The ``expanded`` kind on a rematch's large batches: its plain order against the grouped one
+    (``expanded_search_sorted``), one thread, per query row (CPU time of the calling thread), interleaved."""
+    from libra_cli.match.index.expanded import ExpandedIndex
+
+    queries = rng.integers(0, 256, (args.queries, 32), dtype=np.uint8)
+    print(f"expanded, {args.queries:,} random PDQ query rows in one batch, 1 thread, µs per query row "
+          f"(median of {args.rounds}):")  # fmt: skip
+    for n in (int(s) for s in args.sizes.split(",") if s):
+        codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+        codes[: n // 10] = queries[: n // 10]
+        codes[: n // 10, :8] ^= np.uint8(1)  # some pairs within the radius (8 bits off)
+        kinds = {"plain": ExpandedIndex(codes, 31, threads=1, sorted_from=args.queries + 1),
+                 "grouped": ExpandedIndex(codes, 31, threads=1, sorted_from=1)}  # fmt: skip
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        found = {}
+        for index in kinds.values():
+            index.search(queries[:64])  # numba's load or compile, outside the timings
+        for _ in range(args.rounds):
+            for name, index in kinds.items():
+                start = time.thread_time()
+                found[name] = index.search(queries)
+                times[name].append((time.thread_time() - start) / len(queries) * 1e6)
+        assert all(np.array_equal(a, b) for a, b in zip(found["plain"], found["grouped"], strict=True))
+        plain, group = (statistics.median(times[k]) for k in kinds)
+        print(f"  {n:>9,} entries   plain {plain:6.3f}   grouped {group:6.3f}   {plain / group:4.1f}x   "
+              f"({len(found['plain'][0]):,} pairs, the same)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000000,5000000,10000000", help="PDQ list sizes, comma-separated")
@@ -371,12 +401,17 @@ def main() -> None:
     parser.add_argument("--old-max", type=int, default=1_000_000, help="largest list for old's region/video runs")
     parser.add_argument("--sweep", action="store_true", help="compare design alternatives instead")
     parser.add_argument("--startup", action="store_true", help="measure numba's cold and warm start only")
+    parser.add_argument("--grouped", action="store_true", help="expanded: plain vs grouped order (--sizes: small)")
+    parser.add_argument("--queries", type=int, default=1_000_000, help="--grouped: query rows in the batch")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; native index default threads: {default_threads()}")
     if args.startup:
         startup()
         return
     rng = np.random.default_rng(1)
+    if args.grouped:
+        grouped(args, rng)
+        return
     for n in (int(s) for s in args.sizes.split(",") if s):
         if args.sweep:
             sweep(n, args, rng)
